@@ -1,0 +1,153 @@
+"""The `watchfloor` command: a thin shell over the stage packages."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from watchfloor.logs import setup_logging
+from watchfloor.settings import ConfigError, Settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Real-time alerting on geopolitical news.")
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@contextlib.contextmanager
+def _config_errors():
+    try:
+        yield
+    except ConfigError as exc:
+        _fail(str(exc))
+
+
+def _run_until_signal(main) -> object:  # type: ignore[no-untyped-def]
+    """Runs `main(stop)` and turns SIGINT/SIGTERM into a clean stop instead of a traceback."""
+
+    async def runner():  # type: ignore[no-untyped-def]
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        return await main(stop)
+
+    return asyncio.run(runner())
+
+
+@app.command()
+def broker(
+    port: int = typer.Option(9092, help="client port on 127.0.0.1 (0 picks a free one)"),
+    data_dir: Optional[Path] = typer.Option(None, help="storage folder, formatted on first use"),
+    fetch_only: bool = typer.Option(False, "--fetch-only", help="only fetch the Kafka jars, then exit"),
+) -> None:
+    """Run a single-node Apache Kafka (KRaft) on 127.0.0.1 for development and tests."""
+    from watchfloor.broker import EmbeddedBroker, ensure_jars
+
+    setup_logging()
+    with _config_errors():
+        if fetch_only:
+            typer.echo(f"kafka jars in {ensure_jars()}")
+            return
+        settings = Settings.from_env()
+        kafka = EmbeddedBroker(data_dir or settings.data_dir / "broker", port=port)
+        stopped = False
+
+        def on_signal(signum: int, frame: object) -> None:
+            nonlocal stopped
+            stopped = True
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        kafka.start()
+        typer.echo(f"ready {kafka.bootstrap}", nl=True)
+        sys.stdout.flush()
+        try:
+            while not stopped and kafka.proc is not None and kafka.proc.poll() is None:
+                time.sleep(0.2)
+        finally:
+            kafka.stop()
+        if not stopped:
+            _fail(f"the Kafka broker exited unexpectedly; see {kafka.log_path}", 1)
+
+
+@app.command()
+def ingest(
+    feeds: Optional[Path] = typer.Option(None, "--feeds", help="feeds file (default: WATCHFLOOR_FEEDS or the samples)"),
+    once: bool = typer.Option(False, "--once", help="poll every feed once, wait for Kafka's acks, exit"),
+) -> None:
+    """Poll RSS/Atom feeds and publish new entries to <prefix>.headlines.raw."""
+    from ingest.service import run_ingest
+
+    setup_logging()
+    settings = Settings.from_env()
+    with _config_errors():
+        settings.require_bootstrap()
+        _run_until_signal(lambda stop: run_ingest(settings, feeds, once=once, stop=stop))
+
+
+@app.command()
+def tail(
+    topic: str = typer.Argument(..., help="topic name, with or without the prefix (e.g. headlines.raw)"),
+    from_beginning: bool = typer.Option(False, "--from-beginning"),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="stop after N messages"),
+    follow: bool = typer.Option(True, "--follow/--no-follow", help="keep waiting for new messages"),
+) -> None:
+    """Print a topic's messages as JSON lines."""
+    from watchfloor.tail import tail_topic
+
+    setup_logging("WARNING")
+    settings = Settings.from_env()
+    with _config_errors():
+        settings.require_bootstrap()
+
+        async def main(stop: asyncio.Event) -> None:
+            async for value in tail_topic(settings, topic, from_beginning, limit, follow, stop):
+                sys.stdout.write(value + "\n")
+                sys.stdout.flush()
+
+        _run_until_signal(main)
+
+
+@app.command()
+def schemas(
+    write: Optional[Path] = typer.Option(None, "--write", help="write the JSON Schema files into this folder"),
+) -> None:
+    """Print (or write) the JSON Schemas of every message type."""
+    from watchfloor.contracts import render_schemas, write_schemas
+
+    if write:
+        for path in write_schemas(write):
+            typer.echo(str(path))
+    else:
+        typer.echo(json.dumps({name: json.loads(text) for name, text in render_schemas().items()}, indent=2))
+
+
+@app.command()
+def run(
+    feeds: Optional[Path] = typer.Option(None, "--feeds", help="feeds file (default: WATCHFLOOR_FEEDS or the samples)"),
+) -> None:
+    """Run every stage in one process; starts an embedded Kafka when WATCHFLOOR_KAFKA_BOOTSTRAP is unset."""
+    from watchfloor.quickstart import run_all
+
+    setup_logging()
+    with _config_errors():
+        run_all(Settings.from_env(), feeds)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
