@@ -1,0 +1,64 @@
+"""Shared fixtures: one real Kafka broker per test session, a fresh topic prefix per test."""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pytest_httpserver import HTTPServer
+
+from watchfloor.broker import EmbeddedBroker
+from watchfloor.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="session")
+def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real single-node Kafka on a free port (or WATCHFLOOR_TEST_BOOTSTRAP to reuse one)."""
+    existing = os.environ.get("WATCHFLOOR_TEST_BOOTSTRAP")
+    if existing:
+        yield existing
+        return
+    broker = EmbeddedBroker(tmp_path_factory.mktemp("kafka"), port=0)
+    broker.start()
+    try:
+        yield broker.bootstrap
+    finally:
+        broker.stop()
+
+
+@pytest.fixture
+def prefix() -> str:
+    return f"t{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def settings(kafka: str, prefix: str, tmp_path: Path) -> Settings:
+    return Settings(bootstrap=kafka, topic_prefix=prefix, data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+def cli_env(kafka: str, prefix: str) -> dict[str, str]:
+    """Environment for running the `watchfloor` command against the test broker."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHFLOOR_")}
+    env.update(WATCHFLOOR_KAFKA_BOOTSTRAP=kafka, WATCHFLOOR_TOPIC_PREFIX=prefix, PATH=f"{BIN}:{env.get('PATH', '')}")
+    return env
+
+
+@pytest.fixture
+def feed_server() -> Iterator[HTTPServer]:
+    """A real HTTP server in a thread; threaded so a slow handler does not block the others."""
+    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.clear()
+        if server.is_running():
+            server.stop()

@@ -1,0 +1,92 @@
+"""The `watchfloor` command as an operator runs it: real processes, real broker."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from tests.conftest import BIN, ROOT
+from watchfloor.broker import free_port
+
+WATCHFLOOR = str(BIN / "watchfloor")
+
+
+def run(args: list[str], env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([WATCHFLOOR, *args], env=env, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.parametrize("args", [["ingest", "--once"], ["tail", "headlines.raw"]])
+def test_commands_without_a_cluster_name_the_variable(args):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHFLOOR_")}
+    proc = run(args, env, timeout=20)
+    assert proc.returncode == 2
+    assert "WATCHFLOOR_KAFKA_BOOTSTRAP" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_ingest_once_exits_nonzero_when_the_broker_is_unreachable(cli_env):
+    env = {**cli_env, "WATCHFLOOR_KAFKA_BOOTSTRAP": f"127.0.0.1:{free_port()}"}
+    proc = run(["ingest", "--once"], env)
+    assert proc.returncode != 0
+    assert "cannot reach Kafka" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_ingest_once_puts_every_sample_entry_on_the_raw_topic_exactly_once(cli_env):
+    first = run(["ingest", "--once"], cli_env)
+    assert first.returncode == 0, first.stderr
+    tail = run(["tail", "headlines.raw", "--from-beginning", "--no-follow"], cli_env)
+    messages = [json.loads(line) for line in tail.stdout.splitlines()]
+    assert len(messages) >= 80
+    assert len({m["id"] for m in messages}) == len(messages)
+    assert {m["schema"] for m in messages} == {"headline.raw/1"}
+    assert any(m["language"] == "uk" for m in messages)
+    assert "broken-sample" in {m["feed_id"] for m in messages}  # the malformed sample still yields entries
+
+    second = run(["ingest", "--once"], cli_env)
+    assert second.returncode == 0
+    again = run(["tail", "headlines.raw", "--from-beginning", "--no-follow"], cli_env)
+    assert len(again.stdout.splitlines()) == len(messages)
+
+
+def test_tail_limit_and_unknown_topic(cli_env):
+    assert run(["ingest", "--once"], cli_env).returncode == 0
+    limited = run(["tail", "headlines.raw", "--from-beginning", "--limit", "3"], cli_env)
+    assert len(limited.stdout.splitlines()) == 3
+    missing = run(["tail", "no.such.topic", "--no-follow"], cli_env)
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
+
+
+def test_broker_command_prints_ready_and_stops_on_sigterm(tmp_path):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHFLOOR_")}
+    proc = subprocess.Popen(
+        [WATCHFLOOR, "broker", "--port", str(port), "--data-dir", str(tmp_path / "b")],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        started = time.monotonic()
+        line = proc.stdout.readline().strip()
+        assert line == f"ready 127.0.0.1:{port}"
+        assert time.monotonic() - started < 20
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    # the Java broker is gone too: the port is free again
+    import socket
+
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+
+
+def test_schemas_command_matches_the_published_files(tmp_path):
+    proc = subprocess.run([WATCHFLOOR, "schemas", "--write", str(tmp_path)], capture_output=True, text=True)
+    assert proc.returncode == 0
+    for produced in tmp_path.iterdir():
+        assert produced.read_text() == (ROOT / "docs" / "schemas" / produced.name).read_text()
