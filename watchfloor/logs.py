@@ -34,6 +34,13 @@ class ConsoleFormatter(logging.Formatter):
         return text
 
 
+class _RetriableKafkaNoise(logging.Filter):
+    """aiokafka logs retriable leader changes (e.g. right after topic creation) as errors, then retries."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "NotLeaderForPartitionError" not in record.getMessage()
+
+
 def setup_logging(level: str = "INFO", json_logs: bool | None = None) -> None:
     if json_logs is None:
         json_logs = not sys.stderr.isatty()
@@ -44,3 +51,4 @@ def setup_logging(level: str = "INFO", json_logs: bool | None = None) -> None:
     root.setLevel(level.upper())
     for noisy in ("aiokafka", "httpx", "httpcore", "faust", "mode"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.getLogger("aiokafka.consumer.fetcher").addFilter(_RetriableKafkaNoise())
