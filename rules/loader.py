@@ -13,7 +13,9 @@ import yaml
 from pydantic import ValidationError
 
 from rules.engine import CompiledRule, Cond, Engine, TermError, TermTable, compile_term
-from rules.model import KNOWN_KEYS, CategoryRule, Condition, RuleFile
+from rules.model import KNOWN_KEYS, CategoryRule, Condition
+
+TOP_LEVEL_KEYS = ["rules"]
 
 DEFAULT_RULES = Path(__file__).parent / "packs"
 
@@ -54,7 +56,11 @@ def rule_files(location: Path) -> list[Path]:
 
 
 def load_rules(location: Path | None = None, use_c: bool = True, run_tests: bool = True) -> RuleSet:
-    """Loads and checks a rules folder (or one file); raises RulesError listing every problem."""
+    """Loads and checks a rules folder (or one file); raises RulesError listing every problem.
+
+    Checking goes on past the first problem: each rule is validated on its own, and the inline
+    tests run on the rules that are valid, so one pass reports everything there is to fix.
+    """
     location = location or DEFAULT_RULES
     problems: list[Problem] = []
     if not location.exists():
@@ -62,10 +68,14 @@ def load_rules(location: Path | None = None, use_c: bool = True, run_tests: bool
     files = rule_files(location)
     if not files:
         raise RulesError([Problem(location, 0, "no .yaml rule files found")])
-    parsed: list[tuple[Path, RuleFile, dict[tuple, int]]] = []
+    parsed: list[tuple[Path, list[tuple[int, CategoryRule]], dict[tuple, int]]] = []
     digest = hashlib.sha256()
     for path in files:
-        text = path.read_text(encoding="utf-8")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(Problem(path, 0, f"cannot read: {exc}"))
+            continue
         digest.update(path.name.encode() + b"\0" + text.encode() + b"\0")
         result = _parse_file(path, text, problems)
         if result is not None:
@@ -75,8 +85,8 @@ def load_rules(location: Path | None = None, use_c: bool = True, run_tests: bool
     compiled: list[CompiledRule] = []
     rules: list[CategoryRule] = []
     where: dict[str, tuple[Path, int]] = {}
-    for path, doc, lines in parsed:
-        for i, rule in enumerate(doc.rules):
+    for path, items, lines in parsed:
+        for i, rule in items:
             base = ("rules", i)
             line = _line(lines, base)
             if rule.id in where:
@@ -92,14 +102,13 @@ def load_rules(location: Path | None = None, use_c: bool = True, run_tests: bool
                 continue
             compiled.append(CompiledRule(rule.id, rule.severity, tuple(rule.fields), cond, frozenset(cond.positive_terms())))
             rules.append(rule)
-    if problems:
-        raise RulesError(problems)
     engine = Engine(compiled, table, use_c=use_c)
     ruleset = RuleSet(engine, rules, digest.hexdigest()[:12], files, where)
     if run_tests:
-        problems += _run_inline_tests(ruleset, parsed)
+        valid = {r.id for r in rules}
+        problems += _run_inline_tests(ruleset, [(p, [(i, r) for i, r in items if r.id in valid], ls) for p, items, ls in parsed])
     if problems:
-        raise RulesError(problems)
+        raise RulesError(sorted(problems, key=lambda p: (str(p.file), p.line)))
     return ruleset
 
 
@@ -110,7 +119,7 @@ def check_rules(location: Path | None = None) -> tuple[RuleSet | None, list[Prob
         return None, exc.problems
 
 
-def _parse_file(path: Path, text: str, problems: list[Problem]) -> tuple[Path, RuleFile, dict[tuple, int]] | None:
+def _parse_file(path: Path, text: str, problems: list[Problem]) -> tuple[Path, list[tuple[int, CategoryRule]], dict[tuple, int]] | None:
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
@@ -129,12 +138,35 @@ def _parse_file(path: Path, text: str, problems: list[Problem]) -> tuple[Path, R
     if not isinstance(data, dict):
         problems.append(Problem(path, 1, "expected a mapping with a `rules:` list at the top"))
         return None
-    try:
-        return path, RuleFile.model_validate(data), lines
-    except ValidationError as exc:
-        for err in exc.errors():
-            problems.append(Problem(path, _line(lines, err["loc"]), _describe(err)))
+    for key in data:
+        if key not in TOP_LEVEL_KEYS:
+            hint = difflib.get_close_matches(str(key), TOP_LEVEL_KEYS, n=1)
+            problems.append(Problem(path, _line(lines, (key,)), f"unknown key {key!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "")))
+    raw_rules = data.get("rules") or []
+    if not isinstance(raw_rules, list):
+        problems.append(Problem(path, _line(lines, ("rules",)), "`rules` must be a list of rules"))
         return None
+    items: list[tuple[int, CategoryRule]] = []
+    for i, raw in enumerate(raw_rules):
+        try:
+            items.append((i, CategoryRule.model_validate(raw)))
+        except ValidationError as exc:
+            for err in exc.errors():
+                loc = ("rules", i, *err["loc"])
+                problems.append(Problem(path, _line(lines, loc), _describe({**err, "loc": loc})))
+            _check_terms_of_invalid_rule(raw, path, lines, ("rules", i, "match"), problems)
+    return path, items, lines
+
+
+def _check_terms_of_invalid_rule(raw: object, path: Path, lines: dict[tuple, int], loc: tuple, problems: list[Problem]) -> None:
+    """A rule with a schema error still gets its terms checked, so one run reports everything."""
+    if not isinstance(raw, dict) or "match" not in raw:
+        return
+    try:
+        cond = Condition.model_validate(raw["match"])
+    except ValidationError:
+        return  # already reported
+    _compile_condition(cond, TermTable(), path, lines, loc, problems)
 
 
 def _index_lines(node: yaml.Node, path: tuple, lines: dict[tuple, int], file: Path, problems: list[Problem]) -> None:
@@ -172,6 +204,8 @@ def _describe(err: dict) -> str:
         return f"unknown key {key!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "")
     if err["type"] == "missing":
         return f"{where}: required key missing"
+    if err["type"] == "string_pattern_mismatch" and loc[-1] == "id":
+        return f"{where}: rule id {err['input']!r} must use only a-z, 0-9 and _ (it names a Kafka topic)"
     return f"{where}: {err['msg']}" + (f" (got {err['input']!r})" if not isinstance(err.get("input"), (dict, list)) else "")
 
 
@@ -201,11 +235,11 @@ def _compile_condition(
     return Cond(tuple(parts["any"]), tuple(parts["all"]), tuple(parts["none"])) if ok else None
 
 
-def _run_inline_tests(ruleset: RuleSet, parsed: list[tuple[Path, RuleFile, dict[tuple, int]]]) -> list[Problem]:
+def _run_inline_tests(ruleset: RuleSet, parsed: list[tuple[Path, list[tuple[int, CategoryRule]], dict[tuple, int]]]) -> list[Problem]:
     problems = []
     engine = ruleset.engine
-    for path, doc, lines in parsed:
-        for i, rule in enumerate(doc.rules):
+    for path, items, lines in parsed:
+        for i, rule in items:
             for kind, expect in (("match", True), ("no_match", False)):
                 for j, text in enumerate(getattr(rule.tests, kind)):
                     matches = {m.id: m for m in engine.classify(text)}

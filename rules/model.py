@@ -52,3 +52,11 @@ class RuleFile(BaseModel):
 KNOWN_KEYS = sorted(
     set(RuleFile.model_fields) | set(CategoryRule.model_fields) | set(Condition.model_fields) | set(RuleTests.model_fields)
 )
+
+
+def rules_json_schema() -> dict:
+    """Published as docs/schemas/rules.schema.json so editors complete and validate rule files."""
+    schema = RuleFile.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://watchfloor.example/schemas/rules.schema.json"
+    return schema

@@ -16,6 +16,7 @@ from watchfloor.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+SHARED_HEADLINES = ROOT.parent / "shared" / "data" / "news-headlines-2025H2.txt"
 
 
 @pytest.fixture(scope="session")

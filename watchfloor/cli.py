@@ -19,6 +19,13 @@ from watchfloor.settings import ConfigError, Settings
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Real-time alerting on geopolitical news.")
 
 
+def _register_subcommands() -> None:
+    from watchfloor.cli_rules import classify, rules_app
+
+    app.add_typer(rules_app, name="rules")
+    app.command(name="classify")(classify)
+
+
 def _fail(message: str, code: int = 2) -> None:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
@@ -143,6 +150,9 @@ def run(
     setup_logging()
     with _config_errors():
         run_all(Settings.from_env(), feeds)
+
+
+_register_subcommands()
 
 
 def main() -> None:

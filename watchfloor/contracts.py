@@ -72,11 +72,15 @@ def json_schema(model: type[Message], schema_id: str) -> dict:
 
 
 def render_schemas() -> dict[str, str]:
-    """File name -> JSON text of every published message schema."""
-    return {
+    """File name -> JSON text of every published schema: each message type, and the rule file format."""
+    from rules.model import rules_json_schema
+
+    out = {
         schema_file_name(sid): json.dumps(json_schema(model, sid), indent=2, ensure_ascii=False) + "\n"
         for sid, model in MESSAGE_TYPES.items()
     }
+    out["rules.schema.json"] = json.dumps(rules_json_schema(), indent=2, ensure_ascii=False) + "\n"
+    return out
 
 
 def write_schemas(directory: Path) -> list[Path]:

@@ -1,0 +1,98 @@
+"""`watchfloor rules check`: every problem, in every file, as FILE:LINE: message."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from tests.conftest import BIN
+
+GOOD = """\
+rules:
+  - id: sabotage
+    title: Sabotage
+    severity: high
+    match:
+      any: ["sabotage*", "saboteur*"]
+    tests:
+      match: ["Rail line sabotaged near Lublin"]
+      no_match: ["Dockworkers strike"]
+"""
+
+BAD = """\
+rules:
+  - id: airstrike
+    title: Air strikes
+    severty: high
+    match:
+      any:
+        - "missile strike*"
+        - "!!!"
+  - id: Bad-Id
+    title: x
+    match:
+      any: [x]
+  - id: empty
+    title: e
+    match:
+      none: ["y"]
+  - id: tested
+    title: t
+    match:
+      any: ["drone*"]
+    tests:
+      match:
+        - "Missile hits Kyiv"
+      no_match:
+        - "Drone show lights up Sydney"
+  - id: sabotage
+    title: again
+    match: {any: [z]}
+"""
+
+
+def check(folder: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(BIN / "watchfloor"), "rules", "check", str(folder)], capture_output=True, text=True)
+
+
+def test_a_valid_folder_passes_with_a_one_line_summary(tmp_path):
+    (tmp_path / "good.yaml").write_text(GOOD)
+    proc = check(tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("\n") == 1 and "1 rules" in proc.stdout and "2 inline tests passed" in proc.stdout
+
+
+def test_every_problem_is_reported_with_file_and_line(tmp_path):
+    (tmp_path / "a_good.yaml").write_text(GOOD)
+    (tmp_path / "b_bad.yaml").write_text(BAD)
+    (tmp_path / "c_syntax.yaml").write_text("rules:\n  - id: a\n    title: [unclosed\n")
+    (tmp_path / "d_top.yaml").write_text("rule:\n  - id: q\n")
+    proc = check(tmp_path)
+    assert proc.returncode == 1
+    lines = proc.stderr.splitlines()
+    bad = tmp_path / "b_bad.yaml"
+
+    def has(prefix: str, *needles: str) -> bool:
+        return any(l.startswith(prefix) and all(n in l for n in needles) for l in lines)
+
+    assert has(f"{bad}:4:", "unknown key 'severty'", "did you mean 'severity'")
+    assert has(f"{bad}:8:", "'!!!'", "never match")
+    assert has(f"{bad}:9:", "Bad-Id")
+    assert has(f"{bad}:15:", "empty", "'empty'")
+    assert has(f"{bad}:23:", "expects a match", "Missile hits Kyiv")
+    assert has(f"{bad}:25:", "expects no match", "Drone show lights up Sydney", "drone*")
+    assert has(f"{bad}:26:", "duplicate rule id 'sabotage'", "a_good.yaml:2")
+    assert has(f"{tmp_path / 'c_syntax.yaml'}:", "YAML syntax")
+    assert has(f"{tmp_path / 'd_top.yaml'}:1:", "unknown key 'rule'", "did you mean 'rules'")
+    assert "Traceback" not in proc.stderr
+
+
+def test_missing_folder_is_an_error(tmp_path):
+    proc = check(tmp_path / "nope")
+    assert proc.returncode == 1 and "does not exist" in proc.stderr
+
+
+def test_the_shipped_packs_pass_their_own_check():
+    proc = subprocess.run([str(BIN / "watchfloor"), "rules", "check"], capture_output=True, text=True,
+                          env={"PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 0, proc.stderr

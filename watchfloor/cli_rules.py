@@ -1,0 +1,137 @@
+"""`watchfloor rules ...` and `watchfloor classify`: the operators' tools, over the one rules loader."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from rules.loader import DEFAULT_RULES, RuleSet, RulesError, load_rules
+from watchfloor.settings import Settings
+
+rules_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Check, test and evaluate rule files.")
+
+RulesOption = typer.Option(None, "--rules", help="rules folder or file (default: WATCHFLOOR_RULES or the shipped packs)")
+
+
+def rules_location(option: Path | None) -> Path:
+    return option or Settings.from_env().rules_dir or DEFAULT_RULES
+
+
+def _load_or_exit(location: Path) -> RuleSet:
+    try:
+        return load_rules(location)
+    except RulesError as exc:
+        for problem in exc.problems:
+            typer.echo(str(problem), err=True)
+        typer.echo(f"{len(exc.problems)} problem(s) in {location}", err=True)
+        raise typer.Exit(1)
+
+
+@rules_app.command("check")
+def check(directory: Optional[Path] = typer.Argument(None, help="rules folder or file")) -> None:
+    """Report every problem as FILE:LINE: message; exit 1 if there is any."""
+    location = rules_location(directory)
+    ruleset = _load_or_exit(location)
+    tests = sum(len(r.tests.match) + len(r.tests.no_match) for r in ruleset.rules)
+    typer.echo(f"ok: {len(ruleset.rules)} rules in {len(ruleset.files)} file(s), {len(ruleset.engine.table.terms)} terms, "
+               f"{tests} inline tests passed, version {ruleset.version}")
+
+
+@rules_app.command("test")
+def test(
+    headline: str = typer.Argument(..., help="a headline to try"),
+    summary: str = typer.Option("", "--summary", help="optional summary text"),
+    rules: Optional[Path] = RulesOption,
+) -> None:
+    """Show which rules match a headline, and why (terms and word positions). Exit 1 if none matches."""
+    ruleset = _load_or_exit(rules_location(rules))
+    engine = ruleset.engine
+    matches = engine.classify(headline, summary)
+    hits = engine.explain(headline, summary)
+    matched_ids = {m.id for m in matches}
+    for m in matches:
+        typer.echo(f"MATCH {m.id} ({m.severity})")
+        for term in m.matched:
+            for h in hits:
+                if h.term == term:
+                    typer.echo(f"    {term!r} in {h.field} at word {h.word + 1}: {' '.join(h.words)!r}")
+    found_terms = {h.term for h in hits}
+    for rule in ruleset.rules:
+        if rule.id in matched_ids:
+            continue
+        own = sorted(found_terms & _terms_of(rule.match))
+        if own:
+            typer.echo(f"no match {rule.id}: found {own}, but the rule's all/none conditions were not met")
+    if not matches:
+        typer.echo("no rule matches")
+        raise typer.Exit(1)
+
+
+def _terms_of(cond) -> set[str]:  # type: ignore[no-untyped-def]
+    out: set[str] = set()
+    for item in (*cond.any, *cond.all, *cond.none):
+        out |= {item} if isinstance(item, str) else _terms_of(item)
+    return out
+
+
+@rules_app.command("eval")
+def evaluate_cmd(
+    file: Path = typer.Argument(..., help="JSON lines with title, optional summary, and labels"),
+    rules: Optional[Path] = RulesOption,
+    show: int = typer.Option(50, "--show", help="misclassified examples to print"),
+    json_out: bool = typer.Option(False, "--json", help="machine-readable output"),
+) -> None:
+    """Per-category precision, recall, F1 and support on labelled headlines, and the misclassified ones."""
+    from rules.evaluate import EvalInputError, evaluate, format_table, read_labelled
+
+    ruleset = _load_or_exit(rules_location(rules))
+    try:
+        ev = evaluate(ruleset.engine, ruleset.category_ids, read_labelled(file))
+    except (EvalInputError, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2)
+    if json_out:
+        typer.echo(json.dumps({
+            "rules_version": ruleset.version, "examples": ev.examples,
+            "categories": {c: {"precision": s.precision, "recall": s.recall, "f1": s.f1, "support": s.support,
+                               "tp": s.tp, "fp": s.fp, "fn": s.fn} for c, s in ev.scores.items()},
+            "misclassified": [m.__dict__ for m in ev.misses],
+        }, ensure_ascii=False))
+        return
+    typer.echo(f"{ev.examples} examples, rules version {ruleset.version}\n")
+    typer.echo(format_table(ev))
+    if ev.misses:
+        typer.echo(f"\n{len(ev.misses)} misclassified" + (f" (first {show})" if len(ev.misses) > show else "") + ":")
+        for m in ev.misses[:show]:
+            typer.echo(f"  {file}:{m.line}: expected {m.expected} got {m.got}: {m.title}")
+
+
+def classify(rules: Optional[Path] = RulesOption) -> None:
+    """Read JSON lines (or plain titles) on stdin; write each with its "categories", in order."""
+    ruleset = _load_or_exit(rules_location(rules))
+    engine = ruleset.engine
+    interactive = sys.stdin.isatty()
+    out = sys.stdout
+    for line in sys.stdin:
+        text = line.rstrip("\n")
+        if not text.strip():
+            continue
+        try:
+            item = json.loads(text)
+        except ValueError:
+            item = None
+        if not isinstance(item, dict):
+            item = {"title": text}
+        title = item.get("title") if isinstance(item.get("title"), str) else ""
+        summary = item.get("summary") if isinstance(item.get("summary"), str) else ""
+        item["categories"] = [
+            {"id": m.id, "severity": m.severity, "matched": list(m.matched)} for m in engine.classify(title, summary)
+        ]
+        out.write(json.dumps(item, ensure_ascii=False) + "\n")
+        if interactive:
+            out.flush()
+    out.flush()
