@@ -54,8 +54,29 @@ class RawHeadline(Message):
     language: str | None = Field(None, description="Language tag the feed declares, lower case, or null")
 
 
+class CategoryMatch(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: str = Field(description="Category rule id; also names the topic <prefix>.category.<id>")
+    severity: Literal["info", "low", "medium", "high", "critical"]
+    matched: list[str] = Field(description="The rule's terms, as written, that were found")
+
+
+class ClassifiedHeadline(RawHeadline):
+    """A raw headline plus its categories, on `<prefix>.headlines.classified` (every headline)
+    and on `<prefix>.category.<id>` (each headline that matched that category). Keyed by `id`."""
+
+    schema_: Literal["headline.classified/1"] = Field(  # type: ignore[assignment]
+        "headline.classified/1", alias="schema", serialization_alias="schema"
+    )
+    categories: list[CategoryMatch] = Field(description="Matched categories; empty when none matched")
+    rules_version: str = Field(description="Version (content hash) of the rule set that classified it")
+    classified: UtcDatetime = Field(description="RFC 3339 UTC time of classification")
+
+
 MESSAGE_TYPES: dict[str, type[Message]] = {
     "headline.raw/1": RawHeadline,
+    "headline.classified/1": ClassifiedHeadline,
 }
 
 

@@ -1,0 +1,13 @@
+"""Prometheus metrics shared by the stages (served by every long-running command)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+RULE_RELOADS = Counter("watchfloor_rule_reloads_total", "Rule set reloads", ["result"])
+RULES_LOADED = Gauge("watchfloor_rules_loaded", "Category rules in force")
+HEADLINES_CLASSIFIED = Counter("watchfloor_headlines_classified_total", "Headlines classified")
+HEADLINES_DUPLICATE = Counter("watchfloor_headlines_duplicate_total", "Headlines dropped as already processed")
+CATEGORY_MATCHES = Counter("watchfloor_category_matches_total", "Headlines per category", ["category"])
+CLASSIFY_SECONDS = Histogram("watchfloor_classify_seconds", "Time to classify one headline",
+                             buckets=(1e-5, 5e-5, 1e-4, 5e-4, 1e-3, 5e-3, 1e-2))
