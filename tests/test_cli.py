@@ -90,3 +90,10 @@ def test_schemas_command_matches_the_published_files(tmp_path):
     assert proc.returncode == 0
     for produced in tmp_path.iterdir():
         assert produced.read_text() == (ROOT / "docs" / "schemas" / produced.name).read_text()
+
+
+def test_tail_with_an_unreachable_broker_is_one_clear_line(cli_env):
+    env = {**cli_env, "WATCHFLOOR_KAFKA_BOOTSTRAP": f"127.0.0.1:{free_port()}"}
+    proc = run(["tail", "headlines.raw", "--no-follow"], env)
+    assert proc.returncode == 2
+    assert "cannot reach Kafka" in proc.stderr and "Traceback" not in proc.stderr and "─" not in proc.stderr

@@ -33,10 +33,16 @@ def _fail(message: str, code: int = 2) -> None:
 
 @contextlib.contextmanager
 def _config_errors():
+    """Configuration and connection problems end the command with one clear line, not a traceback."""
+    from aiokafka.errors import KafkaConnectionError
+
     try:
         yield
     except ConfigError as exc:
         _fail(str(exc))
+    except KafkaConnectionError as exc:
+        bootstrap = Settings.from_env().bootstrap
+        _fail(f"cannot reach Kafka at {bootstrap} (WATCHFLOOR_KAFKA_BOOTSTRAP): {exc}")
 
 
 def _run_until_signal(main) -> object:  # type: ignore[no-untyped-def]
@@ -101,6 +107,20 @@ def ingest(
     with _config_errors():
         settings.require_bootstrap()
         _run_until_signal(lambda stop: run_ingest(settings, feeds, once=once, stop=stop))
+
+
+@app.command()
+def process(
+    rules: Optional[Path] = typer.Option(None, "--rules", help="rules folder (default: WATCHFLOOR_RULES or the shipped packs)"),
+) -> None:
+    """Classify <prefix>.headlines.raw into <prefix>.headlines.classified and <prefix>.category.<id>."""
+    from processors.service import run_processor
+
+    setup_logging()
+    settings = Settings.from_env()
+    with _config_errors():
+        settings.require_bootstrap()
+        run_processor(settings, rules)
 
 
 @app.command()

@@ -35,10 +35,12 @@ class ConsoleFormatter(logging.Formatter):
 
 
 class _RetriableKafkaNoise(logging.Filter):
-    """aiokafka logs retriable leader changes (e.g. right after topic creation) as errors, then retries."""
+    """aiokafka logs some retriable conditions as errors, then retries: a partition leader not yet
+    elected right after topic creation, the group coordinator not yet up on a fresh broker."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "NotLeaderForPartitionError" not in record.getMessage()
+        message = record.getMessage()
+        return "NotLeaderForPartitionError" not in message and "GroupCoordinatorNotAvailableError" not in message
 
 
 def setup_logging(level: str = "INFO", json_logs: bool | None = None) -> None:
@@ -51,4 +53,5 @@ def setup_logging(level: str = "INFO", json_logs: bool | None = None) -> None:
     root.setLevel(level.upper())
     for noisy in ("aiokafka", "httpx", "httpcore", "faust", "mode"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    logging.getLogger("aiokafka.consumer.fetcher").addFilter(_RetriableKafkaNoise())
+    for name in ("aiokafka.consumer.fetcher", "aiokafka.consumer.group_coordinator"):
+        logging.getLogger(name).addFilter(_RetriableKafkaNoise())

@@ -23,8 +23,8 @@ async def tail_topic(
 ) -> AsyncIterator[str]:
     name = Topics(settings.topic_prefix).resolve(topic)
     consumer = make_consumer(settings, group_id=None)
-    await consumer.start()
     try:
+        await consumer.start()
         await consumer._client.force_metadata_update()  # noqa: SLF001 - fresh topic list for the check below
         partitions = consumer.partitions_for_topic(name)
         if not partitions:

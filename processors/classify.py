@@ -1,0 +1,34 @@
+"""The classification step, free of faust: raw message bytes in, classified headline out."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from pydantic import ValidationError
+
+from rules.loader import RuleSet
+from watchfloor.contracts import CategoryMatch, ClassifiedHeadline, RawHeadline
+
+
+class BadMessage(ValueError):
+    """A raw-topic message that is not a `headline.raw` document; logged and skipped, never fatal."""
+
+
+def parse_raw(value: bytes | None) -> RawHeadline:
+    if value is None:
+        raise BadMessage("empty message")
+    try:
+        return RawHeadline.from_bytes(value)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise BadMessage(f"not a headline.raw message: {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+
+
+def classify_headline(raw: RawHeadline, ruleset: RuleSet, now: datetime | None = None) -> ClassifiedHeadline:
+    matches = ruleset.engine.classify(raw.title, raw.summary)
+    return ClassifiedHeadline(
+        **raw.model_dump(exclude={"schema_"}),
+        categories=[CategoryMatch(id=m.id, severity=m.severity, matched=list(m.matched)) for m in matches],
+        rules_version=ruleset.version,
+        classified=now or datetime.now(timezone.utc),
+    )

@@ -1,0 +1,34 @@
+"""Producing to and reading from the real test broker."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+from aiokafka import AIOKafkaProducer
+
+from watchfloor.kafka import read_to_end
+from watchfloor.settings import Settings
+
+
+async def produce(settings: Settings, topic: str, messages: list[tuple[bytes | None, bytes]]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap, acks="all")
+    await producer.start()
+    try:
+        for key, value in messages:
+            await producer.send_and_wait(topic, value, key=key)
+    finally:
+        await producer.stop()
+
+
+async def wait_for_messages(settings: Settings, topic: str, count: int, timeout: float = 30.0) -> list[dict]:
+    """Polls the topic until it holds at least `count` messages; returns them all, decoded."""
+    deadline = time.monotonic() + timeout
+    records: list = []
+    while time.monotonic() < deadline:
+        records = await read_to_end(settings, topic)
+        if len(records) >= count:
+            return [json.loads(v) for _, v in records]
+        await asyncio.sleep(0.3)
+    raise AssertionError(f"{topic}: expected {count} messages within {timeout}s, found {len(records)}")

@@ -1,0 +1,153 @@
+"""`watchfloor process` against the real broker: classification, dedup, hot reload."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import subprocess
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import BIN
+from tests.kafka_helpers import produce, wait_for_messages
+from watchfloor.contracts import RawHeadline
+from watchfloor.kafka import read_to_end
+from watchfloor.topics import Topics, ensure_topics
+
+RULES_V1 = """\
+rules:
+  - id: airstrike
+    title: Strikes
+    severity: high
+    match:
+      any: ["missile strike*", "drone attack*"]
+  - id: diplomacy
+    title: Talks
+    match:
+      any: ["peace talks"]
+"""
+
+RULES_V2 = RULES_V1.replace('"drone attack*"', '"drone attack*", "shelling"')
+
+
+def headline(n: int, title: str, summary: str = "") -> RawHeadline:
+    return RawHeadline(id=f"h{n:04d}", feed_id="test", source="Test Wire", title=title, summary=summary,
+                       link=f"https://wire.example/{n}", fetched=datetime.now(timezone.utc))
+
+
+@pytest.fixture
+def rules_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    (folder / "strikes.yaml").write_text(RULES_V1)
+    return folder
+
+
+@pytest.fixture
+def processor(cli_env, rules_dir, settings, tmp_path):
+    asyncio.run(ensure_topics(settings.bootstrap, Topics(settings.topic_prefix).specs()))
+    env = {**cli_env, "WATCHFLOOR_RULES": str(rules_dir), "WATCHFLOOR_DATA_DIR": str(tmp_path / "data")}
+    log = open(tmp_path / "process.log", "w+")
+    proc = subprocess.Popen([str(BIN / "watchfloor"), "process"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc.log_path = tmp_path / "process.log"  # type: ignore[attr-defined]
+    yield proc
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    log.close()
+
+
+async def send(settings, *items: RawHeadline) -> None:
+    await produce(settings, Topics(settings.topic_prefix).raw, [(h.id.encode(), h.to_bytes()) for h in items])
+
+
+async def test_headlines_come_out_classified_on_the_right_topics(processor, settings):
+    topics = Topics(settings.topic_prefix)
+    await send(settings,
+               headline(1, "Russian missile strike on Kharkiv injures 12"),
+               headline(2, "Leaders meet", summary="Peace talks resume in Geneva"),
+               headline(3, "Cup final tonight"),
+               headline(4, "Drone attack on Odesa port during peace talks"))
+    classified = await wait_for_messages(settings, topics.classified, 4, timeout=60)
+    by_id = {m["id"]: m for m in classified}
+    assert {m["schema"] for m in classified} == {"headline.classified/1"}
+    assert [c["id"] for c in by_id["h0001"]["categories"]] == ["airstrike"]
+    assert by_id["h0001"]["categories"][0] == {"id": "airstrike", "severity": "high", "matched": ["missile strike*"]}
+    assert [c["id"] for c in by_id["h0002"]["categories"]] == ["diplomacy"]
+    assert by_id["h0003"]["categories"] == []
+    assert sorted(c["id"] for c in by_id["h0004"]["categories"]) == ["airstrike", "diplomacy"]
+    assert by_id["h0001"]["title"] == "Russian missile strike on Kharkiv injures 12"
+    assert by_id["h0001"]["rules_version"]
+    strikes = await wait_for_messages(settings, topics.category("airstrike"), 2)
+    assert sorted(m["id"] for m in strikes) == ["h0001", "h0004"]
+    talks = await wait_for_messages(settings, topics.category("diplomacy"), 2)
+    assert sorted(m["id"] for m in talks) == ["h0002", "h0004"]
+    # keys are the headline ids
+    records = await read_to_end(settings, topics.classified)
+    assert sorted(k.decode() for k, _ in records) == ["h0001", "h0002", "h0003", "h0004"]
+
+
+async def test_a_redelivered_headline_is_emitted_once(processor, settings):
+    topics = Topics(settings.topic_prefix)
+    first = headline(7, "Missile strike on Dnipro")
+    await send(settings, first, first, headline(8, "marker"))
+    await wait_for_messages(settings, topics.classified, 2, timeout=60)
+    await asyncio.sleep(2)
+    ids = [m["id"] for m in await wait_for_messages(settings, topics.classified, 2)]
+    assert sorted(ids) == ["h0007", "h0008"]
+
+
+async def test_bad_messages_are_skipped_and_the_stream_goes_on(processor, settings):
+    topics = Topics(settings.topic_prefix)
+    await produce(settings, topics.raw, [(b"x", b"not json"), (b"y", b'{"schema": "headline.raw/1"}')])
+    await send(settings, headline(9, "Missile strike on Sumy"))
+    [out] = await wait_for_messages(settings, topics.classified, 1, timeout=60)
+    assert out["id"] == "h0009"
+    assert "skipping bad message" in processor.log_path.read_text()
+
+
+async def test_hot_reload_changes_the_next_result_and_a_broken_edit_keeps_the_old_rules(processor, settings, rules_dir):
+    topics = Topics(settings.topic_prefix)
+    await send(settings, headline(10, "Heavy shelling of Kherson"))
+    [before] = await wait_for_messages(settings, topics.classified, 1, timeout=60)
+    assert before["categories"] == []
+
+    (rules_dir / "strikes.yaml").write_text(RULES_V2)
+    await wait_for_log(processor, "rules reloaded")
+    await send(settings, headline(11, "Heavy shelling of Kherson again"))
+    after = await wait_for_messages(settings, topics.classified, 2)
+    assert [c["id"] for c in next(m for m in after if m["id"] == "h0011")["categories"]] == ["airstrike"]
+
+    (rules_dir / "strikes.yaml").write_text(RULES_V2.replace("severity: high", "severity: extreme"))
+    (rules_dir / "more.yaml").write_text("rules:\n  - id: x\n    title: x\n    match: {any: ['!!!']}\n")
+    await wait_for_log(processor, f"{rules_dir / 'strikes.yaml'}:4: rules.0.severity")
+    await wait_for_log(processor, f"{rules_dir / 'more.yaml'}:4: term '!!!'")
+    await send(settings, headline(12, "Shelling resumes near Kherson"))
+    latest = await wait_for_messages(settings, topics.classified, 3)
+    assert [c["id"] for c in next(m for m in latest if m["id"] == "h0012")["categories"]] == ["airstrike"]
+    assert processor.poll() is None, "a broken rule edit must not stop the processor"
+
+
+async def wait_for_log(proc, text: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if text in proc.log_path.read_text():
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"log never said {text!r}:\n{proc.log_path.read_text()[-3000:]}")
+
+
+def test_process_refuses_to_start_on_invalid_rules(cli_env, tmp_path):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "r.yaml").write_text("rules:\n  - id: x\n    title: x\n    match: {any: ['!!!']}\n")
+    proc = subprocess.run([str(BIN / "watchfloor"), "process", "--rules", str(bad)], env=cli_env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert f"{bad / 'r.yaml'}:4:" in proc.stderr and "Traceback" not in proc.stderr
