@@ -74,9 +74,61 @@ class ClassifiedHeadline(RawHeadline):
     classified: UtcDatetime = Field(description="RFC 3339 UTC time of classification")
 
 
+class StoryReport(BaseModel):
+    """One feed's report of a story: what a watch officer clicks to read it."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    headline_id: str
+    source: str
+    title: str
+    link: str | None = None
+    published: UtcDatetime | None = None
+
+
+class Alert(Message):
+    """An alert rule fired, on `<prefix>.alerts`, keyed by `id`. Text fields are feed text,
+    cleaned but not escaped: each notifier escapes them for its channel."""
+
+    schema_: Literal["alert/1"] = Field("alert/1", alias="schema", serialization_alias="schema")
+    id: str = Field(description="Unique id of this alert: hash of rule id, group key and the group's first report")
+    rule_id: str = Field(description="Alert rule that fired")
+    severity: Literal["info", "low", "medium", "high", "critical"]
+    group_by: Literal["story", "category", "rule"]
+    group: str = Field(description="Group key the throttle applies to (story id, category id or rule id)")
+    story_id: str = Field(description="Story the alert is about (near-duplicate headlines share it)")
+    title: str = Field(description="Title of the story (its first report)")
+    summary: str = Field("", description="Summary of the story's first report")
+    categories: list[str] = Field(description="Categories of the story's reports")
+    matched: list[str] = Field(default_factory=list, description="Terms that matched, as written in the rules")
+    reports: list[StoryReport] = Field(description="Reports of the story so far, first first, at most 20")
+    source_count: int = Field(description="Distinct sources that reported the story")
+    story_count: int = Field(1, description="Matching stories in the rule's window (for spike rules)")
+    first_seen: UtcDatetime = Field(description="When the story's first report was classified")
+    fired: UtcDatetime = Field(description="When the alert fired")
+    notify: list[str] = Field(description="Apprise tags to deliver to")
+    template: str | None = Field(None, description="Operator's message template ({title}, {source_count}, ...), or null for the default")
+    rules_version: str
+
+
+class DeadLetter(Message):
+    """An alert a channel could not take after the retry budget, on `<prefix>.alerts.dead`, keyed
+    by alert id. `channel` is the Apprise URL in its privacy form (no secrets)."""
+
+    schema_: Literal["alert.dead/1"] = Field("alert.dead/1", alias="schema", serialization_alias="schema")
+    alert: Alert
+    tag: str = Field(description="Apprise tag the channel was reached through")
+    channel: str = Field(description="Apprise URL with secrets masked (Apprise privacy rendering)")
+    reason: str = Field(description="Why delivery failed, secrets masked")
+    attempts: int
+    failed: UtcDatetime
+
+
 MESSAGE_TYPES: dict[str, type[Message]] = {
     "headline.raw/1": RawHeadline,
     "headline.classified/1": ClassifiedHeadline,
+    "alert/1": Alert,
+    "alert.dead/1": DeadLetter,
 }
 
 

@@ -63,6 +63,15 @@ class Topics:
     def ingest_seen(self) -> str:
         return f"{self.prefix}.ingest.seen"
 
+    @property
+    def deliveries(self) -> str:
+        """Delivery log: which alert reached which channel (compacted, keyed alert id + channel)."""
+        return f"{self.prefix}.alerts.deliveries"
+
+    @property
+    def silences(self) -> str:
+        return f"{self.prefix}.silences"
+
     def resolve(self, name: str) -> str:
         """Lets operators type `headlines.raw` for `<prefix>.headlines.raw`."""
         return name if name.startswith(self.prefix + ".") else f"{self.prefix}.{name}"
@@ -75,6 +84,8 @@ class Topics:
             TopicSpec(self.alerts, 3, 90 * DAY_MS, key="alert id"),
             TopicSpec(self.alerts_dead, 1, 90 * DAY_MS, key="alert id"),
             TopicSpec(self.ingest_seen, 3, 30 * DAY_MS, compacted=True, key="headline id"),
+            TopicSpec(self.deliveries, 3, 30 * DAY_MS, compacted=True, key="alert id + channel hash"),
+            TopicSpec(self.silences, 1, 365 * DAY_MS, compacted=True, key="silence id"),
         ]
         specs += [TopicSpec(self.category(c), 3, 30 * DAY_MS, key="headline id") for c in categories]
         return specs
