@@ -13,9 +13,9 @@ import yaml
 from pydantic import ValidationError
 
 from rules.engine import CompiledRule, Cond, Engine, TermError, TermTable, compile_term
-from rules.model import KNOWN_KEYS, CategoryRule, Condition
+from rules.model import KNOWN_KEYS, AlertRule, CategoryRule, Condition
 
-TOP_LEVEL_KEYS = ["rules"]
+TOP_LEVEL_KEYS = ["rules", "alerts"]
 
 DEFAULT_RULES = Path(__file__).parent / "packs"
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: 10,000 rules load in a second
@@ -32,12 +32,22 @@ class Problem:
 
 
 @dataclass
+class ParsedFile:
+    path: Path
+    rules: list[tuple[int, CategoryRule]]
+    alerts: list[tuple[int, AlertRule]]
+    lines: dict[tuple, int]
+
+
+@dataclass
 class RuleSet:
     engine: Engine
     rules: list[CategoryRule]
     version: str
     files: list[Path]
     lines: dict[str, tuple[Path, int]] = field(default_factory=dict)
+    alerts: list[AlertRule] = field(default_factory=list)
+    alert_terms: Engine | None = None  # one pseudo-rule per alert rule with `terms`, id = alert rule id
 
     @property
     def category_ids(self) -> list[str]:
@@ -56,7 +66,9 @@ def rule_files(location: Path) -> list[Path]:
     return sorted(p for p in location.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
 
 
-def load_rules(location: Path | None = None, use_c: bool = True, run_tests: bool = True) -> RuleSet:
+def load_rules(
+    location: Path | None = None, use_c: bool = True, run_tests: bool = True, known_tags: set[str] | None = None
+) -> RuleSet:
     """Loads and checks a rules folder (or one file); raises RulesError listing every problem.
 
     Checking goes on past the first problem: each rule is validated on its own, and the inline
@@ -69,7 +81,7 @@ def load_rules(location: Path | None = None, use_c: bool = True, run_tests: bool
     files = rule_files(location)
     if not files:
         raise RulesError([Problem(location, 0, "no .yaml rule files found")])
-    parsed: list[tuple[Path, list[tuple[int, CategoryRule]], dict[tuple, int]]] = []
+    parsed: list[ParsedFile] = []
     digest = hashlib.sha256()
     for path in files:
         try:
@@ -86,8 +98,9 @@ def load_rules(location: Path | None = None, use_c: bool = True, run_tests: bool
     compiled: list[CompiledRule] = []
     rules: list[CategoryRule] = []
     where: dict[str, tuple[Path, int]] = {}
-    for path, items, lines in parsed:
-        for i, rule in items:
+    for pf in parsed:
+        path, lines = pf.path, pf.lines
+        for i, rule in pf.rules:
             base = ("rules", i)
             line = _line(lines, base)
             if rule.id in where:
@@ -103,24 +116,66 @@ def load_rules(location: Path | None = None, use_c: bool = True, run_tests: bool
                 continue
             compiled.append(CompiledRule(rule.id, rule.severity, tuple(rule.fields), cond, frozenset(cond.positive_terms())))
             rules.append(rule)
+    alerts, alert_terms = _compile_alerts(parsed, set(where), known_tags, use_c, problems)
     engine = Engine(compiled, table, use_c=use_c)
-    ruleset = RuleSet(engine, rules, digest.hexdigest()[:12], files, where)
+    ruleset = RuleSet(engine, rules, digest.hexdigest()[:12], files, where, alerts, alert_terms)
     if run_tests:
         valid = {r.id for r in rules}
-        problems += _run_inline_tests(ruleset, [(p, [(i, r) for i, r in items if r.id in valid], ls) for p, items, ls in parsed])
+        problems += _run_inline_tests(ruleset, [(pf.path, [(i, r) for i, r in pf.rules if r.id in valid], pf.lines) for pf in parsed])
     if problems:
         raise RulesError(sorted(problems, key=lambda p: (str(p.file), p.line)))
     return ruleset
 
 
-def check_rules(location: Path | None = None) -> tuple[RuleSet | None, list[Problem]]:
+def _compile_alerts(
+    parsed: list[ParsedFile], categories: set[str], known_tags: set[str] | None, use_c: bool, problems: list[Problem]
+) -> tuple[list[AlertRule], Engine]:
+    table = TermTable()
+    compiled: list[CompiledRule] = []
+    alerts: list[AlertRule] = []
+    where: dict[str, tuple[Path, int]] = {}
+    for pf in parsed:
+        path, lines = pf.path, pf.lines
+        for i, alert in pf.alerts:
+            base = ("alerts", i)
+            ok = True
+            if alert.id in where:
+                first = where[alert.id]
+                problems.append(Problem(path, _line(lines, (*base, "id")), f"duplicate alert rule id {alert.id!r} (first defined at {first[0]}:{first[1]})"))
+                continue
+            where[alert.id] = (path, _line(lines, base))
+            for j, cat in enumerate(alert.when.categories):
+                if cat not in categories:
+                    hint = difflib.get_close_matches(cat, sorted(categories), n=1)
+                    problems.append(Problem(path, _line(lines, (*base, "when", "categories", j)),
+                                            f"alert {alert.id!r}: unknown category {cat!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "")))
+                    ok = False
+            if known_tags is not None:
+                for j, tag in enumerate(alert.notify):
+                    if tag not in known_tags:
+                        hint = difflib.get_close_matches(tag, sorted(known_tags), n=1)
+                        problems.append(Problem(path, _line(lines, (*base, "notify", j)),
+                                                f"alert {alert.id!r}: no channel in the Apprise config has tag {tag!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "")))
+                        ok = False
+            if alert.when.terms:
+                cond = _compile_condition(Condition(any=alert.when.terms), table, path, lines, (*base, "when", "terms"), problems)
+                if cond is None:
+                    ok = False
+                elif ok:
+                    compiled.append(CompiledRule(alert.id, "info", ("title", "summary"), cond, frozenset(cond.positive_terms())))
+            if ok:
+                alerts.append(alert)
+    return alerts, Engine(compiled, table, use_c=use_c)
+
+
+def check_rules(location: Path | None = None, known_tags: set[str] | None = None) -> tuple[RuleSet | None, list[Problem]]:
     try:
-        return load_rules(location), []
+        return load_rules(location, known_tags=known_tags), []
     except RulesError as exc:
         return None, exc.problems
 
 
-def _parse_file(path: Path, text: str, problems: list[Problem]) -> tuple[Path, list[tuple[int, CategoryRule]], dict[tuple, int]] | None:
+def _parse_file(path: Path, text: str, problems: list[Problem]) -> ParsedFile | None:
     try:
         loader = _Loader(text)
         try:
@@ -160,7 +215,19 @@ def _parse_file(path: Path, text: str, problems: list[Problem]) -> tuple[Path, l
                 loc = ("rules", i, *err["loc"])
                 problems.append(Problem(path, _line(lines, loc), _describe({**err, "loc": loc})))
             _check_terms_of_invalid_rule(raw, path, lines, ("rules", i, "match"), problems)
-    return path, items, lines
+    raw_alerts = data.get("alerts") or []
+    alerts: list[tuple[int, AlertRule]] = []
+    if not isinstance(raw_alerts, list):
+        problems.append(Problem(path, _line(lines, ("alerts",)), "`alerts` must be a list of alert rules"))
+        raw_alerts = []
+    for i, raw in enumerate(raw_alerts):
+        try:
+            alerts.append((i, AlertRule.model_validate(raw)))
+        except ValidationError as exc:
+            for err in exc.errors():
+                loc = ("alerts", i, *err["loc"])
+                problems.append(Problem(path, _line(lines, loc), _describe({**err, "loc": loc})))
+    return ParsedFile(path, items, alerts, lines)
 
 
 def _check_terms_of_invalid_rule(raw: object, path: Path, lines: dict[tuple, int], loc: tuple, problems: list[Problem]) -> None:
@@ -210,7 +277,11 @@ def _describe(err: dict) -> str:
     if err["type"] == "missing":
         return f"{where}: required key missing"
     if err["type"] == "string_pattern_mismatch" and loc[-1] == "id":
+        if loc[0] == "alerts":
+            return f"{where}: alert rule id {err['input']!r} must use only a-z, 0-9, _ and -"
         return f"{where}: rule id {err['input']!r} must use only a-z, 0-9 and _ (it names a Kafka topic)"
+    if err["type"] == "string_pattern_mismatch" and loc[-1] in ("window", "throttle"):
+        return f"{where}: bad duration {err['input']!r}: use a number and a unit s, m, h or d, e.g. 15m or 1h30m"
     return f"{where}: {err['msg']}" + (f" (got {err['input']!r})" if not isinstance(err.get("input"), (dict, list)) else "")
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, Union
+from typing import Annotated, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -41,16 +41,68 @@ class CategoryRule(BaseModel):
     tests: RuleTests = Field(default_factory=RuleTests)
 
 
+DURATION_PATTERN = r"^\s*(\d+\s*[smhd]\s*)+$"
+
+
+def parse_duration(text: str) -> float:
+    """'90s', '15m', '1h30m', '2d' -> seconds."""
+    import re
+
+    if not re.fullmatch(DURATION_PATTERN, text):
+        raise ValueError(f"bad duration {text!r}: use a number and a unit s, m, h or d, e.g. 15m or 1h30m")
+    unit = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    return float(sum(int(n) * unit[u] for n, u in re.findall(r"(\d+)\s*([smhd])", text)))
+
+
+Duration = Annotated[str, Field(pattern=DURATION_PATTERN, description="a number and a unit s, m, h or d: 90s, 15m, 1h30m, 2d")]
+
+
+class AlertWhen(BaseModel):
+    """What a classified headline must satisfy for the rule to consider it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    categories: list[str] = Field(min_length=1, description="any of these category ids")
+    severity_at_least: Optional[Severity] = None
+    terms: list[Union[str, Condition]] = Field(default_factory=list, description="any of these terms (category term syntax)")
+    sources_at_least: int = Field(1, ge=1, description="distinct sources reporting the same story")
+    count_at_least: int = Field(1, ge=1, description="matching stories within the window (spikes)")
+
+
+class AlertRule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=r"^[a-z0-9_-]+$", description="unique among alert rules")
+    title: str = ""
+    when: AlertWhen
+    window: Duration = "15m"
+    group_by: Literal["story", "category", "rule"] = "story"
+    throttle: Duration = "1h"
+    severity: Optional[Severity] = Field(None, description="default: the highest severity among the matched categories")
+    notify: list[str] = Field(min_length=1, description="Apprise tags")
+    template: Optional[str] = Field(None, description="message template; fields {title} {summary} {severity} {rule_id} {source_count} {story_count} {categories} {links}")
+
+    @property
+    def window_s(self) -> float:
+        return parse_duration(self.window)
+
+    @property
+    def throttle_s(self) -> float:
+        return parse_duration(self.throttle)
+
+
 class RuleFile(BaseModel):
     """One YAML file of the rules folder."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"title": "Watchfloor rule file"})
 
     rules: list[CategoryRule] = Field(default_factory=list)
+    alerts: list[AlertRule] = Field(default_factory=list)
 
 
 KNOWN_KEYS = sorted(
     set(RuleFile.model_fields) | set(CategoryRule.model_fields) | set(Condition.model_fields) | set(RuleTests.model_fields)
+    | set(AlertRule.model_fields) | set(AlertWhen.model_fields)
 )
 
 
