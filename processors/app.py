@@ -16,9 +16,21 @@ from typing import Any
 
 import faust
 
+import json
+import time
+
+from processors.alerting import add_report, build_alert, concerned_rules, decide, group_key
 from processors.classify import BadMessage, classify_headline, parse_raw
+from processors.silences import SilenceBook, follow_silences
 from rules.reload import LiveRules
-from watchfloor.metrics import CATEGORY_MATCHES, HEADLINES_CLASSIFIED, HEADLINES_DUPLICATE
+from watchfloor.contracts import ClassifiedHeadline
+from watchfloor.metrics import (
+    ALERTS_FIRED,
+    ALERTS_SUPPRESSED,
+    CATEGORY_MATCHES,
+    HEADLINES_CLASSIFIED,
+    HEADLINES_DUPLICATE,
+)
 from watchfloor.settings import Settings
 from watchfloor.topics import Topics, ensure_topics
 
@@ -101,8 +113,54 @@ def build_app(
             for match in out.categories:
                 await category_topic(match.id).send(key=key, value=value)
                 CATEGORY_MATCHES.labels(match.id).inc()
+            # Alert rules are stateful per rule: hand the headline to the partition owning each rule.
+            for rule in concerned_rules(live.current, out):
+                await alerting.send(key=rule.id.encode(), value=b'{"rule":' + json.dumps(rule.id).encode() + b',"headline":' + value + b"}")
             seen[raw.id] = 1
             HEADLINES_CLASSIFIED.inc()
+
+    # Alerting state, keyed by alert rule id (and group), co-partitioned with the alerting agent's input.
+    stories = app.Table("alert-stories", default=None, key_type=str, value_type=bytes, partitions=topics.partitions)
+    throttles = app.Table("alert-throttles", default=None, key_type=str, value_type=bytes, partitions=topics.partitions)
+    alerts_topic = app.topic(topics.alerts, key_type=bytes, value_type=bytes)
+    silences = SilenceBook()
+
+    @app.agent(name="alerting", key_type=bytes, value_type=bytes)
+    async def alerting(stream: faust.StreamT) -> None:
+        async for value in stream:
+            item = json.loads(value)
+            ruleset = live.current
+            rule = next((r for r in ruleset.alerts if r.id == item["rule"]), None)
+            if rule is None:
+                continue  # the rule was removed by a reload since
+            headline = ClassifiedHeadline.model_validate(item["headline"])
+            now = headline.classified.timestamp()
+            state = json.loads(stories[rule.id]) if stories.get(rule.id) else []
+            story = add_report(state, headline, rule, now)
+            throttle_key = f"{rule.id}\x1f{group_key(rule, story)}"
+            last = throttles.get(throttle_key)
+            decision = decide(rule, state, story, float(last) if last else None, now)
+            stories[rule.id] = json.dumps(state).encode()
+            if decision.outcome == "throttled":
+                ALERTS_SUPPRESSED.labels(rule.id, "throttle").inc()
+                continue
+            if decision.outcome != "fire":
+                continue
+            muted = silences.silencing(rule.id, story["title"], story["summary"])
+            if muted is not None:
+                ALERTS_SUPPRESSED.labels(rule.id, "silence").inc()
+                log.info("alert silenced", extra={"rule": rule.id, "silence": muted.id, "story": story["id"]})
+                continue
+            alert = build_alert(rule, story, decision, headline.id, now, ruleset.version)
+            await alerts_topic.send(key=alert.id.encode(), value=alert.to_bytes())
+            throttles[throttle_key] = str(now).encode()
+            ALERTS_FIRED.labels(rule.id).inc()
+            log.info("alert fired", extra={"rule": rule.id, "alert": alert.id, "story": story["id"],
+                                           "sources": alert.source_count, "title": alert.title[:120]})
+
+    @app.task
+    async def keep_silences() -> None:
+        await follow_silences(settings, silences)
 
     @app.timer(interval=reload_interval)
     async def reload_rules() -> None:

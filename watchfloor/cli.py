@@ -123,6 +123,69 @@ def process(
         run_processor(settings, rules)
 
 
+silence_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Silence alerts for a while (kept in Kafka).")
+app.add_typer(silence_app, name="silence")
+
+
+def _duration(text: str):  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from rules.model import parse_duration
+
+    try:
+        return timedelta(seconds=parse_duration(text))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+@silence_app.command("add")
+def silence_add(
+    rule: Optional[str] = typer.Option(None, "--rule", help="alert rule id to silence"),
+    match: Optional[list[str]] = typer.Option(None, "--match", help="term (rule syntax); repeat for several"),
+    duration: str = typer.Option("2h", "--for", help="how long: 30m, 2h, 1d"),
+    reason: str = typer.Option(..., "--reason", help="why; shown in `silence list`"),
+) -> None:
+    """Silence an alert rule, or alerts whose story matches terms, for a while."""
+    import getpass
+
+    from processors.silences import add_silence
+    from rules.engine import TermError
+
+    settings = Settings.from_env()
+    with _config_errors():
+        settings.require_bootstrap()
+        try:
+            s = asyncio.run(add_silence(settings, rule, list(match or []), _duration(duration), reason, getpass.getuser()))
+        except TermError as exc:
+            raise ConfigError(str(exc)) from None
+        typer.echo(f"silence {s.id} until {s.expires.isoformat(timespec='seconds')}")
+
+
+@silence_app.command("list")
+def silence_list(all_: bool = typer.Option(False, "--all", help="include expired silences")) -> None:
+    """Active silences (id, until, rule or terms, reason)."""
+    from processors.silences import list_silences
+
+    settings = Settings.from_env()
+    with _config_errors():
+        settings.require_bootstrap()
+        for s in asyncio.run(list_silences(settings, include_expired=all_)):
+            what = f"rule={s.rule}" if s.rule else "match=" + ",".join(s.match)
+            typer.echo(f"{s.id}  until {s.expires.isoformat(timespec='seconds')}  {what}  reason={s.reason!r}  by={s.created_by}")
+
+
+@silence_app.command("expire")
+def silence_expire(silence_id: str = typer.Argument(...)) -> None:
+    """End a silence now."""
+    from processors.silences import expire_silence
+
+    settings = Settings.from_env()
+    with _config_errors():
+        settings.require_bootstrap()
+        s = asyncio.run(expire_silence(settings, silence_id))
+        typer.echo(f"silence {s.id} expired")
+
+
 @app.command()
 def tail(
     topic: str = typer.Argument(..., help="topic name, with or without the prefix (e.g. headlines.raw)"),

@@ -124,11 +124,25 @@ class DeadLetter(Message):
     failed: UtcDatetime
 
 
+class Silence(Message):
+    """A silence, on the compacted `<prefix>.silences` topic keyed by `id`; every worker honours it."""
+
+    schema_: Literal["silence/1"] = Field("silence/1", alias="schema", serialization_alias="schema")
+    id: str
+    rule: str | None = Field(None, description="Alert rule id to silence, or null")
+    match: list[str] = Field(default_factory=list, description="Terms: silences alerts whose story matches any")
+    reason: str
+    created: UtcDatetime
+    expires: UtcDatetime
+    created_by: str = ""
+
+
 MESSAGE_TYPES: dict[str, type[Message]] = {
     "headline.raw/1": RawHeadline,
     "headline.classified/1": ClassifiedHeadline,
     "alert/1": Alert,
     "alert.dead/1": DeadLetter,
+    "silence/1": Silence,
 }
 
 

@@ -11,3 +11,5 @@ HEADLINES_DUPLICATE = Counter("watchfloor_headlines_duplicate_total", "Headlines
 CATEGORY_MATCHES = Counter("watchfloor_category_matches_total", "Headlines per category", ["category"])
 CLASSIFY_SECONDS = Histogram("watchfloor_classify_seconds", "Time to classify one headline",
                              buckets=(1e-5, 5e-5, 1e-4, 5e-4, 1e-3, 5e-3, 1e-2))
+ALERTS_FIRED = Counter("watchfloor_alerts_fired_total", "Alerts fired", ["rule"])
+ALERTS_SUPPRESSED = Counter("watchfloor_alerts_suppressed_total", "Alerts held back", ["rule", "reason"])

@@ -1,0 +1,123 @@
+"""Silences: operator-declared quiet periods, by alert rule or by terms in the story.
+
+They live in the compacted `<prefix>.silences` topic, so every worker reads them all and a new
+worker starts with them; `watchfloor silence add|list|expire` writes and reads that topic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from datetime import datetime, timedelta, timezone
+
+from aiokafka import TopicPartition
+
+from rules.engine import CompiledRule, Cond, Engine, TermTable, compile_term
+from watchfloor.contracts import Silence
+from watchfloor.kafka import make_consumer, make_producer, read_to_end
+from watchfloor.settings import ConfigError, Settings
+from watchfloor.topics import Topics, ensure_topics
+
+log = logging.getLogger("watchfloor.silences")
+
+
+class SilenceBook:
+    """The silences in force, with their terms compiled into one matcher."""
+
+    def __init__(self) -> None:
+        self.silences: dict[str, Silence] = {}
+        self._engine: Engine | None = None
+
+    def put(self, silence: Silence) -> None:
+        self.silences[silence.id] = silence
+        self._engine = None
+
+    def active(self, now: datetime | None = None) -> list[Silence]:
+        now = now or datetime.now(timezone.utc)
+        return [s for s in self.silences.values() if s.expires > now]
+
+    def silencing(self, rule_id: str, title: str, summary: str, now: datetime | None = None) -> Silence | None:
+        """The silence that mutes this alert, if any."""
+        active = self.active(now)
+        for s in active:
+            if s.rule == rule_id:
+                return s
+        with_terms = [s for s in active if s.match]
+        if not with_terms:
+            return None
+        matched = {m.id for m in self._matcher().classify(title, summary)}
+        return next((s for s in with_terms if s.id in matched), None)
+
+    def _matcher(self) -> Engine:
+        if self._engine is None:
+            table = TermTable()
+            rules = []
+            for s in self.silences.values():
+                if s.match:
+                    cond = Cond(any=tuple(table.add(compile_term(t)) for t in s.match))
+                    rules.append(CompiledRule(s.id, "info", ("title", "summary"), cond, frozenset(cond.positive_terms())))
+            self._engine = Engine(rules, table)
+        return self._engine
+
+
+async def follow_silences(settings: Settings, book: SilenceBook, stop: asyncio.Event | None = None) -> None:
+    """Keeps `book` in step with the silences topic for as long as the worker runs."""
+    topic = Topics(settings.topic_prefix).silences
+    consumer = make_consumer(settings, group_id=None)
+    await consumer.start()
+    try:
+        consumer.assign([TopicPartition(topic, 0)])
+        await consumer.seek_to_beginning(TopicPartition(topic, 0))
+        while stop is None or not stop.is_set():
+            batch = await consumer.getmany(timeout_ms=500)
+            for records in batch.values():
+                for r in records:
+                    if r.value is None:
+                        continue
+                    try:
+                        book.put(Silence.from_bytes(r.value))
+                    except Exception as exc:  # a bad record must not stop silences from working
+                        log.error("ignoring a bad silence record: %s", exc, extra={"offset": r.offset})
+    finally:
+        await consumer.stop()
+
+
+async def add_silence(settings: Settings, rule: str | None, match: list[str], duration: timedelta, reason: str, by: str = "") -> Silence:
+    if not rule and not match:
+        raise ConfigError("a silence needs --rule ID or --match TERMS")
+    for term in match:
+        compile_term(term)  # refuses terms that can never match, with a clear message
+    now = datetime.now(timezone.utc)
+    silence = Silence(id=secrets.token_hex(4), rule=rule, match=match, reason=reason, created=now, expires=now + duration, created_by=by)
+    await _write(settings, silence)
+    return silence
+
+
+async def list_silences(settings: Settings, include_expired: bool = False) -> list[Silence]:
+    book = SilenceBook()
+    for _, value in await read_to_end(settings, Topics(settings.topic_prefix).silences):
+        if value is not None:
+            book.put(Silence.from_bytes(value))
+    items = list(book.silences.values()) if include_expired else book.active()
+    return sorted(items, key=lambda s: s.created)
+
+
+async def expire_silence(settings: Settings, silence_id: str) -> Silence:
+    current = {s.id: s for s in await list_silences(settings, include_expired=True)}
+    if silence_id not in current:
+        raise ConfigError(f"no silence with id {silence_id!r}")
+    expired = current[silence_id].model_copy(update={"expires": datetime.now(timezone.utc)})
+    await _write(settings, expired)
+    return expired
+
+
+async def _write(settings: Settings, silence: Silence) -> None:
+    topics = Topics(settings.topic_prefix)
+    await ensure_topics(settings.require_bootstrap(), [s for s in topics.specs() if s.name == topics.silences])
+    producer = make_producer(settings)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topics.silences, silence.to_bytes(), key=silence.id.encode())
+    finally:
+        await producer.stop()
