@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
+import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
@@ -13,8 +16,22 @@ from pytest_httpserver import HTTPServer
 
 from watchfloor.broker import EmbeddedBroker
 from watchfloor.settings import Settings
+from watchfloor.topics import Topics, ensure_topics
 
 ROOT = Path(__file__).resolve().parent.parent
+
+PROCESSOR_RULES = """\
+rules:
+  - id: airstrike
+    title: Strikes
+    severity: high
+    match:
+      any: ["missile strike*", "drone attack*"]
+  - id: diplomacy
+    title: Talks
+    match:
+      any: ["peace talks"]
+"""
 BIN = Path(sys.executable).parent
 SHARED_HEADLINES = ROOT.parent / "shared" / "data" / "news-headlines-2025H2.txt"
 
@@ -50,6 +67,31 @@ def cli_env(kafka: str, prefix: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHFLOOR_")}
     env.update(WATCHFLOOR_KAFKA_BOOTSTRAP=kafka, WATCHFLOOR_TOPIC_PREFIX=prefix, PATH=f"{BIN}:{env.get('PATH', '')}")
     return env
+
+
+@pytest.fixture
+def rules_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    (folder / "strikes.yaml").write_text(PROCESSOR_RULES)
+    return folder
+
+
+@pytest.fixture
+def processor(cli_env, rules_dir, settings, tmp_path):
+    asyncio.run(ensure_topics(settings.bootstrap, Topics(settings.topic_prefix).specs()))
+    env = {**cli_env, "WATCHFLOOR_RULES": str(rules_dir), "WATCHFLOOR_DATA_DIR": str(tmp_path / "data")}
+    log = open(tmp_path / "process.log", "w+")
+    proc = subprocess.Popen([str(BIN / "watchfloor"), "process"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc.log_path = tmp_path / "process.log"  # type: ignore[attr-defined]
+    yield proc
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    log.close()
 
 
 @pytest.fixture

@@ -6,7 +6,12 @@ import asyncio
 import json
 import time
 
+from datetime import datetime, timezone
+
 from aiokafka import AIOKafkaProducer
+
+from watchfloor.contracts import RawHeadline
+from watchfloor.topics import Topics
 
 from watchfloor.kafka import read_to_end
 from watchfloor.settings import Settings
@@ -32,3 +37,12 @@ async def wait_for_messages(settings: Settings, topic: str, count: int, timeout:
             return [json.loads(v) for _, v in records]
         await asyncio.sleep(0.3)
     raise AssertionError(f"{topic}: expected {count} messages within {timeout}s, found {len(records)}")
+
+
+def headline(n: int, title: str, summary: str = "") -> RawHeadline:
+    return RawHeadline(id=f"h{n:04d}", feed_id="test", source="Test Wire", title=title, summary=summary,
+                       link=f"https://wire.example/{n}", fetched=datetime.now(timezone.utc))
+
+
+async def send(settings, *items: RawHeadline) -> None:
+    await produce(settings, Topics(settings.topic_prefix).raw, [(h.id.encode(), h.to_bytes()) for h in items])

@@ -12,60 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BIN
-from tests.kafka_helpers import produce, wait_for_messages
+from tests.conftest import BIN, PROCESSOR_RULES
+from tests.kafka_helpers import headline, produce, send, wait_for_messages
 from watchfloor.contracts import RawHeadline
 from watchfloor.kafka import read_to_end
 from watchfloor.topics import Topics, ensure_topics
 
-RULES_V1 = """\
-rules:
-  - id: airstrike
-    title: Strikes
-    severity: high
-    match:
-      any: ["missile strike*", "drone attack*"]
-  - id: diplomacy
-    title: Talks
-    match:
-      any: ["peace talks"]
-"""
-
-RULES_V2 = RULES_V1.replace('"drone attack*"', '"drone attack*", "shelling"')
-
-
-def headline(n: int, title: str, summary: str = "") -> RawHeadline:
-    return RawHeadline(id=f"h{n:04d}", feed_id="test", source="Test Wire", title=title, summary=summary,
-                       link=f"https://wire.example/{n}", fetched=datetime.now(timezone.utc))
-
-
-@pytest.fixture
-def rules_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "rules"
-    folder.mkdir()
-    (folder / "strikes.yaml").write_text(RULES_V1)
-    return folder
-
-
-@pytest.fixture
-def processor(cli_env, rules_dir, settings, tmp_path):
-    asyncio.run(ensure_topics(settings.bootstrap, Topics(settings.topic_prefix).specs()))
-    env = {**cli_env, "WATCHFLOOR_RULES": str(rules_dir), "WATCHFLOOR_DATA_DIR": str(tmp_path / "data")}
-    log = open(tmp_path / "process.log", "w+")
-    proc = subprocess.Popen([str(BIN / "watchfloor"), "process"], env=env, stdout=log, stderr=subprocess.STDOUT)
-    proc.log_path = tmp_path / "process.log"  # type: ignore[attr-defined]
-    yield proc
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-    log.close()
-
-
-async def send(settings, *items: RawHeadline) -> None:
-    await produce(settings, Topics(settings.topic_prefix).raw, [(h.id.encode(), h.to_bytes()) for h in items])
+RULES_V2 = PROCESSOR_RULES.replace('"drone attack*"', '"drone attack*", "shelling"')
 
 
 async def test_headlines_come_out_classified_on_the_right_topics(processor, settings):
