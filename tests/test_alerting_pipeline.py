@@ -66,3 +66,36 @@ async def test_five_feeds_one_story_one_alert_and_a_silence_stops_the_next(proce
     rules_fired = sorted(a["rule_id"] for _, v in await read_to_end(settings, topics.alerts) for a in [__import__("json").loads(v)])
     assert rules_fired == ["strikes", "talks"], "the silenced Odesa story must not alert"
     assert "alert silenced" in processor.log_path.read_text()
+
+
+async def test_story_and_throttle_state_survive_a_processor_restart(processor, settings, rules_dir, cli_env, tmp_path):
+    """Tables live in Kafka changelogs: a restarted worker remembers the story and its throttle."""
+    import signal
+
+    (rules_dir / "strikes.yaml").write_text(RULES)
+    await asyncio.sleep(2.5)
+    topics = Topics(settings.topic_prefix)
+    first = headline(200, "Russian missile strike on Ternopil apartment blocks kills dozens").model_copy(update={"source": "A"})
+    await send(settings, first)
+    await wait_for_messages(settings, topics.classified, 1, timeout=60)
+    await asyncio.sleep(1.5)  # the table change is flushed to its changelog with the commit
+    processor.send_signal(signal.SIGKILL)
+    processor.wait(10)
+
+    log = open(tmp_path / "restart.log", "w")
+    env = {**cli_env, "WATCHFLOOR_RULES": str(rules_dir), "WATCHFLOOR_DATA_DIR": str(tmp_path / "data2")}
+    again = subprocess.Popen([str(BIN / "watchfloor"), "process"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        second = headline(201, "Missile strike on Ternopil apartment blocks kills dozens").model_copy(update={"source": "B"})
+        third = headline(202, "Dozens killed as Russian missiles hit Ternopil apartment blocks").model_copy(update={"source": "C"})
+        await send(settings, second, third, headline(203, "Peace talks open in Geneva"))
+        alerts = await wait_for_messages(settings, topics.alerts, 2, timeout=90)
+        await asyncio.sleep(1)
+        alerts = [__import__("json").loads(v) for _, v in await read_to_end(settings, topics.alerts)]
+        strikes = [a for a in alerts if a["rule_id"] == "strikes"]
+        assert len(strikes) == 1, "the story's first report (before the restart) plus the second make one alert"
+        assert [r["source"] for r in strikes[0]["reports"]] == ["A", "B"]
+    finally:
+        again.send_signal(signal.SIGTERM)
+        again.wait(30)
+        log.close()
