@@ -1,0 +1,153 @@
+"""End-to-end latency: headline on the raw topic -> alert delivered to a webhook, p50/p99.
+
+Starts its own broker, `watchfloor process` and `watchfloor notify` (real processes), a local
+HTTP receiver behind Apprise's json://, then produces headlines at a fixed rate, each a new
+story that fires an alert. Latency = receiver's arrival time - produce time.
+Run: `.venv/bin/python bench/latency.py [RATE ...]` (default 100 headlines/s for 20 s).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from aiokafka import AIOKafkaProducer  # noqa: E402
+
+from watchfloor.broker import EmbeddedBroker, free_port  # noqa: E402
+from watchfloor.contracts import RawHeadline  # noqa: E402
+from watchfloor.kafka import read_to_end  # noqa: E402
+from watchfloor.settings import Settings  # noqa: E402
+from watchfloor.topics import Topics, ensure_topics  # noqa: E402
+
+RULES = """\
+rules:
+  - id: airstrike
+    title: Strikes
+    severity: high
+    match: {any: ["missile strike*"]}
+alerts:
+  - id: strikes
+    when: {categories: [airstrike]}
+    throttle: 1h
+    notify: [bench]
+"""
+
+arrivals: dict[str, float] = {}
+
+
+class Receiver(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:  # noqa: N802
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        now = time.time()
+        text = body.decode("utf-8", "replace")
+        for token in text.replace('"', " ").replace("\\", " ").split():
+            if token.startswith("benchx"):
+                arrivals.setdefault(token.rstrip(".,:;"), now)
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+async def produce(settings: Settings, rate: float, seconds: float, run: str) -> dict[str, float]:
+    topics = Topics(settings.topic_prefix)
+    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap, acks="all", linger_ms=0)
+    await producer.start()
+    sent: dict[str, float] = {}
+    try:
+        n = int(rate * seconds)
+        start = time.monotonic()
+        for i in range(n):
+            due = start + i / rate
+            delay = due - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            token = f"benchx{run}n{i}"
+            h = RawHeadline(id=token, feed_id="bench", source="Bench Wire", title=f"Missile strike on {token} overnight",
+                            fetched=datetime.now(timezone.utc))
+            sent[token] = time.time()
+            await producer.send(topics.raw, h.to_bytes(), key=h.id.encode())
+        await producer.flush()
+    finally:
+        await producer.stop()
+    return sent
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def main() -> None:
+    rates = [float(r) for r in sys.argv[1:]] or [100.0]
+    seconds = float(os.environ.get("BENCH_SECONDS", "20"))
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "rules").mkdir()
+        (root / "rules" / "bench.yaml").write_text(RULES)
+        port = free_port()
+        server = ThreadingHTTPServer(("127.0.0.1", port), Receiver)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        (root / "apprise.txt").write_text(f"bench=json://127.0.0.1:{port}/\n")
+        broker = EmbeddedBroker(root / "kafka", port=0)
+        broker.start()
+        procs = []
+        try:
+            settings = Settings(bootstrap=broker.bootstrap, topic_prefix="bench", data_dir=root / "data")
+            asyncio.run(ensure_topics(broker.bootstrap, Topics("bench").specs(["airstrike"])))
+            env = {**os.environ, "WATCHFLOOR_KAFKA_BOOTSTRAP": broker.bootstrap, "WATCHFLOOR_TOPIC_PREFIX": "bench",
+                   "WATCHFLOOR_RULES": str(root / "rules"), "WATCHFLOOR_APPRISE_CONFIG": str(root / "apprise.txt"),
+                   "WATCHFLOOR_DATA_DIR": str(root / "data")}
+            exe = str(Path(sys.executable).parent / "watchfloor")
+            log = open(root / "stages.log", "w")
+            procs = [subprocess.Popen([exe, stage], env=env, stdout=log, stderr=subprocess.STDOUT) for stage in ("process", "notify")]
+            # warm up: one alert end to end before measuring
+            warm = asyncio.run(produce(settings, 1, 1, "warm"))
+            deadline = time.time() + 90
+            while not all(k in arrivals for k in warm) and time.time() < deadline:
+                time.sleep(0.2)
+            if not all(k in arrivals for k in warm):
+                sys.exit("warm-up alert never arrived; see " + str(root / "stages.log") + "\n" + (root / "stages.log").read_text()[-3000:])
+            results = []
+            for i, rate in enumerate(rates):
+                sent = asyncio.run(produce(settings, rate, seconds, f"r{i}"))
+                deadline = time.time() + 60
+                while not all(k in arrivals for k in sent) and time.time() < deadline:
+                    time.sleep(0.2)
+                lat = [(arrivals[k] - t) * 1000 for k, t in sent.items() if k in arrivals]
+                row = {"rate_per_s": rate, "seconds": seconds, "sent": len(sent), "delivered": len(lat),
+                       "p50_ms": round(percentile(lat, 50), 1) if lat else None,
+                       "p99_ms": round(percentile(lat, 99), 1) if lat else None,
+                       "max_ms": round(max(lat), 1) if lat else None, "mean_ms": round(statistics.mean(lat), 1) if lat else None}
+                results.append(row)
+                print(f"{rate:>6.0f} headlines/s: {len(lat)}/{len(sent)} alerts delivered, latency p50 {row['p50_ms']} ms, "
+                      f"p99 {row['p99_ms']} ms, max {row['max_ms']} ms")
+            print(json.dumps(results))
+        finally:
+            for p in procs:
+                p.terminate()
+            for p in procs:
+                try:
+                    p.wait(30)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+            broker.stop()
+            server.shutdown()
+
+
+if __name__ == "__main__":
+    main()

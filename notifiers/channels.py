@@ -1,0 +1,169 @@
+"""Channels and routing, through Apprise itself: `WATCHFLOOR_APPRISE_CONFIG` is a standard Apprise
+YAML or TEXT config whose URLs carry tags, and an alert's `notify` tags are matched by Apprise's
+own `find(tag)` (so `always` and `all` behave as Apprise documents). With no config, every tag
+goes to the `console://` channel.
+
+Each channel gets an Apprise object of its own, so one channel's failures and retries never hold
+up another's. A channel is identified by the sha256 of its URL; only that hash and Apprise's
+privacy rendering of the URL ever leave this module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from apprise import Apprise, AppriseAsset, AppriseConfig
+from apprise.common import MATCH_ALWAYS_TAG
+
+from notifiers import console
+from notifiers.format import Kind, Message, kind_for_url
+from notifiers.redact import channel_hash, install_log_redaction, redact, register_url
+from watchfloor.settings import ConfigError
+
+log = logging.getLogger("watchfloor.notify")
+
+REASON_MAX = 500
+
+
+@dataclass(frozen=True)
+class SendOutcome:
+    ok: bool
+    reason: str = ""
+
+
+@dataclass(eq=False)
+class Channel:
+    """One Apprise URL. `privacy_url` is safe to log and store; the URL itself never leaves here."""
+
+    hash: str
+    privacy_url: str
+    kind: Kind
+    tags: frozenset[str]
+    apobj: Apprise = field(repr=False)
+
+    async def send(self, message: Message, timeout: float = 30.0) -> SendOutcome:
+        """One attempt through Apprise's async API; retries are the caller's (see deliver.py)."""
+        try:
+            result = await self.apobj.async_notify(
+                body=message.body,
+                title=message.title,
+                notify_type=message.notify_type,
+                body_format=message.body_format,
+                timeout=timeout,
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a plugin bug is this channel's failure, not the service's
+            return SendOutcome(False, _cap(redact(f"{type(exc).__name__}: {exc}")))
+        if result:
+            return SendOutcome(True)
+        return SendOutcome(False, failure_reason(result))
+
+
+def failure_reason(result: object) -> str:
+    """Apprise's own warnings for the failed attempt (e.g. "error=500"), secrets masked."""
+    messages: list[str] = []
+    try:
+        for entry in result.logs():  # type: ignore[attr-defined]
+            if entry.level in ("WARNING", "ERROR", "CRITICAL") and entry.message not in messages:
+                messages.append(entry.message)
+    except Exception:  # noqa: BLE001 - the reason is best effort
+        pass
+    status = getattr(getattr(result, "status", None), "name", "FAILURE")
+    reason = "; ".join(messages[-3:]) if messages else f"Apprise reported {status}"
+    return _cap(redact(reason))
+
+
+def _cap(text: str) -> str:
+    return text if len(text) <= REASON_MAX else text[: REASON_MAX - 1] + "…"
+
+
+def _asset() -> AppriseAsset:
+    # secure_logging: Apprise prints privacy URLs when it logs about loading them.
+    return AppriseAsset(secure_logging=True)
+
+
+def _load(config: Path | None) -> tuple[Apprise, list]:
+    """The config's Apprise object and its services; the console when there is no config."""
+    install_log_redaction()
+    asset = _asset()
+    apobj = Apprise(asset=asset)
+    if config is None:
+        apobj.add(console.CONSOLE_URL, tag=MATCH_ALWAYS_TAG)
+        return apobj, list(apobj)
+    if not config.is_file():
+        raise ConfigError(f"Apprise config {config} does not exist (WATCHFLOOR_APPRISE_CONFIG or --apprise-config)")
+    source = AppriseConfig(asset=asset)
+    source.add(str(config))
+    services = list(source.services())
+    if not services:
+        raise ConfigError(
+            f"Apprise config {config}: no usable URL in it (the apprise warnings above say why; "
+            "see https://github.com/caronc/apprise/wiki/config for the YAML and TEXT formats)"
+        )
+    for service in services:
+        register_url(service.url(), service.url(privacy=True))
+    apobj.add(source)
+    return apobj, services
+
+
+def known_tags(config_path: Path) -> set[str]:
+    """Every tag of the config's URLs, for `watchfloor rules check` to report unknown tags.
+
+    (With no config at all every tag goes to the console, so there is nothing to check.)"""
+    _, services = _load(config_path)
+    return {str(tag) for service in services for tag in service.tags}
+
+
+class Channels:
+    """The channels of one config, created once per URL and reused for every alert."""
+
+    def __init__(self, apobj: Apprise, source: Path | None) -> None:
+        self._apobj = apobj
+        self.source = source
+        self._by_hash: dict[str, Channel] = {}
+
+    @classmethod
+    def load(cls, config: Path | None) -> "Channels":
+        """Raises ConfigError when the file is missing or holds no usable URL."""
+        apobj, _ = _load(config)
+        channels = cls(apobj, config)
+        for service in list(apobj.find()):
+            channels._channel(service)
+        return channels
+
+    @property
+    def is_console(self) -> bool:
+        return self.source is None
+
+    def all(self) -> list[Channel]:
+        return list(self._by_hash.values())
+
+    def tags(self) -> set[str]:
+        return {t for ch in self._by_hash.values() for t in ch.tags}
+
+    def for_tag(self, tag: str) -> list[Channel]:
+        """The channels Apprise routes `tag` to (its own tag matching, `always` included)."""
+        return [self._channel(service) for service in self._apobj.find(tag)]
+
+    def _channel(self, service: object) -> Channel:
+        url = service.url()  # type: ignore[attr-defined]
+        key = channel_hash(url)
+        channel = self._by_hash.get(key)
+        if channel is None:
+            privacy = service.url(privacy=True)  # type: ignore[attr-defined]
+            register_url(url, privacy)
+            own = Apprise(asset=service.asset)  # type: ignore[attr-defined]
+            own.add(service)
+            channel = Channel(
+                hash=key,
+                privacy_url=privacy,
+                kind=kind_for_url(url),
+                tags=frozenset(str(t) for t in service.tags),  # type: ignore[attr-defined]
+                apobj=own,
+            )
+            self._by_hash[key] = channel
+        return channel

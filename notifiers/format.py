@@ -1,0 +1,343 @@
+"""An Alert rendered for one kind of channel. Alert text is feed text: untrusted, cleaned but not
+escaped (see watchfloor.contracts.Alert). Each kind escapes it for its own markup, so a headline
+can never mention `@channel` in Slack or inject HTML into an email.
+
+How the result reaches the channel matters as much as the escaping (Apprise converts between
+formats per plugin; see docs/notifiers.md):
+
+- Slack: the body is CommonMark with every feed character escaped, declared as MARKDOWN. Apprise's
+  Slack plugin translates it into Slack mrkdwn (`&` `<` `>` as entities, `[text](<url>)` as
+  `<url|text>`) in both its legacy and Block Kit payloads. Handing Apprise finished mrkdwn does not
+  work: undeclared (passthrough) bodies are escaped again in legacy mode, so `&amp;` would arrive
+  as `&amp;amp;`.
+- Email: HTML declared as HTML, so Apprise passes it through; it derives the text/plain part.
+- Everything else: plain text declared as TEXT; Apprise escapes it for plugins that want HTML or
+  Markdown.
+- Titles are plain text everywhere; the Slack plugin escapes its title field itself.
+"""
+
+from __future__ import annotations
+
+import enum
+import html
+import logging
+import re
+import string
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import quote, urlsplit
+
+from apprise import NotifyFormat, NotifyType
+
+from watchfloor.contracts import Alert
+from watchfloor.text import clean, strip_control
+
+log = logging.getLogger("watchfloor.notify")
+
+TITLE_MAX = 300
+SUMMARY_MAX = 1000
+REPORT_LINES = 10
+REPORT_TITLE_MAX = 300
+SOURCE_MAX = 100
+URL_MAX = 2000
+LIST_MAX = 300  # categories, matched terms
+TEMPLATE_MAX = 4000
+
+TEMPLATE_FIELDS = frozenset({"title", "summary", "severity", "rule_id", "source_count", "story_count", "categories", "links"})
+
+_NOTIFY_TYPES = {
+    "info": NotifyType.INFO,
+    "low": NotifyType.INFO,
+    "medium": NotifyType.WARNING,
+    "high": NotifyType.WARNING,
+    "critical": NotifyType.FAILURE,
+}
+
+# Characters left as they are by urllib.parse.quote when a link is normalised: reserved and
+# unreserved characters and `%` (existing escapes). Spaces, quotes, `<`, `>`, `|`, `\`, `^`,
+# backticks and braces get percent-encoded, so no link can close Slack's `<url|text>` or an
+# HTML attribute early.
+_URL_SAFE = "!#$%&'()*+,/:;=?@[]~-._"
+
+# CommonMark punctuation Apprise's Slack dialect would act on: `<` `>` (it emits entities for the
+# escaped forms), `[ ] ( ) ! #` (links, headings: emitted bare once escaped), `*` (emphasis) and
+# the backslash itself. `&` needs nothing: the dialect always emits `&amp;`.
+_SLACK_SPECIAL = re.compile(r"([\\<>\[\]()!#*])")
+
+
+class Kind(str, enum.Enum):
+    """What markup a channel gets."""
+
+    SLACK = "slack"
+    EMAIL = "email"
+    TEXT = "text"
+
+
+def kind_for_url(url: str) -> Kind:
+    """By the Apprise URL scheme: slack:// gets mrkdwn, mailto(s):// HTML, the rest plain text."""
+    scheme = url.split("://", 1)[0].lower()
+    if scheme == "slack":
+        return Kind.SLACK
+    if scheme in ("mailto", "mailtos"):
+        return Kind.EMAIL
+    return Kind.TEXT
+
+
+@dataclass(frozen=True)
+class Message:
+    """What one channel is sent: arguments of Apprise's notify()."""
+
+    title: str
+    body: str
+    body_format: NotifyFormat
+    notify_type: NotifyType
+
+
+@dataclass(frozen=True)
+class Link:
+    source: str
+    title: str
+    url: str | None
+
+
+class TemplateError(ValueError):
+    """The alert's template cannot be rendered; the default layout is used instead."""
+
+
+# --- escaping -------------------------------------------------------------------------------
+
+
+def slack_escape(text: str) -> str:
+    """Feed text as CommonMark that Apprise's Slack dialect turns back into the same literal text."""
+    return _SLACK_SPECIAL.sub(r"\\\1", text)
+
+
+def html_escape(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def text_escape(text: str) -> str:
+    return text
+
+
+_ESCAPE = {Kind.SLACK: slack_escape, Kind.EMAIL: html_escape, Kind.TEXT: text_escape}
+
+
+def safe_url(url: str | None) -> str | None:
+    """An http(s) URL with the characters that could break out of a link percent-encoded, or None."""
+    if not url:
+        return None
+    url = strip_control(url).strip()
+    if not url or len(url) > URL_MAX:
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    return quote(url, safe=_URL_SAFE)
+
+
+# --- the alert's parts, cleaned -------------------------------------------------------------
+
+
+def alert_title(alert: Alert) -> str:
+    return clean(alert.title, TITLE_MAX, html=False) or alert.rule_id
+
+
+def message_title(alert: Alert) -> str:
+    """Plain in every channel (email subject, Slack title, JSON title): "[SEVERITY] title"."""
+    return f"[{alert.severity.upper()}] {alert_title(alert)}"
+
+
+def links(alert: Alert) -> tuple[list[Link], int]:
+    """At most REPORT_LINES reports, and how many more there were."""
+    out = [
+        Link(
+            source=clean(r.source, SOURCE_MAX, html=False) or "unknown source",
+            title=clean(r.title, REPORT_TITLE_MAX, html=False),
+            url=safe_url(r.link),
+        )
+        for r in alert.reports[:REPORT_LINES]
+    ]
+    return out, max(0, len(alert.reports) - REPORT_LINES)
+
+
+def _list(values: list[str]) -> str:
+    return clean(", ".join(values), LIST_MAX, html=False)
+
+
+def _when(value: datetime) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _sources(n: int) -> str:
+    return f"{n} source" if n == 1 else f"{n} sources"
+
+
+# --- per-kind blocks --------------------------------------------------------------------------
+
+
+def _links_block(kind: Kind, items: list[Link], more: int) -> str:
+    esc = _ESCAPE[kind]
+    if kind is Kind.EMAIL:
+        if not items:
+            return ""
+        lines = []
+        for link in items:
+            text = esc(link.title or link.url or "")
+            inner = f'<a href="{html_escape(link.url)}">{text}</a>' if link.url else text
+            lines.append(f"<li>{esc(link.source)}: {inner}</li>")
+        if more:
+            lines.append(f"<li>and {more} more</li>")
+        return "<ul>" + "".join(lines) + "</ul>"
+    lines = []
+    for link in items:
+        if kind is Kind.SLACK:
+            text = esc(link.title or link.url or "")
+            inner = f"[{text}](<{link.url}>)" if link.url else text
+            lines.append(f"• {esc(link.source)}: {inner}")
+        else:
+            tail = f" — {link.url}" if link.url else ""
+            lines.append(f"- {link.source}: {link.title}{tail}")
+    if more:
+        lines.append(f"{'•' if kind is Kind.SLACK else '-'} and {more} more")
+    return "\n".join(lines)
+
+
+def template_values(alert: Alert, kind: Kind) -> dict[str, str]:
+    """The named template fields, already escaped for `kind`."""
+    esc = _ESCAPE[kind]
+    items, more = links(alert)
+    return {
+        "title": esc(alert_title(alert)),
+        "summary": esc(clean(alert.summary, SUMMARY_MAX, html=False)),
+        "severity": esc(alert.severity.upper()),
+        "rule_id": esc(clean(alert.rule_id, 200, html=False)),
+        "source_count": str(alert.source_count),
+        "story_count": str(alert.story_count),
+        "categories": esc(_list(alert.categories)),
+        "links": _links_block(kind, items, more),
+    }
+
+
+def _literal(kind: Kind, text: str) -> str:
+    """Template text outside the fields is plain text written by the operator, escaped like feed text
+    (a template is shared by every channel, so it cannot carry one channel's markup)."""
+    text = strip_control(text)
+    if kind is Kind.EMAIL:
+        return html_escape(text).replace("\n", "<br>\n")
+    if kind is Kind.SLACK:
+        return slack_escape(text)
+    return text
+
+
+def parse_template(template: str) -> list[tuple[str, str | None]]:
+    """(literal, field) pairs; raises TemplateError for unknown fields, attribute or index access,
+    conversions and format specs (a spec like `{title:>999999999}` could allocate gigabytes)."""
+    if len(template) > TEMPLATE_MAX:
+        raise TemplateError(f"template longer than {TEMPLATE_MAX} characters")
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        raise TemplateError(str(exc)) from None
+    out: list[tuple[str, str | None]] = []
+    for literal, field, spec, conversion in parsed:
+        if field is not None:
+            if field not in TEMPLATE_FIELDS:
+                raise TemplateError(f"unknown field {{{field}}}; known: " + ", ".join(sorted(TEMPLATE_FIELDS)))
+            if spec or conversion:
+                raise TemplateError(f"field {{{field}}} has a conversion or format spec; only plain {{name}} is supported")
+        out.append((literal, field))
+    return out
+
+
+def render_template(parsed: list[tuple[str, str | None]], alert: Alert, kind: Kind) -> str:
+    values = template_values(alert, kind)
+    return "".join(_literal(kind, literal) + (values[field] if field else "") for literal, field in parsed)
+
+
+# --- default layouts --------------------------------------------------------------------------
+
+
+def _headline(alert: Alert, v: dict[str, str], bold: tuple[str, str] = ("", "")) -> str:
+    parts = [f"{bold[0]}{v['severity']}{bold[1]}", f"rule {v['rule_id']}", _sources(alert.source_count)]
+    if alert.story_count > 1:
+        parts.append(f"{alert.story_count} stories")
+    return " · ".join(parts)
+
+
+def _footer(alert: Alert, kind: Kind) -> str:
+    esc = _ESCAPE[kind]
+    parts = []
+    if alert.categories:
+        parts.append("Categories: " + esc(_list(alert.categories)))
+    if alert.matched:
+        parts.append("matched: " + esc(_list(alert.matched)))
+    timing = f"First seen {_when(alert.first_seen)} · fired {_when(alert.fired)}"
+    return " · ".join(parts) + ("\n" if parts else "") + timing
+
+
+def default_body(alert: Alert, kind: Kind) -> str:
+    v = template_values(alert, kind)
+    if kind is Kind.EMAIL:
+        footer = _footer(alert, kind).replace("\n", "<br>")
+        summary = f"<p>{v['summary']}</p>" if v["summary"] else ""
+        return (
+            '<html><body style="font-family: sans-serif">'
+            f"<h2>{v['title']}</h2>"
+            f"<p>{_headline(alert, v, ('<strong>', '</strong>'))}</p>"
+            f"{summary}{v['links']}"
+            f'<p style="color: #666">{footer}</p>'
+            "</body></html>"
+        )
+    bold = ("**", "**") if kind is Kind.SLACK else ("", "")
+    blocks = [_headline(alert, v, bold), v["summary"], v["links"], _footer(alert, kind)]
+    return "\n".join(b for b in blocks if b)
+
+
+_FORMATS = {Kind.SLACK: NotifyFormat.MARKDOWN, Kind.EMAIL: NotifyFormat.HTML, Kind.TEXT: NotifyFormat.TEXT}
+
+
+class AlertRenderer:
+    """Renders one alert for each kind of channel it goes to, once per kind; checks the template
+    once, so a bad template logs one warning per alert, not one per channel."""
+
+    def __init__(self, alert: Alert) -> None:
+        self.alert = alert
+        self._cache: dict[Kind, Message] = {}
+        self.template: list[tuple[str, str | None]] | None = None
+        if alert.template:
+            try:
+                self.template = parse_template(alert.template)
+            except TemplateError as exc:
+                log.warning(
+                    "alert template unusable, using the default layout: %s",
+                    exc,
+                    extra={"alert": alert.id, "rule": alert.rule_id},
+                )
+
+    def message(self, kind: Kind) -> Message:
+        if kind not in self._cache:
+            alert = self.alert
+            if self.template is not None:
+                body = render_template(self.template, alert, kind)
+                if kind is Kind.EMAIL:
+                    body = f'<html><body style="font-family: sans-serif"><div>{body}</div></body></html>'
+            else:
+                body = default_body(alert, kind)
+            if not body.strip():
+                body = _ESCAPE[kind](alert_title(alert))
+            self._cache[kind] = Message(
+                title=message_title(alert),
+                body=body,
+                body_format=_FORMATS[kind],
+                notify_type=_NOTIFY_TYPES.get(alert.severity, NotifyType.INFO),
+            )
+        return self._cache[kind]
+
+
+def render(alert: Alert, kind: Kind) -> Message:
+    """One-off rendering (tests, `notify --test`); the service uses AlertRenderer."""
+    return AlertRenderer(alert).message(kind)
