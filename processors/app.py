@@ -30,6 +30,7 @@ from watchfloor.metrics import (
     CATEGORY_MATCHES,
     HEADLINES_CLASSIFIED,
     HEADLINES_DUPLICATE,
+    PROCESSING_ERRORS,
 )
 from watchfloor.settings import Settings
 from watchfloor.topics import Topics, ensure_topics
@@ -99,25 +100,36 @@ def build_app(
         async for event in stream.events():
             msg = event.message
             try:
-                raw = parse_raw(event.value)
+                await classify_one(event.value)
             except BadMessage as exc:
                 log.error("skipping bad message on the raw topic: %s", exc,
                           extra={"partition": msg.partition, "offset": msg.offset})
-                continue
-            if seen_recently(raw.id):
-                HEADLINES_DUPLICATE.inc()
-                continue
-            out = classify_headline(raw, live.current)
-            key, value = raw.id.encode(), out.to_bytes()
-            await classified_topic.send(key=key, value=value)
-            for match in out.categories:
-                await category_topic(match.id).send(key=key, value=value)
-                CATEGORY_MATCHES.labels(match.id).inc()
-            # Alert rules are stateful per rule: hand the headline to the partition owning each rule.
-            for rule in concerned_rules(live.current, out):
-                await alerting.send(key=rule.id.encode(), value=b'{"rule":' + json.dumps(rule.id).encode() + b',"headline":' + value + b"}")
-            seen[raw.id] = 1
-            HEADLINES_CLASSIFIED.inc()
+            except Exception:  # an escaping exception would ack the message silently; say which one
+                PROCESSING_ERRORS.labels("classify").inc()
+                log.exception("failed to process a raw message; it is skipped",
+                              extra={"partition": msg.partition, "offset": msg.offset})
+
+    async def classify_one(value: bytes | None) -> None:
+        raw = parse_raw(value)
+        if seen_recently(raw.id):
+            HEADLINES_DUPLICATE.inc()
+            return
+        ruleset = live.current
+        out = classify_headline(raw, ruleset)
+        key, data = raw.id.encode(), out.to_bytes()
+        sent = [await classified_topic.send(key=key, value=data)]
+        for match in out.categories:
+            sent.append(await category_topic(match.id).send(key=key, value=data))
+            CATEGORY_MATCHES.labels(match.id).inc()
+        # Alert rules are stateful per rule: hand the headline to the partition owning each rule.
+        for rule in concerned_rules(ruleset, out):
+            handoff = b'{"rule":' + json.dumps(rule.id).encode() + b',"headline":' + data + b"}"
+            sent.append(await alerting.send(key=rule.id.encode(), value=handoff))
+        # Outputs first, dedup mark second: a crash in between re-sends (consumers dedup by key)
+        # instead of marking a headline done whose outputs never reached Kafka.
+        await asyncio.gather(*sent)
+        seen[raw.id] = 1
+        HEADLINES_CLASSIFIED.inc()
 
     # Alerting state, keyed by alert rule id (and group), co-partitioned with the alerting agent's input.
     stories = app.Table("alert-stories", default=None, key_type=str, value_type=bytes, partitions=topics.partitions)
@@ -127,36 +139,44 @@ def build_app(
 
     @app.agent(name="alerting", key_type=bytes, value_type=bytes)
     async def alerting(stream: faust.StreamT) -> None:
-        async for value in stream:
-            item = json.loads(value)
-            ruleset = live.current
-            rule = next((r for r in ruleset.alerts if r.id == item["rule"]), None)
-            if rule is None:
-                continue  # the rule was removed by a reload since
-            headline = ClassifiedHeadline.model_validate(item["headline"])
-            now = headline.classified.timestamp()
-            state = json.loads(stories[rule.id]) if stories.get(rule.id) else []
-            story = add_report(state, headline, rule, now)
-            throttle_key = f"{rule.id}\x1f{group_key(rule, story)}"
-            last = throttles.get(throttle_key)
-            decision = decide(rule, state, story, float(last) if last else None, now)
-            stories[rule.id] = json.dumps(state).encode()
-            if decision.outcome == "throttled":
-                ALERTS_SUPPRESSED.labels(rule.id, "throttle").inc()
-                continue
-            if decision.outcome != "fire":
-                continue
-            muted = silences.silencing(rule.id, story["title"], story["summary"])
-            if muted is not None:
-                ALERTS_SUPPRESSED.labels(rule.id, "silence").inc()
-                log.info("alert silenced", extra={"rule": rule.id, "silence": muted.id, "story": story["id"]})
-                continue
-            alert = build_alert(rule, story, decision, headline.id, now, ruleset.version)
-            await alerts_topic.send(key=alert.id.encode(), value=alert.to_bytes())
-            throttles[throttle_key] = str(now).encode()
-            ALERTS_FIRED.labels(rule.id).inc()
-            log.info("alert fired", extra={"rule": rule.id, "alert": alert.id, "story": story["id"],
-                                           "sources": alert.source_count, "title": alert.title[:120]})
+        async for event in stream.events():
+            try:
+                await alert_one(event.value)
+            except Exception:
+                PROCESSING_ERRORS.labels("alerting").inc()
+                log.exception("failed to evaluate alert rules for a headline; it is skipped",
+                              extra={"partition": event.message.partition, "offset": event.message.offset})
+
+    async def alert_one(value: bytes) -> None:
+        item = json.loads(value)
+        ruleset = live.current
+        rule = next((r for r in ruleset.alerts if r.id == item["rule"]), None)
+        if rule is None:
+            return  # the rule was removed by a reload since
+        headline = ClassifiedHeadline.model_validate(item["headline"])
+        now = headline.classified.timestamp()
+        state = json.loads(stories[rule.id]) if stories.get(rule.id) else []
+        story = add_report(state, headline, rule, now)
+        throttle_key = f"{rule.id}\x1f{group_key(rule, story)}"
+        last = throttles.get(throttle_key)
+        decision = decide(rule, state, story, float(last) if last else None, now)
+        stories[rule.id] = json.dumps(state).encode()
+        if decision.outcome == "throttled":
+            ALERTS_SUPPRESSED.labels(rule.id, "throttle").inc()
+            return
+        if decision.outcome != "fire":
+            return
+        muted = silences.silencing(rule.id, story["title"], story["summary"])
+        if muted is not None:
+            ALERTS_SUPPRESSED.labels(rule.id, "silence").inc()
+            log.info("alert silenced", extra={"rule": rule.id, "silence": muted.id, "story": story["id"]})
+            return
+        alert = build_alert(rule, story, decision, headline.id, now, ruleset.version)
+        await (await alerts_topic.send(key=alert.id.encode(), value=alert.to_bytes()))  # on the broker before the throttle is set
+        throttles[throttle_key] = str(now).encode()
+        ALERTS_FIRED.labels(rule.id).inc()
+        log.info("alert fired", extra={"rule": rule.id, "alert": alert.id, "story": story["id"],
+                                       "sources": alert.source_count, "title": alert.title[:120]})
 
     @app.task
     async def keep_silences() -> None:

@@ -94,7 +94,8 @@ async def test_story_and_throttle_state_survive_a_processor_restart(processor, s
         alerts = [__import__("json").loads(v) for _, v in await read_to_end(settings, topics.alerts)]
         strikes = [a for a in alerts if a["rule_id"] == "strikes"]
         assert len(strikes) == 1, "the story's first report (before the restart) plus the second make one alert"
-        assert [r["source"] for r in strikes[0]["reports"]] == ["A", "B"]
+        sources = [r["source"] for r in strikes[0]["reports"]]
+        assert sources[0] == "A" and len(sources) == 2  # B and C race on different raw partitions
     finally:
         again.send_signal(signal.SIGTERM)
         again.wait(30)

@@ -118,6 +118,25 @@ def test_slack_title_and_summary_mentions_never_become_mentions_through_a_templa
     assert '&lt;script&gt;alert("x")&lt;/script&gt;' in final
 
 
+NASTY = [
+    "<!channel>", "< !here >", "<@U123|boss>", "<#C123>", "<https://evil.example|click>", "<mailto:x@evil.example>",
+    "[click](https://evil.example)", "[click](<https://evil.example>)", "`<!channel>`", "``<@U1>``", "\\<!here>",
+    "a\\", "&lt;!channel&gt;", "&amp;", "**bold** _it_ ~s~", "# heading", "> quote", "![img](https://evil.example/x.png)",
+    "<<!channel>>", "<\n!channel>", "x>y<z", "|>|<|",
+]
+
+
+@pytest.mark.parametrize("nasty", NASTY)
+def test_no_feed_text_can_open_a_slack_control_sequence(nasty):
+    """Slack acts on `<...>` only: every `<` in the final mrkdwn must be one of our own links."""
+    reports = [{"headline_id": "h", "source": nasty, "title": nasty, "link": "https://ok.example/1"}]
+    alert = make_alert(title=nasty, summary=nasty, reports=reports, template=None)
+    for template in (None, "{title} {summary} {categories}\n{links} " + nasty.replace("{", "{{").replace("}", "}}")):
+        final = slack_final(render(alert.model_copy(update={"template": template, "categories": [nasty]}), Kind.SLACK).body)
+        opened = [final[i:] for i in range(len(final)) if final[i] == "<"]
+        assert opened and all(o.startswith("<https://ok.example/1|") for o in opened), final
+
+
 @pytest.mark.parametrize("blocks", ["no", "yes"])
 async def test_what_the_apprise_slack_plugin_posts(blocks, caplog):
     """Slack is unreachable here, so only its HTTP call is replaced; Apprise's own formatting runs."""

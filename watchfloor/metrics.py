@@ -13,3 +13,4 @@ CLASSIFY_SECONDS = Histogram("watchfloor_classify_seconds", "Time to classify on
                              buckets=(1e-5, 5e-5, 1e-4, 5e-4, 1e-3, 5e-3, 1e-2))
 ALERTS_FIRED = Counter("watchfloor_alerts_fired_total", "Alerts fired", ["rule"])
 ALERTS_SUPPRESSED = Counter("watchfloor_alerts_suppressed_total", "Alerts held back", ["rule", "reason"])
+PROCESSING_ERRORS = Counter("watchfloor_processing_errors_total", "Messages skipped after an unexpected error", ["stage"])
