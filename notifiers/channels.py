@@ -21,7 +21,7 @@ from apprise.common import MATCH_ALWAYS_TAG
 from notifiers import console
 from notifiers.format import Kind, Message, kind_for_url
 from notifiers.redact import channel_hash, install_log_redaction, redact, register_url
-from watchfloor.settings import ConfigError
+from watchfloor.settings import ConfigError, Settings
 
 log = logging.getLogger("watchfloor.notify")
 
@@ -116,6 +116,12 @@ def known_tags(config_path: Path) -> set[str]:
     (With no config at all every tag goes to the console, so there is nothing to check.)"""
     _, services = _load(config_path)
     return {str(tag) for service in services for tag in service.tags}
+
+
+def configured_tags(settings: "Settings") -> set[str] | None:
+    """Tags of the configured Apprise file, so alert rules naming a missing tag are caught early;
+    None (no check) when no Apprise config is set: then every tag goes to the console."""
+    return known_tags(settings.apprise_config) if settings.apprise_config else None
 
 
 class Channels:

@@ -18,7 +18,8 @@ from rules.model import SEVERITIES, AlertRule
 from watchfloor.contracts import Alert, ClassifiedHeadline, StoryReport
 
 MAX_REPORTS = 20
-MAX_STORIES_PER_RULE = 500  # a flood of distinct stories must not grow one table value without bound
+MAX_STORIES_PER_RULE = 500
+MAX_MATCHED_SHOWN = 8  # a watch officer needs a hint of why, not the whole rule  # a flood of distinct stories must not grow one table value without bound
 
 
 def rank(severity: str) -> int:
@@ -119,10 +120,10 @@ def build_alert(rule: AlertRule, story: dict, decision: Decision, trigger_id: st
         title=story["title"],
         summary=story["summary"],
         categories=list(story["categories"]),
-        matched=list(story["matched"]),
+        matched=list(story["matched"])[:MAX_MATCHED_SHOWN],
         reports=[StoryReport(**r) for r in story["reports"]],
         source_count=len(story["sources"]),
-        story_count=decision.story_count,
+        story_count=decision.story_count if rule.when.count_at_least > 1 else 1,
         first_seen=datetime.fromtimestamp(story["first_seen"], timezone.utc),
         fired=datetime.fromtimestamp(now, timezone.utc),
         notify=list(rule.notify),

@@ -10,6 +10,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from processors.app import build_app, run_worker
 from rules.loader import DEFAULT_RULES, RulesError
 from rules.reload import LiveRules
+from notifiers.channels import configured_tags
 from watchfloor.settings import ConfigError, Settings
 from watchfloor.topics import Topics, ensure_topics
 
@@ -37,7 +38,7 @@ async def prepare(settings: Settings, live: LiveRules) -> int:
 def run_processor(settings: Settings, rules: Path | None = None) -> None:
     location = rules_location(settings, rules)
     try:
-        live = LiveRules(location)
+        live = LiveRules(location, known_tags=configured_tags(settings))
     except RulesError as exc:
         raise ConfigError(f"the rules in {location} are not valid:\n{exc}") from None
     replication = asyncio.run(prepare(settings, live))

@@ -16,10 +16,11 @@ log = logging.getLogger("watchfloor.rules")
 
 
 class LiveRules:
-    def __init__(self, location: Path) -> None:
+    def __init__(self, location: Path, known_tags: set[str] | None = None) -> None:
         self.location = location
+        self.known_tags = known_tags
         self._stamp = self._fingerprint()
-        self.current: RuleSet = load_rules(location)  # invalid rules at start are a startup error
+        self.current: RuleSet = load_rules(location, known_tags=known_tags)  # invalid rules at start are a startup error
         RULES_LOADED.set(len(self.current.rules))
         log.info("rules loaded", extra={"rules_version": self.current.version, "rules": len(self.current.rules),
                                         "location": str(location)})
@@ -37,7 +38,7 @@ class LiveRules:
             return None
         self._stamp = stamp
         try:
-            new = load_rules(self.location)
+            new = load_rules(self.location, known_tags=self.known_tags)
         except RulesError as exc:
             RULE_RELOADS.labels("failed").inc()
             for problem in exc.problems:

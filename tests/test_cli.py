@@ -97,3 +97,26 @@ def test_tail_with_an_unreachable_broker_is_one_clear_line(cli_env):
     proc = run(["tail", "headlines.raw", "--no-follow"], env)
     assert proc.returncode == 2
     assert "cannot reach Kafka" in proc.stderr and "Traceback" not in proc.stderr and "─" not in proc.stderr
+
+
+def test_run_quick_start_shows_sample_alerts_and_stops_cleanly_on_ctrl_c(tmp_path):
+    """The README's first command: embedded broker, sample feeds, alerts on the terminal."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHFLOOR_")}
+    env["WATCHFLOOR_DATA_DIR"] = str(tmp_path / "data")
+    out = open(tmp_path / "out.txt", "w+")
+    proc = subprocess.Popen([WATCHFLOOR, "run"], env=env, stdout=out, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and "Yantar" not in (tmp_path / "out.txt").read_text():
+            time.sleep(0.5)
+        shown = (tmp_path / "out.txt").read_text()
+        assert "[HIGH]" in shown and "Yantar" in shown and "Ternopil" in shown
+        assert "striker" not in shown.lower() and "Black Friday" not in shown
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    err = proc.stderr.read()
+    assert "Traceback" not in err, err[-3000:]
+    assert "embedded Kafka stopped" in err

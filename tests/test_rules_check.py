@@ -96,3 +96,23 @@ def test_the_shipped_packs_pass_their_own_check():
     proc = subprocess.run([str(BIN / "watchfloor"), "rules", "check"], capture_output=True, text=True,
                           env={"PATH": "/usr/bin:/bin"})
     assert proc.returncode == 0, proc.stderr
+
+
+def test_alert_rules_naming_a_tag_missing_from_the_apprise_config_are_reported(tmp_path):
+    import os
+
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "r.yaml").write_text(GOOD + """\
+alerts:
+  - id: sab
+    when: {categories: [sabotage]}
+    notify: [watch-officers, analysts]
+""")
+    apprise = tmp_path / "apprise.yaml"
+    apprise.write_text("urls:\n  - json://127.0.0.1:9/hook:\n      tag: watch-officers\n")
+    env = {**os.environ, "WATCHFLOOR_APPRISE_CONFIG": str(apprise)}
+    proc = subprocess.run([str(BIN / "watchfloor"), "rules", "check", str(tmp_path / "rules")], capture_output=True, text=True, env=env)
+    assert proc.returncode == 1
+    assert f"{tmp_path / 'rules' / 'r.yaml'}:13:" in proc.stderr and "'analysts'" in proc.stderr
+    env.pop("WATCHFLOOR_APPRISE_CONFIG")
+    assert subprocess.run([str(BIN / "watchfloor"), "rules", "check", str(tmp_path / "rules")], env=env).returncode == 0

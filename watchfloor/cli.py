@@ -123,6 +123,24 @@ def process(
         run_processor(settings, rules)
 
 
+@app.command()
+def notify(
+    apprise_config: Optional[Path] = typer.Option(None, "--apprise-config", help="Apprise YAML/TEXT config (default: WATCHFLOOR_APPRISE_CONFIG; none: print to the terminal)"),
+    test: Optional[str] = typer.Option(None, "--test", metavar="TAG", help="send a test message to the channels of TAG and exit"),
+) -> None:
+    """Deliver <prefix>.alerts through Apprise; at-least-once, never twice to one channel."""
+    from notifiers.service import run_notifier, send_test
+
+    setup_logging()
+    settings = Settings.from_env()
+    with _config_errors():
+        if test is not None:
+            failed = send_test(settings, apprise_config, test)
+            raise typer.Exit(1 if failed else 0)
+        settings.require_bootstrap()
+        _run_until_signal(lambda stop: run_notifier(settings, apprise_config, stop))
+
+
 silence_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Silence alerts for a while (kept in Kafka).")
 app.add_typer(silence_app, name="silence")
 
@@ -226,13 +244,14 @@ def schemas(
 @app.command()
 def run(
     feeds: Optional[Path] = typer.Option(None, "--feeds", help="feeds file (default: WATCHFLOOR_FEEDS or the samples)"),
+    rules: Optional[Path] = typer.Option(None, "--rules", help="rules folder (default: WATCHFLOOR_RULES or the shipped packs)"),
 ) -> None:
     """Run every stage in one process; starts an embedded Kafka when WATCHFLOOR_KAFKA_BOOTSTRAP is unset."""
     from watchfloor.quickstart import run_all
 
     setup_logging()
     with _config_errors():
-        run_all(Settings.from_env(), feeds)
+        run_all(Settings.from_env(), feeds, rules)
 
 
 _register_subcommands()

@@ -9,6 +9,7 @@ from typing import Optional
 
 import typer
 
+from notifiers.channels import configured_tags
 from rules.loader import DEFAULT_RULES, RuleSet, RulesError, load_rules
 from watchfloor.settings import Settings
 
@@ -22,8 +23,13 @@ def rules_location(option: Path | None) -> Path:
 
 
 def _load_or_exit(location: Path) -> RuleSet:
+    from watchfloor.settings import ConfigError
+
     try:
-        return load_rules(location)
+        return load_rules(location, known_tags=configured_tags(Settings.from_env()))
+    except ConfigError as exc:  # e.g. an unreadable Apprise config
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2)
     except RulesError as exc:
         for problem in exc.problems:
             typer.echo(str(problem), err=True)

@@ -1,19 +1,22 @@
-"""`watchfloor run`: every stage in one process, on an embedded broker unless a cluster is set."""
+"""`watchfloor run`: every stage in one process, on an embedded broker unless a cluster is set.
+
+The faust worker owns the event loop; ingest and the notifier run as tasks of the same app, so
+one Ctrl-C stops them all cleanly (offsets committed), then the embedded broker.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
 import logging
-import signal
 from pathlib import Path
 
-from watchfloor.settings import Settings
+from watchfloor.settings import ConfigError, Settings
 
 log = logging.getLogger("watchfloor.run")
 
 
-def run_all(settings: Settings, feeds_file: Path | None = None) -> None:
+def run_all(settings: Settings, feeds_file: Path | None = None, rules: Path | None = None) -> None:
     from watchfloor.broker import EmbeddedBroker
 
     broker = None
@@ -24,19 +27,52 @@ def run_all(settings: Settings, feeds_file: Path | None = None) -> None:
         settings = dataclasses.replace(settings, bootstrap=broker.bootstrap)
         log.info("embedded Kafka ready", extra={"bootstrap": broker.bootstrap})
     try:
-        asyncio.run(_stages(settings, feeds_file))
+        _run_stages(settings, feeds_file, rules)
     finally:
         if broker is not None:
             broker.stop()
             log.info("embedded Kafka stopped")
 
 
-async def _stages(settings: Settings, feeds_file: Path | None) -> None:
+def _run_stages(settings: Settings, feeds_file: Path | None, rules: Path | None) -> None:
     from ingest.service import run_ingest
+    from notifiers.channels import configured_tags
+    from notifiers.service import run_notifier
+    from processors.app import build_app, run_worker
+    from processors.service import prepare, rules_location
+    from rules.loader import RulesError
+    from rules.reload import LiveRules
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await run_ingest(settings, feeds_file, stop=stop)
+    location = rules_location(settings, rules)
+    try:
+        live = LiveRules(location, known_tags=configured_tags(settings))
+    except RulesError as exc:
+        raise ConfigError(f"the rules in {location} are not valid:\n{exc}") from None
+    replication = asyncio.run(prepare(settings, live))
+
+    async def ingest() -> None:
+        await _until_cancelled(lambda stop: run_ingest(settings, feeds_file, stop=stop), "ingest")
+
+    async def notify() -> None:
+        await _until_cancelled(lambda stop: run_notifier(settings, None, stop), "notify")
+
+    run_worker(build_app(settings, live, replication, tasks=[ingest, notify]))
     log.info("stopped cleanly")
+
+
+async def _until_cancelled(stage, name: str) -> None:  # type: ignore[no-untyped-def]
+    """Runs a stage until the worker stops it; turns the worker's cancellation into the stage's own stop."""
+    stop = asyncio.Event()
+    task = asyncio.ensure_future(stage(stop))
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        stop.set()
+        try:
+            await asyncio.wait_for(task, 15)
+        except Exception:  # the stage logs its own problems; shutting down goes on
+            log.warning("stage did not stop cleanly", extra={"stage": name})
+        raise
+    except Exception:
+        log.exception("stage failed", extra={"stage": name})
+        raise
