@@ -54,8 +54,9 @@ class Receiver(BaseHTTPRequestHandler):
         now = time.time()
         text = body.decode("utf-8", "replace")
         for token in text.replace('"', " ").replace("\\", " ").split():
-            if token.startswith("benchx"):
-                arrivals.setdefault(token.rstrip(".,:;"), now)
+            token = token.strip(".,:;")
+            if token.isdigit() and len(token) == 8:
+                arrivals.setdefault(token, now)
         self.send_response(200)
         self.end_headers()
 
@@ -76,8 +77,8 @@ async def produce(settings: Settings, rate: float, seconds: float, run: str) -> 
             delay = due - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
-            token = f"benchx{run}n{i}"
-            h = RawHeadline(id=token, feed_id="bench", source="Bench Wire", title=f"Missile strike on {token} overnight",
+            token = f"{run}{i:07d}"  # a distinct rare word per headline: each is a new story, each fires
+            h = RawHeadline(id=token, feed_id="bench", source="Bench Wire", title=f"Missile strike on target {token} overnight",
                             fetched=datetime.now(timezone.utc))
             sent[token] = time.time()
             await producer.send(topics.raw, h.to_bytes(), key=h.id.encode())
@@ -116,7 +117,7 @@ def main() -> None:
             log = open(root / "stages.log", "w")
             procs = [subprocess.Popen([exe, stage], env=env, stdout=log, stderr=subprocess.STDOUT) for stage in ("process", "notify")]
             # warm up: one alert end to end before measuring
-            warm = asyncio.run(produce(settings, 1, 1, "warm"))
+            warm = asyncio.run(produce(settings, 1, 1, "9"))
             deadline = time.time() + 90
             while not all(k in arrivals for k in warm) and time.time() < deadline:
                 time.sleep(0.2)
@@ -124,7 +125,7 @@ def main() -> None:
                 sys.exit("warm-up alert never arrived; see " + str(root / "stages.log") + "\n" + (root / "stages.log").read_text()[-3000:])
             results = []
             for i, rate in enumerate(rates):
-                sent = asyncio.run(produce(settings, rate, seconds, f"r{i}"))
+                sent = asyncio.run(produce(settings, rate, seconds, str(i + 1)))
                 deadline = time.time() + 60
                 while not all(k in arrivals for k in sent) and time.time() < deadline:
                     time.sleep(0.2)
