@@ -51,8 +51,9 @@ async def test_five_feeds_one_story_one_alert_and_a_silence_stops_the_next(proce
     await wait_for_messages(settings, topics.classified, 7, timeout=60)
     [alert] = [Alert.model_validate(m) for m in await wait_for_messages(settings, topics.alerts, 1, timeout=30)]
     assert alert.rule_id == "strikes" and alert.source_count >= 2
-    assert alert.title == reports[0][0]
-    assert alert.reports[0].link == "https://wire.example/100"
+    # the five reports race across raw partitions: any of them may be the story's first
+    assert alert.title in {t for t, _ in reports}
+    assert {r.link for r in alert.reports} <= {f"https://wire.example/{100 + i}" for i in range(5)}
 
     proc = subprocess.run([str(BIN / "watchfloor"), "silence", "add", "--match", "Odesa", "--for", "1h", "--reason", "test"],
                           env=cli_env, capture_output=True, text=True, timeout=60)
