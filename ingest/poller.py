@@ -16,6 +16,7 @@ from ingest.fetch import FetchError, Validators, fetch, new_client
 from ingest.parse import UnreadableFeed, parse_feed
 from ingest.publish import HeadlinePublisher
 from ingest.seen import SeenIds
+from watchfloor.metrics import FEEDS_POLLED, HEADLINES_INGESTED
 
 log = logging.getLogger("watchfloor.ingest")
 
@@ -72,6 +73,9 @@ class Poller:
         result = await self._poll(feed, state)
         result.duration = time.monotonic() - started
         state.failures = state.failures + 1 if result.status in ("failed", "unreadable") else 0
+        FEEDS_POLLED.labels(feed.id, result.status).inc()
+        if result.new:
+            HEADLINES_INGESTED.labels(feed.id).inc(result.new)
         extra = {"feed": feed.id, "status": result.status, "new": result.new, "entries": result.entries,
                  "duration_ms": round(result.duration * 1000)}
         if result.error:

@@ -12,6 +12,7 @@ from ingest.feeds import SAMPLE_FEEDS, load_feeds
 from ingest.poller import Poller, PollResult
 from ingest.publish import HeadlinePublisher
 from ingest.seen import SeenIds
+from watchfloor import health
 from watchfloor.settings import ConfigError, Settings
 from watchfloor.topics import Topics, ensure_topics
 
@@ -45,6 +46,8 @@ async def run_ingest(
         await publisher.stop()
         raise ConfigError(f"Kafka at {bootstrap} refused the ingest setup: {exc}") from None
     log.info("ingest started", extra={"feeds": len(feeds), "feeds_file": str(path), "seen": len(seen)})
+    health.set_ready("ingest")
+    beating = asyncio.ensure_future(health.heartbeat_loop())
     try:
         async with Poller(feeds, publisher, seen) as poller:
             if once:
@@ -52,4 +55,6 @@ async def run_ingest(
             await poller.run_forever(stop or asyncio.Event())
             return []
     finally:
+        beating.cancel()
+        health.set_ready("ingest", False)
         await publisher.stop()

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import random
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from notifiers.channels import Channel, Channels, SendOutcome
 from notifiers.dead_letters import DeadLetters
@@ -18,6 +19,7 @@ from notifiers.delivery_log import DeliveryLog, delivery_key
 from notifiers.format import AlertRenderer
 from notifiers.metrics import DELIVERIES, DUPLICATES_SKIPPED
 from watchfloor.contracts import Alert
+from watchfloor.metrics import END_TO_END
 
 log = logging.getLogger("watchfloor.notify")
 
@@ -97,6 +99,7 @@ class Deliverer:
             if outcome.ok:
                 await self.log.record(key, alert_id=alert.id, rule_id=alert.rule_id, tag=tag, channel=channel.privacy_url)
                 DELIVERIES.labels(tag=tag, result="ok").inc()
+                observe_end_to_end(alert)
                 log.info("alert delivered", extra={**extra, "attempts": attempts})
                 return
             delay = self.policy.delay(attempts, self.rng)
@@ -117,6 +120,13 @@ class Deliverer:
         await self.dead.publish(alert, tag=tag, channel=channel.privacy_url, reason=reason, attempts=attempts)
         DELIVERIES.labels(tag=tag, result="dead").inc()
         log.error("alert not delivered: %s; sent to the dead-letter topic", reason, extra={**extra, "attempts": attempts})
+
+
+def observe_end_to_end(alert: Alert) -> None:
+    """Feed fetch of the report that triggered the alert (the newest) to delivery."""
+    fetched = [r.fetched for r in alert.reports if r.fetched is not None]
+    if fetched:
+        END_TO_END.observe(max(0.0, (datetime.now(timezone.utc) - max(fetched)).total_seconds()))
 
 
 def _extra(alert: Alert, tag: str, channel: Channel | None = None) -> dict[str, object]:

@@ -28,10 +28,12 @@ from notifiers.delivery_log import DeliveryLog
 from notifiers.format import AlertRenderer
 from notifiers.metrics import ALERTS_IN_FLIGHT, INVALID_MESSAGES
 from notifiers.offsets import OffsetTracker
+from watchfloor import health
 from watchfloor.contracts import Alert
 from watchfloor.kafka import make_consumer, make_producer
 from watchfloor.settings import ConfigError, Settings
 from watchfloor.topics import Topics, ensure_topics
+from watchfloor.lag import report_lag
 
 log = logging.getLogger("watchfloor.notify")
 
@@ -135,6 +137,9 @@ class Notifier:
             self.consumer = make_consumer(self.settings, group_id=consumer_group(self.settings))
             self.consumer.subscribe([self.topics.alerts], listener=_Rebalance(self))
             await self.consumer.start()
+            health.set_ready("notify")
+            lag = asyncio.ensure_future(report_lag(self.settings, consumer_group(self.settings), self.topics.alerts))
+            beating = asyncio.ensure_future(health.heartbeat_loop())
             log.info(
                 "notifier started",
                 extra={
@@ -148,6 +153,9 @@ class Notifier:
                 await self._loop(stop)
                 graceful = True
             finally:
+                lag.cancel()
+                beating.cancel()
+                health.set_ready("notify", False)
                 await self._drain(graceful)
                 await self.consumer.stop()
         finally:

@@ -67,7 +67,8 @@ def add_report(stories: list[dict], headline: ClassifiedHeadline, rule: AlertRul
         if len(story["reports"]) < MAX_REPORTS:
             story["reports"].append({"headline_id": headline.id, "source": headline.source, "title": headline.title,
                                      "link": headline.link,
-                                     "published": headline.published.isoformat() if headline.published else None})
+                                     "published": headline.published.isoformat() if headline.published else None,
+                                     "fetched": headline.fetched.isoformat()})
         if headline.source not in story["sources"]:
             story["sources"].append(headline.source)
     for c in headline.categories:

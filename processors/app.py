@@ -23,7 +23,9 @@ from processors.alerting import add_report, build_alert, concerned_rules, decide
 from processors.classify import BadMessage, classify_headline, parse_raw
 from processors.silences import SilenceBook, follow_silences
 from rules.reload import LiveRules
+from watchfloor import health
 from watchfloor.contracts import ClassifiedHeadline
+from watchfloor.lag import report_lag
 from watchfloor.metrics import (
     ALERTS_FIRED,
     ALERTS_SUPPRESSED,
@@ -181,6 +183,18 @@ def build_app(
     @app.task
     async def keep_silences() -> None:
         await follow_silences(settings, silences)
+
+    @app.task
+    async def lag() -> None:
+        await report_lag(settings, app.conf.id, topics.raw)
+
+    @app.timer(interval=5.0)
+    async def heartbeat() -> None:
+        health.beat()
+
+    @app.on_rebalance_complete.connect
+    async def ready(sender: object, **kwargs: object) -> None:
+        health.set_ready("process")
 
     @app.timer(interval=reload_interval)
     async def reload_rules() -> None:

@@ -65,7 +65,8 @@ def settings(kafka: str, prefix: str, tmp_path: Path) -> Settings:
 def cli_env(kafka: str, prefix: str) -> dict[str, str]:
     """Environment for running the `watchfloor` command against the test broker."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHFLOOR_")}
-    env.update(WATCHFLOOR_KAFKA_BOOTSTRAP=kafka, WATCHFLOOR_TOPIC_PREFIX=prefix, PATH=f"{BIN}:{env.get('PATH', '')}")
+    env.update(WATCHFLOOR_KAFKA_BOOTSTRAP=kafka, WATCHFLOOR_TOPIC_PREFIX=prefix, PATH=f"{BIN}:{env.get('PATH', '')}",
+               WATCHFLOOR_METRICS_PORT="0")  # tests run many stages at once: no fixed ports
     return env
 
 
@@ -80,10 +81,15 @@ def rules_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def processor(cli_env, rules_dir, settings, tmp_path):
     asyncio.run(ensure_topics(settings.bootstrap, Topics(settings.topic_prefix).specs()))
-    env = {**cli_env, "WATCHFLOOR_RULES": str(rules_dir), "WATCHFLOOR_DATA_DIR": str(tmp_path / "data")}
+    from watchfloor.broker import free_port
+
+    metrics_port = free_port()
+    env = {**cli_env, "WATCHFLOOR_RULES": str(rules_dir), "WATCHFLOOR_DATA_DIR": str(tmp_path / "data"),
+           "WATCHFLOOR_METRICS_PORT": str(metrics_port)}
     log = open(tmp_path / "process.log", "w+")
     proc = subprocess.Popen([str(BIN / "watchfloor"), "process"], env=env, stdout=log, stderr=subprocess.STDOUT)
     proc.log_path = tmp_path / "process.log"  # type: ignore[attr-defined]
+    proc.metrics_port = metrics_port  # type: ignore[attr-defined]
     yield proc
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)

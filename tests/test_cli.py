@@ -120,3 +120,29 @@ def test_run_quick_start_shows_sample_alerts_and_stops_cleanly_on_ctrl_c(tmp_pat
     err = proc.stderr.read()
     assert "Traceback" not in err, err[-3000:]
     assert "embedded Kafka stopped" in err
+
+
+def test_ingest_loop_serves_metrics_and_readiness(cli_env):
+    import httpx
+
+    port = free_port()
+    env = {**cli_env, "WATCHFLOOR_METRICS_PORT": str(port)}
+    proc = subprocess.Popen([WATCHFLOOR, "ingest"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        text = ""
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200:
+                    text = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+                    if 'watchfloor_feeds_polled_total{feed="kyiv-wire",status="ok"} 1.0' in text:
+                        break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.3)
+        assert 'watchfloor_feeds_polled_total{feed="kyiv-wire",status="ok"} 1.0' in text
+        assert 'watchfloor_headlines_ingested_total{feed="kyiv-wire"}' in text
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0

@@ -104,3 +104,28 @@ def test_process_refuses_to_start_on_invalid_rules(cli_env, tmp_path):
     proc = subprocess.run([str(BIN / "watchfloor"), "process", "--rules", str(bad)], env=cli_env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert f"{bad / 'r.yaml'}:4:" in proc.stderr and "Traceback" not in proc.stderr
+
+
+async def test_metrics_health_and_readiness_endpoints(processor, settings):
+    import httpx
+
+    base = f"http://127.0.0.1:{processor.metrics_port}"
+    async with httpx.AsyncClient() as client:
+        deadline = time.monotonic() + 60
+        ready = None
+        while time.monotonic() < deadline:
+            try:
+                ready = await client.get(f"{base}/readyz")
+                if ready.status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.3)
+        assert ready is not None and ready.status_code == 200, ready and ready.text
+        assert (await client.get(f"{base}/healthz")).status_code == 200
+        await send(settings, headline(30, "Missile strike on Odesa"))
+        await wait_for_messages(settings, Topics(settings.topic_prefix).classified, 1, timeout=60)
+        metrics = (await client.get(f"{base}/metrics")).text
+    assert "watchfloor_headlines_classified_total 1.0" in metrics
+    assert 'watchfloor_category_matches_total{category="airstrike"} 1.0' in metrics
+    assert "watchfloor_rules_loaded 2.0" in metrics

@@ -13,6 +13,7 @@ from typing import Optional
 
 import typer
 
+from watchfloor import health
 from watchfloor.logs import setup_logging
 from watchfloor.settings import ConfigError, Settings
 
@@ -106,6 +107,9 @@ def ingest(
     settings = Settings.from_env()
     with _config_errors():
         settings.require_bootstrap()
+        if not once:
+            health.expect("ingest")
+            health.serve("ingest")
         _run_until_signal(lambda stop: run_ingest(settings, feeds, once=once, stop=stop))
 
 
@@ -120,6 +124,8 @@ def process(
     settings = Settings.from_env()
     with _config_errors():
         settings.require_bootstrap()
+        health.expect("process")
+        health.serve("process")
         run_processor(settings, rules)
 
 
@@ -138,6 +144,8 @@ def notify(
             failed = send_test(settings, apprise_config, test)
             raise typer.Exit(1 if failed else 0)
         settings.require_bootstrap()
+        health.expect("notify")
+        health.serve("notify")
         _run_until_signal(lambda stop: run_notifier(settings, apprise_config, stop))
 
 
@@ -251,6 +259,8 @@ def run(
 
     setup_logging()
     with _config_errors():
+        health.expect("ingest", "process", "notify")
+        health.serve("run")
         run_all(Settings.from_env(), feeds, rules)
 
 

@@ -84,6 +84,7 @@ class StoryReport(BaseModel):
     title: str
     link: str | None = None
     published: UtcDatetime | None = None
+    fetched: UtcDatetime | None = Field(None, description="When the report's feed was fetched (for end-to-end latency)")
 
 
 class Alert(Message):
