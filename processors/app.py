@@ -24,7 +24,7 @@ from processors.classify import BadMessage, classify_headline, parse_raw
 from processors.silences import SilenceBook, follow_silences
 from rules.reload import LiveRules
 from watchfloor import health
-from watchfloor.contracts import ClassifiedHeadline
+from watchfloor.contracts import ClassifiedHeadline, RawHeadline
 from watchfloor.lag import report_lag
 from watchfloor.metrics import (
     ALERTS_FIRED,
@@ -114,11 +114,20 @@ def build_app(
                 log.exception("failed to process a raw message; it is skipped",
                               extra={"partition": msg.partition, "offset": msg.offset})
 
+    in_flight: set[str] = set()  # ids being processed by a concurrent actor right now
+
     async def classify_one(value: bytes | None) -> None:
         raw = parse_raw(value)
-        if seen_recently(raw.id):
+        if raw.id in in_flight or seen_recently(raw.id):
             HEADLINES_DUPLICATE.inc()
             return
+        in_flight.add(raw.id)
+        try:
+            await emit(raw)
+        finally:
+            in_flight.discard(raw.id)
+
+    async def emit(raw: RawHeadline) -> None:
         ruleset = live.current
         out = classify_headline(raw, ruleset)
         key, data = raw.id.encode(), out.to_bytes()
