@@ -61,9 +61,15 @@ class RulesError(Exception):
 
 
 def rule_files(location: Path) -> list[Path]:
+    """The rule files of a folder, hidden ones excluded (editor backups, a Kubernetes ConfigMap
+    mount's `..data` copies), so each rule is read once."""
     if location.is_file():
         return [location]
-    return sorted(p for p in location.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+    return sorted(
+        p for p in location.rglob("*")
+        if p.suffix in (".yaml", ".yml") and p.is_file()
+        and not any(part.startswith(".") for part in p.relative_to(location).parts)
+    )
 
 
 def load_rules(

@@ -116,3 +116,14 @@ alerts:
     assert f"{tmp_path / 'rules' / 'r.yaml'}:13:" in proc.stderr and "'analysts'" in proc.stderr
     env.pop("WATCHFLOOR_APPRISE_CONFIG")
     assert subprocess.run([str(BIN / "watchfloor"), "rules", "check", str(tmp_path / "rules")], env=env).returncode == 0
+
+
+def test_hidden_copies_are_not_read_twice(tmp_path):
+    """A Kubernetes ConfigMap mount keeps each file twice: `x.yaml -> ..data/x.yaml`."""
+    data = tmp_path / "..2025_11_20"
+    data.mkdir()
+    (data / "good.yaml").write_text(GOOD)
+    (tmp_path / "..data").symlink_to(data.name)
+    (tmp_path / "good.yaml").symlink_to("..data/good.yaml")
+    (tmp_path / ".good.yaml.swp.yaml").write_text(GOOD)
+    assert check(tmp_path).returncode == 0
