@@ -105,7 +105,7 @@ def build_app(
         async for event in stream.events():
             msg = event.message
             try:
-                await classify_one(event.value)
+                await classify_one(event)
             except BadMessage as exc:
                 log.error("skipping bad message on the raw topic: %s", exc,
                           extra={"partition": msg.partition, "offset": msg.offset})
@@ -114,20 +114,45 @@ def build_app(
                 log.exception("failed to process a raw message; it is skipped",
                               extra={"partition": msg.partition, "offset": msg.offset})
 
-    in_flight: set[str] = set()  # ids being processed by a concurrent actor right now
+    in_flight: set[str] = set()  # ids whose outputs are not yet acknowledged by Kafka
+    marking: set[asyncio.Task] = set()
 
-    async def classify_one(value: bytes | None) -> None:
-        raw = parse_raw(value)
+    async def classify_one(event: faust.EventT) -> None:
+        raw = parse_raw(event.value)
         if raw.id in in_flight or seen_recently(raw.id):
             HEADLINES_DUPLICATE.inc()
             return
         in_flight.add(raw.id)
         try:
-            await emit(raw)
-        finally:
+            sent = await emit(raw)
+        except BaseException:
             in_flight.discard(raw.id)
+            raise
+        # Outputs first, dedup mark second: a crash in between re-sends (consumers dedup by key)
+        # instead of marking a headline done whose outputs never reached Kafka. The mark waits
+        # for the acks in the background (the task inherits this event's context, so the table
+        # write lands in the event's changelog partition); the stream moves on meanwhile, and
+        # faust flushes every output before it commits an offset.
+        task = asyncio.ensure_future(mark_done(event, raw.id, sent))
+        marking.add(task)
+        task.add_done_callback(marking.discard)
+        if len(marking) > 5000:
+            await asyncio.wait(set(marking), return_when=asyncio.FIRST_COMPLETED)
 
-    async def emit(raw: RawHeadline) -> None:
+    async def mark_done(event: faust.EventT, headline_id: str, sent: list) -> None:
+        try:
+            await asyncio.gather(*sent)
+            seen[headline_id] = 1
+            HEADLINES_CLASSIFIED.inc()
+        except Exception:
+            PROCESSING_ERRORS.labels("classify").inc()
+            log.exception("outputs of a headline were not acknowledged; it will be processed again if redelivered",
+                          extra={"headline": headline_id, "partition": event.message.partition, "offset": event.message.offset})
+        finally:
+            in_flight.discard(headline_id)
+
+    async def emit(raw: RawHeadline) -> list:
+        """Queues every output of one headline; returns the futures of their acknowledgements."""
         ruleset = live.current
         out = classify_headline(raw, ruleset)
         key, data = raw.id.encode(), out.to_bytes()
@@ -139,11 +164,7 @@ def build_app(
         for rule in concerned_rules(ruleset, out):
             handoff = b'{"rule":' + json.dumps(rule.id).encode() + b',"headline":' + data + b"}"
             sent.append(await alerting.send(key=rule.id.encode(), value=handoff))
-        # Outputs first, dedup mark second: a crash in between re-sends (consumers dedup by key)
-        # instead of marking a headline done whose outputs never reached Kafka.
-        await asyncio.gather(*sent)
-        seen[raw.id] = 1
-        HEADLINES_CLASSIFIED.inc()
+        return sent
 
     # Alerting state, keyed by alert rule id (and group), co-partitioned with the alerting agent's input.
     stories = app.Table("alert-stories", default=None, key_type=str, value_type=bytes, partitions=topics.partitions)
