@@ -194,7 +194,8 @@ def build_app(
         story = add_report(state, headline, rule, now)
         throttle_key = f"{rule.id}\x1f{group_key(rule, story)}"
         last = throttles.get(throttle_key)
-        decision = decide(rule, state, story, float(last) if last else None, now)
+        last_fired = max(float(last) if last else 0.0, firing.get(throttle_key, 0.0)) or None
+        decision = decide(rule, state, story, last_fired, now)
         stories[rule.id] = json.dumps(state).encode()
         if decision.outcome == "throttled":
             ALERTS_SUPPRESSED.labels(rule.id, "throttle").inc()
@@ -207,11 +208,29 @@ def build_app(
             log.info("alert silenced", extra={"rule": rule.id, "silence": muted.id, "story": story["id"]})
             return
         alert = build_alert(rule, story, decision, headline.id, now, ruleset.version)
-        await (await alerts_topic.send(key=alert.id.encode(), value=alert.to_bytes()))  # on the broker before the throttle is set
-        throttles[throttle_key] = str(now).encode()
+        sent = await alerts_topic.send(key=alert.id.encode(), value=alert.to_bytes())
+        # The throttle holds at once in memory; its table entry is written once the alert is on
+        # the broker. A crash in between re-fires the same alert id, which notifiers send once.
+        firing[throttle_key] = now
+        task = asyncio.ensure_future(set_throttle(throttle_key, now, sent))
+        marking.add(task)
+        task.add_done_callback(marking.discard)
         ALERTS_FIRED.labels(rule.id).inc()
         log.info("alert fired", extra={"rule": rule.id, "alert": alert.id, "story": story["id"],
                                        "sources": alert.source_count, "title": alert.title[:120]})
+
+    firing: dict[str, float] = {}  # throttles whose table write waits for the alert's ack
+
+    async def set_throttle(key: str, fired: float, sent: Any) -> None:
+        try:
+            await sent
+            throttles[key] = str(fired).encode()
+        except Exception:
+            PROCESSING_ERRORS.labels("alerting").inc()
+            log.exception("an alert was not acknowledged by Kafka; its throttle is kept in memory only")
+        else:
+            if firing.get(key) == fired:
+                del firing[key]
 
     @app.task
     async def keep_silences() -> None:
