@@ -77,16 +77,25 @@ def rate(fn, headlines: list[str], min_seconds: float = 1.0) -> tuple[float, int
             return done / elapsed, total_matches
 
 
-def main() -> None:
-    rng = random.Random(7)
-    lines = [l.rsplit(" - ", 1)[0] for l in HEADLINES.read_text(encoding="utf-8").splitlines() if l.strip()]
+def real_titles() -> list[str]:
+    return [l.rsplit(" - ", 1)[0] for l in HEADLINES.read_text(encoding="utf-8").splitlines() if l.strip()]
+
+
+def vocabulary(lines: list[str]) -> list[str]:
+    """Words of the real headlines by frequency, less the 1,000 commonest (the, says, trump...):
+    real rules name events, not glue words."""
     counts: dict[str, int] = {}
     for line in lines:
         for w in words(line):
             if len(w) > 2 and w.isalpha():
                 counts[w] = counts.get(w, 0) + 1
-    # Skip the 1,000 commonest words (the, says, trump...): real rules name events, not glue words.
-    vocab = sorted(counts, key=counts.get, reverse=True)[1000:20000]
+    return sorted(counts, key=counts.get, reverse=True)[1000:20000]
+
+
+def main() -> None:
+    rng = random.Random(7)
+    lines = real_titles()
+    vocab = vocabulary(lines)
     print(f"{len(lines)} real headlines; vocabulary {len(vocab)} words; cores: 1 (single-threaded loop)")
     results = []
     for n in (10, 1000, 10000):

@@ -26,10 +26,9 @@ sys.path.insert(0, str(ROOT))
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition  # noqa: E402
 
-from bench.classify import HEADLINES, synthetic_rules  # noqa: E402
+from bench.classify import real_titles, synthetic_rules, vocabulary  # noqa: E402
 from processors.classify import classify_headline, parse_raw  # noqa: E402
 from rules.loader import load_rules  # noqa: E402
-from rules.text import words  # noqa: E402
 from watchfloor.broker import EmbeddedBroker  # noqa: E402
 from watchfloor.contracts import RawHeadline  # noqa: E402
 from watchfloor.topics import Topics, TopicSpec, ensure_topics  # noqa: E402
@@ -43,13 +42,7 @@ def bench_specs(topics: Topics, categories: list[str]) -> list[TopicSpec]:
 
 
 def make_rules(folder: Path, lines: list[str]) -> None:
-    counts: dict[str, int] = {}
-    for line in lines:
-        for w in words(line):
-            if len(w) > 2 and w.isalpha():
-                counts[w] = counts.get(w, 0) + 1
-    vocab = sorted(counts, key=counts.get, reverse=True)[1000:20000]
-    rules = synthetic_rules(1000, vocab, random.Random(7))
+    rules = synthetic_rules(1000, vocabulary(lines), random.Random(7))
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "bench.yaml").write_text(yaml.safe_dump({"rules": rules}, allow_unicode=True))
 
@@ -131,7 +124,7 @@ async def baseline(bootstrap: str, topics: Topics, rules_dir: Path, n: int) -> f
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 20000
     which = sys.argv[2] if len(sys.argv) > 2 else "synthetic"  # or "packs": the 9 shipped categories
-    lines = [l.rsplit(" - ", 1)[0] for l in HEADLINES.read_text(encoding="utf-8").splitlines() if l.strip()]
+    lines = real_titles()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         if which == "packs":

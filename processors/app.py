@@ -140,6 +140,7 @@ def build_app(
             await asyncio.wait(set(marking), return_when=asyncio.FIRST_COMPLETED)
 
     async def mark_done(event: faust.EventT, headline_id: str, sent: list) -> None:
+        """`event` is held so the task's inherited event context stays valid for the table write."""
         try:
             await asyncio.gather(*sent)
             seen[headline_id] = 1
@@ -176,14 +177,14 @@ def build_app(
     async def alerting(stream: faust.StreamT) -> None:
         async for event in stream.events():
             try:
-                await alert_one(event.value)
+                await alert_one(event)
             except Exception:
                 PROCESSING_ERRORS.labels("alerting").inc()
                 log.exception("failed to evaluate alert rules for a headline; it is skipped",
                               extra={"partition": event.message.partition, "offset": event.message.offset})
 
-    async def alert_one(value: bytes) -> None:
-        item = json.loads(value)
+    async def alert_one(event: faust.EventT) -> None:
+        item = json.loads(event.value)
         ruleset = live.current
         rule = next((r for r in ruleset.alerts if r.id == item["rule"]), None)
         if rule is None:
@@ -212,7 +213,7 @@ def build_app(
         # The throttle holds at once in memory; its table entry is written once the alert is on
         # the broker. A crash in between re-fires the same alert id, which notifiers send once.
         firing[throttle_key] = now
-        task = asyncio.ensure_future(set_throttle(throttle_key, now, sent))
+        task = asyncio.ensure_future(set_throttle(event, throttle_key, now, sent))
         marking.add(task)
         task.add_done_callback(marking.discard)
         ALERTS_FIRED.labels(rule.id).inc()
@@ -221,7 +222,8 @@ def build_app(
 
     firing: dict[str, float] = {}  # throttles whose table write waits for the alert's ack
 
-    async def set_throttle(key: str, fired: float, sent: Any) -> None:
+    async def set_throttle(event: faust.EventT, key: str, fired: float, sent: Any) -> None:
+        """`event` is held so the task's inherited event context stays valid for the table write."""
         try:
             await sent
             throttles[key] = str(fired).encode()

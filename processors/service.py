@@ -35,11 +35,16 @@ async def prepare(settings: Settings, live: LiveRules) -> int:
     return min(3, max(1, brokers))
 
 
-def run_processor(settings: Settings, rules: Path | None = None) -> None:
+def live_rules(settings: Settings, rules: Path | None = None) -> LiveRules:
+    """The rules in force from start; invalid rules at start are a configuration error."""
     location = rules_location(settings, rules)
     try:
-        live = LiveRules(location, known_tags=configured_tags(settings))
+        return LiveRules(location, known_tags=configured_tags(settings))
     except RulesError as exc:
         raise ConfigError(f"the rules in {location} are not valid:\n{exc}") from None
+
+
+def run_processor(settings: Settings, rules: Path | None = None) -> None:
+    live = live_rules(settings, rules)
     replication = asyncio.run(prepare(settings, live))
     run_worker(build_app(settings, live, replication))

@@ -66,7 +66,9 @@ async def test_five_feeds_one_story_one_alert_and_a_silence_stops_the_next(proce
     await asyncio.sleep(1)
     rules_fired = sorted(a["rule_id"] for _, v in await read_to_end(settings, topics.alerts) for a in [__import__("json").loads(v)])
     assert rules_fired == ["strikes", "talks"], "the silenced Odesa story must not alert"
-    assert "alert silenced" in processor.log_path.read_text()
+    log = processor.log_path.read_text()
+    assert "alert silenced" in log
+    assert '"level": "error"' not in log, [l for l in log.splitlines() if '"level": "error"' in l]
 
 
 async def test_story_and_throttle_state_survive_a_processor_restart(processor, settings, rules_dir, cli_env, tmp_path):

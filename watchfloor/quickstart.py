@@ -11,7 +11,7 @@ import dataclasses
 import logging
 from pathlib import Path
 
-from watchfloor.settings import ConfigError, Settings
+from watchfloor.settings import Settings
 
 log = logging.getLogger("watchfloor.run")
 
@@ -36,18 +36,11 @@ def run_all(settings: Settings, feeds_file: Path | None = None, rules: Path | No
 
 def _run_stages(settings: Settings, feeds_file: Path | None, rules: Path | None) -> None:
     from ingest.service import run_ingest
-    from notifiers.channels import configured_tags
     from notifiers.service import run_notifier
     from processors.app import build_app, run_worker
-    from processors.service import prepare, rules_location
-    from rules.loader import RulesError
-    from rules.reload import LiveRules
+    from processors.service import live_rules, prepare
 
-    location = rules_location(settings, rules)
-    try:
-        live = LiveRules(location, known_tags=configured_tags(settings))
-    except RulesError as exc:
-        raise ConfigError(f"the rules in {location} are not valid:\n{exc}") from None
+    live = live_rules(settings, rules)
     replication = asyncio.run(prepare(settings, live))
 
     async def ingest() -> None:
