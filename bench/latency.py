@@ -3,7 +3,8 @@
 Starts its own broker, `watchfloor process` and `watchfloor notify` (real processes), a local
 HTTP receiver behind Apprise's json://, then produces headlines at a fixed rate, each a new
 story that fires an alert. Latency = receiver's arrival time - produce time.
-Run: `.venv/bin/python bench/latency.py [RATE ...]` (default 100 headlines/s for 20 s).
+Run: `.venv/bin/python bench/latency.py [RATE ...]` (default 100 headlines/s for 20 s);
+BENCH_ALERT_EVERY=10 makes one headline in ten an alerting story, the rest non-matching.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ alerts:
 """
 
 arrivals: dict[str, float] = {}
+ALERT_EVERY = int(os.environ.get("BENCH_ALERT_EVERY", "1"))  # 10: one headline in ten is an alerting story
 
 
 class Receiver(BaseHTTPRequestHandler):
@@ -78,9 +80,11 @@ async def produce(settings: Settings, rate: float, seconds: float, run: str) -> 
             if delay > 0:
                 await asyncio.sleep(delay)
             token = f"{run}{i:07d}"  # a distinct rare word per headline: each is a new story, each fires
-            h = RawHeadline(id=token, feed_id="bench", source="Bench Wire", title=f"Missile strike on target {token} overnight",
-                            fetched=datetime.now(timezone.utc))
-            sent[token] = time.time()
+            alerting = i % ALERT_EVERY == 0
+            title = f"Missile strike on target {token} overnight" if alerting else f"Markets close higher, index {token}"
+            h = RawHeadline(id=token, feed_id="bench", source="Bench Wire", title=title, fetched=datetime.now(timezone.utc))
+            if alerting:
+                sent[token] = time.time()
             await producer.send(topics.raw, h.to_bytes(), key=h.id.encode())
         await producer.flush()
     finally:
@@ -130,12 +134,12 @@ def main() -> None:
                 while not all(k in arrivals for k in sent) and time.time() < deadline:
                     time.sleep(0.2)
                 lat = [(arrivals[k] - t) * 1000 for k, t in sent.items() if k in arrivals]
-                row = {"rate_per_s": rate, "seconds": seconds, "sent": len(sent), "delivered": len(lat),
+                row = {"rate_per_s": rate, "alert_every": ALERT_EVERY, "seconds": seconds, "sent": len(sent), "delivered": len(lat),
                        "p50_ms": round(percentile(lat, 50), 1) if lat else None,
                        "p99_ms": round(percentile(lat, 99), 1) if lat else None,
                        "max_ms": round(max(lat), 1) if lat else None, "mean_ms": round(statistics.mean(lat), 1) if lat else None}
                 results.append(row)
-                print(f"{rate:>6.0f} headlines/s: {len(lat)}/{len(sent)} alerts delivered, latency p50 {row['p50_ms']} ms, "
+                print(f"{rate:>6.0f} headlines/s (1 in {ALERT_EVERY} alerts): {len(lat)}/{len(sent)} alerts delivered, latency p50 {row['p50_ms']} ms, "
                       f"p99 {row['p99_ms']} ms, max {row['max_ms']} ms")
             print(json.dumps(results))
         finally:
