@@ -54,7 +54,7 @@ def build_app(
     datadir = Path(settings.data_dir) / "faust"
     datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
-        f"{settings.topic_prefix}-processors",
+        f"{settings.topic_prefix}-processors",  # = processors.service.consumer_group
         broker=f"kafka://{settings.require_bootstrap()}",
         store="memory://",  # tables are rebuilt from their Kafka changelogs on start
         web_enabled=False,

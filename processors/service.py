@@ -3,27 +3,75 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 
+from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
+from notifiers.channels import configured_tags
 from processors.app import build_app, run_worker
 from rules.loader import DEFAULT_RULES, RulesError
 from rules.reload import LiveRules
-from notifiers.channels import configured_tags
+from watchfloor.kafka import make_consumer
 from watchfloor.settings import ConfigError, Settings
-from watchfloor.topics import Topics, ensure_topics
+from watchfloor.topics import DAY_MS, Topics, TopicSpec, ensure_topics
+
+log = logging.getLogger("watchfloor.process")
 
 
 def rules_location(settings: Settings, override: Path | None = None) -> Path:
     return override or settings.rules_dir or DEFAULT_RULES
 
 
+def consumer_group(settings: Settings) -> str:
+    return f"{settings.topic_prefix}-processors"
+
+
+def alerting_topic(settings: Settings) -> str:
+    """faust's topic for the `alerting` agent (named by faust: `<app id>-<agent name>`)."""
+    return f"{consumer_group(settings)}-alerting"
+
+
+async def seed_committed_offsets(settings: Settings, group: str, topics: list[str]) -> list[TopicPartition]:
+    """Gives every partition the group has never committed on a committed offset (its start).
+
+    faust, after a rebalance, seeks each partition back to its committed offset and drops what
+    it had fetched meanwhile; for a partition with no committed offset yet that seek does
+    nothing, and the dropped messages are skipped for good. With an offset committed from the
+    start there is always somewhere to seek back to. Only possible while the group is empty
+    (the first worker's start); otherwise Kafka refuses and the group's own commits stand.
+    """
+    consumer = make_consumer(settings, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
+        if not tps:
+            return []
+        consumer.assign(tps)
+        missing = [tp for tp in tps if await consumer.committed(tp) is None]
+        if missing:
+            start = await consumer.beginning_offsets(missing)
+            await consumer.commit({tp: start[tp] for tp in missing})
+        return missing
+    except KafkaError as exc:
+        log.info("not seeding committed offsets (the group is active): %s", exc)
+        return []
+    finally:
+        await consumer.stop()
+
+
 async def prepare(settings: Settings, live: LiveRules) -> int:
     """Creates the topics; returns the replication factor for faust's own topics."""
     bootstrap = settings.require_bootstrap()
+    topics = Topics(settings.topic_prefix)
     try:
-        await ensure_topics(bootstrap, Topics(settings.topic_prefix).specs(live.current.category_ids))
+        await ensure_topics(bootstrap, [
+            *topics.specs(live.current.category_ids),
+            TopicSpec(alerting_topic(settings), topics.partitions, 7 * DAY_MS, key="alert rule id"),
+        ])
+        await seed_committed_offsets(settings, consumer_group(settings), [topics.raw, alerting_topic(settings)])
         admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
         await admin.start()
         try:

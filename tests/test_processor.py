@@ -129,3 +129,25 @@ async def test_metrics_health_and_readiness_endpoints(processor, settings):
     assert "watchfloor_headlines_classified_total 1.0" in metrics
     assert 'watchfloor_category_matches_total{category="airstrike"} 1.0' in metrics
     assert "watchfloor_rules_loaded 2.0" in metrics
+
+
+async def test_first_start_gives_every_partition_a_committed_offset(settings):
+    """faust can only seek back to a committed offset after a rebalance; see seed_committed_offsets."""
+    from aiokafka import TopicPartition
+
+    from processors.service import alerting_topic, consumer_group, seed_committed_offsets
+    from watchfloor.kafka import make_consumer
+
+    topics = Topics(settings.topic_prefix)
+    await ensure_topics(settings.bootstrap, topics.specs())
+    await send(settings, headline(40, "Missile strike on Sumy"))
+    seeded = await seed_committed_offsets(settings, consumer_group(settings), [topics.raw])
+    assert len(seeded) == topics.partitions
+    consumer = make_consumer(settings, group_id=consumer_group(settings))
+    await consumer.start()
+    try:
+        offsets = [await consumer.committed(TopicPartition(topics.raw, p)) for p in range(topics.partitions)]
+    finally:
+        await consumer.stop()
+    assert offsets == [0] * topics.partitions  # from the start: nothing already on the topic is skipped
+    assert await seed_committed_offsets(settings, consumer_group(settings), [topics.raw]) == []
