@@ -46,6 +46,7 @@ async def seed_committed_offsets(settings: Settings, group: str, topics: list[st
     consumer = make_consumer(settings, group_id=group, enable_auto_commit=False)
     await consumer.start()
     try:
+        await consumer._client.force_metadata_update()  # noqa: SLF001 - no subscription, so no topic metadata yet
         tps = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
         if not tps:
             return []
