@@ -18,7 +18,7 @@ jars: $(STAMP)
 	$(BIN)/watchfloor broker --fetch-only
 
 run: install
-	$(BIN)/watchfloor run
+	$(BIN)/watchfloor run --fresh
 
 test: install
 	$(BIN)/python -m pytest

@@ -253,6 +253,7 @@ def schemas(
 def run(
     feeds: Optional[Path] = typer.Option(None, "--feeds", help="feeds file (default: WATCHFLOOR_FEEDS or the samples)"),
     rules: Optional[Path] = typer.Option(None, "--rules", help="rules folder (default: WATCHFLOOR_RULES or the shipped packs)"),
+    fresh: bool = typer.Option(False, "--fresh", help="start the embedded broker with empty storage (the demo from scratch)"),
 ) -> None:
     """Run every stage in one process; starts an embedded Kafka when WATCHFLOOR_KAFKA_BOOTSTRAP is unset."""
     from watchfloor.quickstart import run_all
@@ -261,7 +262,7 @@ def run(
     with _config_errors():
         health.expect("ingest", "process", "notify")
         health.serve("run")
-        run_all(Settings.from_env(), feeds, rules)
+        run_all(Settings.from_env(), feeds, rules, fresh=fresh)
 
 
 _register_subcommands()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import shutil
 from pathlib import Path
 
 from watchfloor.settings import Settings
@@ -16,12 +17,18 @@ from watchfloor.settings import Settings
 log = logging.getLogger("watchfloor.run")
 
 
-def run_all(settings: Settings, feeds_file: Path | None = None, rules: Path | None = None) -> None:
+def run_all(settings: Settings, feeds_file: Path | None = None, rules: Path | None = None, fresh: bool = False) -> None:
     from watchfloor.broker import EmbeddedBroker
 
     broker = None
     if not settings.bootstrap:
-        broker = EmbeddedBroker(settings.data_dir / "broker", port=0)
+        data = settings.data_dir / "broker"
+        if fresh:
+            shutil.rmtree(data, ignore_errors=True)
+        elif (data / "logs" / "meta.properties").exists():
+            log.info("reusing the embedded broker's storage: headlines and alerts seen before are not repeated "
+                     "(watchfloor run --fresh starts from scratch)", extra={"data_dir": str(data)})
+        broker = EmbeddedBroker(data, port=0)
         log.info("no WATCHFLOOR_KAFKA_BOOTSTRAP set: starting an embedded Kafka broker", extra={"data_dir": str(broker.data_dir)})
         broker.start()
         settings = dataclasses.replace(settings, bootstrap=broker.bootstrap)
