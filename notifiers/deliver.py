@@ -55,6 +55,7 @@ class Deliverer:
         self.dead = dead_letters
         self.policy = policy or RetryPolicy()
         self.rng = rng or random.Random()
+        self._sending: dict[str, asyncio.Task] = {}  # delivery key -> the send in progress
 
     async def deliver(self, alert: Alert) -> None:
         """Settles every channel of the alert. Raises only if Kafka cannot take the delivery log or
@@ -83,8 +84,18 @@ class Deliverer:
         DELIVERIES.labels(tag=tag, result="dead").inc()
 
     async def _to_channel(self, alert: Alert, channel: Channel, tag: str, renderer: AlertRenderer) -> None:
-        extra = _extra(alert, tag, channel)
+        """One send per alert and channel even when the same alert is on the topic twice and both
+        copies are in flight at once: the second waits for the first, then finds it in the log."""
         key = delivery_key(alert.id, channel.hash)
+        while key in self._sending:
+            await asyncio.wait([self._sending[key]])  # its outcome is its own caller's to report
+        task = asyncio.ensure_future(self._send_once(alert, channel, tag, renderer, key))
+        self._sending[key] = task
+        task.add_done_callback(lambda done: self._sending.pop(key, None) if self._sending.get(key) is done else None)
+        await task
+
+    async def _send_once(self, alert: Alert, channel: Channel, tag: str, renderer: AlertRenderer, key: str) -> None:
+        extra = _extra(alert, tag, channel)
         if key in self.log:
             DUPLICATES_SKIPPED.labels(tag=tag).inc()
             log.info("already delivered to this channel; not sending again", extra=extra)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from pathlib import Path
@@ -48,9 +49,11 @@ def build_app(
     replication: int = 1,
     tasks: list[Callable[[], Coroutine[Any, Any, None]]] = (),  # type: ignore[assignment]
     reload_interval: float = 1.0,
-    concurrency: int = 32,
+    concurrency: int | None = None,
 ) -> faust.App:
     topics = Topics(settings.topic_prefix)
+    if concurrency is None:
+        concurrency = int(os.environ.get("WATCHFLOOR_PROCESS_CONCURRENCY", "32"))
     datadir = Path(settings.data_dir) / "faust"
     datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
