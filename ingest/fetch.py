@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import random
 import time
@@ -82,15 +83,22 @@ def new_client() -> httpx.AsyncClient:
     )
 
 
-async def fetch(client: httpx.AsyncClient, feed: Feed, validators: Validators | None = None) -> FetchResult:
-    """Returns the body (or a 304); raises FetchError with a reason a human can act on."""
+async def fetch(
+    client: httpx.AsyncClient, feed: Feed, validators: Validators | None = None, slots: asyncio.Semaphore | None = None
+) -> FetchResult:
+    """Returns the body (or a 304); raises FetchError with a reason a human can act on.
+
+    `slots` bounds concurrent requests; a slot is held for one attempt only, never across the
+    backoff between attempts, so failing feeds cannot starve the healthy ones.
+    """
     if feed.url.startswith("file:"):
         return await _fetch_file(feed)
     validators = validators or Validators()
     attempt = 0
     while True:
         try:
-            result = await _get_once(client, feed, validators)
+            async with slots or contextlib.nullcontext():
+                result = await _get_once(client, feed, validators)
             result.attempts = attempt + 1
             return result
         except _Retryable as exc:

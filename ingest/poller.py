@@ -47,7 +47,7 @@ class Poller:
         feeds: list[Feed],
         publisher: HeadlinePublisher,
         seen: SeenIds,
-        concurrency: int = 16,
+        concurrency: int = 64,
         client: httpx.AsyncClient | None = None,
     ) -> None:
         self.feeds = feeds
@@ -89,9 +89,8 @@ class Poller:
     async def _poll(self, feed: Feed, state: _FeedState) -> PollResult:
         fetched_at = datetime.now(timezone.utc)
         try:
-            async with self._limit:
-                assert self._client is not None, "use Poller as an async context manager"
-                fetched = await fetch(self._client, feed, state.validators)
+            assert self._client is not None, "use Poller as an async context manager"
+            fetched = await fetch(self._client, feed, state.validators, self._limit)
         except FetchError as exc:
             return PollResult(feed.id, "failed", error=exc.reason, retry_after=exc.retry_after)
         if fetched.body is None:

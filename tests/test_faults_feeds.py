@@ -184,11 +184,6 @@ async def test_hanging_resetting_and_huge_feeds_do_not_hold_up_the_others_or_blo
           + ", ".join(f"{n}={s.connections}" for n, s in servers.items()))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "WEAKNESS: Poller._poll holds one of the 16 concurrency slots for a feed's whole fetch, "
-    "retries and backoff sleeps included (ingest/poller.py `async with self._limit: fetch(...)`), "
-    "so 16 hanging feeds stall every healthy feed for timeout x (retries + 1) + backoff "
-    "(about 24 s here, about 82 s with the shipped 20 s timeout)"))
 async def test_sixteen_hanging_feeds_do_not_stall_the_healthy_ones(kafka, prefix, tmp_path: Path, feed_server, servers):
     feeds = GrowingFeeds(feed_server, ["good"])
     doc_feeds = [{"id": "good", "url": feeds.url("good"), "source": "Feed good"}]
