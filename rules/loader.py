@@ -199,8 +199,10 @@ def _parse_file(path: Path, text: str, problems: list[Problem]) -> ParsedFile | 
     lines: dict[tuple, int] = {}
     if node is not None:
         _index_lines(node, (), lines, path, problems)
-    if data is None:
-        data = {}
+    if not data:
+        problems.append(Problem(path, 1, "the file is empty: refused, so that a truncated or emptied file cannot "
+                                         "silently turn rules off (delete the file to remove its rules)"))
+        return None
     if not isinstance(data, dict):
         problems.append(Problem(path, 1, "expected a mapping with a `rules:` list at the top"))
         return None

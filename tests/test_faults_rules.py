@@ -73,10 +73,6 @@ async def test_broken_edits_keep_the_last_good_alert_rules_firing(kafka, prefix,
         pipe.stop_all()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "WEAKNESS: an empty rules file is a valid rule set of 0 rules (`watchfloor rules check` says "
-    "'ok: 0 rules'), so LiveRules.maybe_reload swaps it in: a rules file truncated by a "
-    "non-atomic rewrite, or emptied by mistake, silently turns every category and alert off"))
 async def test_an_emptied_rules_file_keeps_the_last_good_rules(kafka, prefix, tmp_path, hook_server):
     pipe, receiver = await _started(kafka, prefix, tmp_path, hook_server)
     rules = pipe.rules_dir / "rules.yaml"

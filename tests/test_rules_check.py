@@ -127,3 +127,10 @@ def test_hidden_copies_are_not_read_twice(tmp_path):
     (tmp_path / "good.yaml").symlink_to("..data/good.yaml")
     (tmp_path / ".good.yaml.swp.yaml").write_text(GOOD)
     assert check(tmp_path).returncode == 0
+
+
+def test_an_empty_file_is_refused(tmp_path):
+    (tmp_path / "good.yaml").write_text(GOOD)
+    (tmp_path / "emptied.yaml").write_text("# all rules were here\n")
+    proc = check(tmp_path)
+    assert proc.returncode == 1 and f"{tmp_path / 'emptied.yaml'}:1: the file is empty" in proc.stderr
