@@ -21,6 +21,7 @@ import json
 import time
 
 from processors.alerting import add_report, build_alert, concerned_rules, decide, group_key
+from processors import kafka_patches
 from processors.classify import BadMessage, classify_headline, parse_raw
 from processors.silences import SilenceBook, follow_silences
 from rules.reload import LiveRules
@@ -51,6 +52,7 @@ def build_app(
     reload_interval: float = 1.0,
     concurrency: int | None = None,
 ) -> faust.App:
+    kafka_patches.apply()
     topics = Topics(settings.topic_prefix)
     if concurrency is None:
         concurrency = int(os.environ.get("WATCHFLOOR_PROCESS_CONCURRENCY", "32"))

@@ -248,16 +248,12 @@ async def _has_all(coro, wanted: set[int]) -> bool:
     return wanted <= await coro
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "KNOWN LOSS (faust-streaming): records fetched while faust's flow is stopped for a rebalance "
-    "are dropped, and faust then commits the contiguous run of later acknowledged offsets, past "
-    "them. Seeding committed offsets at first start (processors/service.py) fixed the no-committed-"
-    "offset case in some runs, not all; see docs/guarantees.md"))
 async def test_headlines_arriving_during_a_takeover_on_never_committed_partitions_are_not_lost(kafka, prefix, tmp_path):
     """Two workers of a new deployment; one dies while headlines arrive on partitions that never
     had a message before (a quiet partition, a fresh prefix): every headline must be classified.
-    (faust seeks back to the committed offset after a rebalance; `watchfloor process` commits a
-    starting offset on every partition at first start, so there always is one.)"""
+    (faust drops what it fetched during the rebalance and seeks back to the committed offset;
+    `watchfloor process` commits a start offset on every partition at first start, and
+    processors/kafka_patches.py makes aiokafka honour a committed offset of 0.)"""
     pipe = Pipeline(kafka, prefix, tmp_path, None, None)
     await pipe.ensure_topics()
     workers = [pipe.process("process-a").start(), pipe.process("process-b").start()]
