@@ -250,7 +250,7 @@ async def _has_all(coro, wanted: set[int]) -> bool:
 
 @pytest.mark.xfail(strict=False, reason=(
     "Mostly fixed (committed start offsets + processors/kafka_patches.py): it passed 5 of 6 runs "
-    "after the fix, against about 1 in 6 before; the remaining failure is not yet understood. "
+    "after the fix, where it passed about 1 in 6 before; the remaining failure is not yet understood. "
     "See docs/guarantees.md"))
 async def test_headlines_arriving_during_a_takeover_on_never_committed_partitions_are_not_lost(kafka, prefix, tmp_path):
     """Two workers of a new deployment; one dies while headlines arrive on partitions that never
