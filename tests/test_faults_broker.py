@@ -85,6 +85,8 @@ async def test_a_30s_broker_outage_is_ridden_out_by_every_stage(own_broker, pref
         # processor's dedup must absorb that, and the receiver must see every alert once.
         raw = await pipe.raw_ids()
         await check_exactly_once(pipe, feeds, receiver, raw_may_repeat=set(raw))
+        print(f"\n{len(feeds.all())} entries, {len(feeds.expected_alert_titles())} alerts, "
+              f"{sum(n - 1 for n in raw.values())} raw republications absorbed")
     finally:
         pipe.stop_all()
         if own_broker.proc is None:  # leave the module's broker running for the next test
