@@ -217,9 +217,9 @@ async def test_two_processor_workers_one_killed_the_other_takes_over_without_los
     workers = [pipe.process("process-a"), pipe.process("process-b")]
     for w in workers:
         w.start()
-    await eventually(lambda: _stable_with(pipe, 2), 90, "both workers in the group", on_fail=pipe.logs)
-    ingest, notify = pipe.ingest().start(), pipe.notify().start()
     try:
+        await eventually(lambda: _stable_with(pipe, 2), 90, "both workers in the group", on_fail=pipe.logs)
+        ingest, notify = pipe.ingest().start(), pipe.notify().start()
         async with streaming(feeds):
             every = set(range(pipe.topics.partitions))
             await eventually(lambda: _has_all(_committed_partitions(pipe, pipe.topics.raw), every), 90,

@@ -18,9 +18,9 @@ log = logging.getLogger("watchfloor.lag")
 async def group_lag(settings: Settings, group: str, topic: str) -> int:
     admin = AIOKafkaAdminClient(**client_kwargs(settings))
     consumer = make_consumer(settings, group_id=None)
-    await admin.start()
-    await consumer.start()
     try:
+        await admin.start()
+        await consumer.start()
         committed = await admin.list_consumer_group_offsets(group)
         partitions = consumer.partitions_for_topic(topic) or set()
         tps = [TopicPartition(topic, p) for p in partitions]
