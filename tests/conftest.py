@@ -100,8 +100,7 @@ def processor(cli_env, rules_dir, settings, tmp_path):
     log.close()
 
 
-@pytest.fixture
-def feed_server() -> Iterator[HTTPServer]:
+def _http_server() -> Iterator[HTTPServer]:
     """A real HTTP server in a thread; threaded so a slow handler does not block the others."""
     server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
     server.start()
@@ -111,3 +110,15 @@ def feed_server() -> Iterator[HTTPServer]:
         server.clear()
         if server.is_running():
             server.stop()
+
+
+@pytest.fixture
+def feed_server() -> Iterator[HTTPServer]:
+    """Serves feeds to ingest."""
+    yield from _http_server()
+
+
+@pytest.fixture
+def hook_server() -> Iterator[HTTPServer]:
+    """Receives webhook alerts (Apprise json://)."""
+    yield from _http_server()

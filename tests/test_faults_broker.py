@@ -33,18 +33,6 @@ def own_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBro
         broker.stop()
 
 
-@pytest.fixture
-def hook_server() -> Iterator[HTTPServer]:
-    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.clear()
-        if server.is_running():
-            server.stop()
-
-
 async def test_a_30s_broker_outage_is_ridden_out_by_every_stage(own_broker, prefix, tmp_path: Path, feed_server, hook_server):
     feeds = GrowingFeeds(feed_server, FEEDS)
     receiver = Receiver(hook_server)

@@ -19,18 +19,6 @@ from tests.fault_helpers import Pipeline, Receiver, eventually, place
 from tests.kafka_helpers import headline, send
 
 
-@pytest.fixture
-def hook_server() -> Iterator[HTTPServer]:
-    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.clear()
-        if server.is_running():
-            server.stop()
-
-
 async def _alert_for(pipe: Pipeline, receiver: Receiver, n: int, timeout: float = 60) -> None:
     title = f"Missile strike hits {place(n)}"
     await send(pipe.settings, headline(n, title))

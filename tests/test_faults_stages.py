@@ -38,18 +38,6 @@ from watchfloor.contracts import Alert
 FEEDS = ["alpha", "bravo", "charlie"]
 
 
-@pytest.fixture
-def hook_server() -> Iterator[HTTPServer]:
-    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.clear()
-        if server.is_running():
-            server.stop()
-
-
 @contextlib.asynccontextmanager
 async def streaming(feeds: GrowingFeeds, every: float = 0.5):
     """Adds a round of entries every `every` s until the block ends: the stream the faults hit."""

@@ -101,15 +101,8 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def receiver() -> Iterator[HTTPServer]:
-    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.clear()
-        if server.is_running():
-            server.stop()
+def receiver(hook_server: HTTPServer) -> HTTPServer:
+    return hook_server
 
 
 @pytest.fixture
