@@ -252,6 +252,11 @@ def build_app(
     async def heartbeat() -> None:
         health.beat()
 
+    @app.timer(interval=2.0)
+    async def reread_dropped() -> None:
+        if not app.rebalancing:
+            await kafka_patches.reread_stalled(app.consumer, after=5.0)
+
     @app.on_rebalance_complete.connect
     async def ready(sender: object, **kwargs: object) -> None:
         health.set_ready("process")

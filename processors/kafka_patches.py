@@ -1,21 +1,41 @@
-"""One fix to aiokafka that the processor's at-least-once guarantee depends on.
+"""Fixes to aiokafka 0.14 and faust-streaming 0.15.3 that the processor's at-least-once
+guarantee depends on (both versions are pinned in pyproject.toml; re-check on upgrade).
 
-After a rebalance faust drops the records it fetched while its flow was paused and calls
-`seek_to_committed` to read them again. aiokafka 0.14 seeks only when the committed offset is
-greater than 0 (`if offset and offset > 0`), so a partition whose committed offset is 0 — a new
-topic, or the start `seed_committed_offsets` commits — is not sought back: the dropped records
-are never read and the next commit moves past them. This version seeks whenever an offset is
-committed, 0 included. Remove it when aiokafka does the same.
+faust loses records in two steps. First, its fetch loop drops records it already took from the
+consumer when a rebalance starts, when the flow is paused, or when a partition is paused for
+table recovery; the consumer's position has moved past them. Second, its commit logic turns
+that hole into a committed offset:
+
+- the next record it reads after the hole looks like a "gap" (meant for compacted topics and
+  transaction markers) and `_add_gap` counts the missing offsets as acknowledged;
+- `_new_offset` commits past one unacknowledged offset (`min(acked) - committed > 1` lets a
+  hole of one through) and does not check at all when the committed offset is 0 or unknown;
+- `perform_seek` records a committed offset of 0 as "unknown";
+- aiokafka's `seek_to_committed` does not seek back to a committed offset of 0.
+
+The versions here never commit past an offset that was not processed: the raw and alerting
+topics are neither compacted nor transactional, so a hole is a dropped record, and commits of
+that partition hold until it is processed. `reread_stalled` (run every few seconds by the
+processor) seeks a held partition back to its committed offset so the dropped records are read
+again; the dedup table drops what was already done.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import IllegalStateError
+from faust.transport import consumer as faust_consumer
+from faust.types import TP
+from faust.utils.functional import consecutive_numbers
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("watchfloor.process")
+
+REREADS_BEFORE_SKIPPING = 3
 
 
 async def _seek_to_committed(self: AIOKafkaConsumer, *partitions: TopicPartition) -> dict[TopicPartition, int | None]:
@@ -37,8 +57,85 @@ async def _seek_to_committed(self: AIOKafkaConsumer, *partitions: TopicPartition
     return committed
 
 
+async def _perform_seek(self: Any) -> None:
+    committed = await self.seek_to_committed()
+    self._read_offset.update({tp: o if o is not None and o >= 0 else None for tp, o in committed.items()})
+    # 0 is a committed offset like any other: it is what the hole check compares against.
+    self._committed_offset.update({faust_consumer.ensure_TP(tp): o for tp, o in committed.items()
+                                   if o is not None and o >= 0})
+
+
+def _new_offset(self: Any, tp: TP) -> int | None:
+    acked = self._acked[tp]
+    if not acked:
+        return None
+    acked.sort()
+    committed = self._committed_offset[tp]
+    if committed is not None and acked[0] > committed:
+        return None  # offset `committed` is not processed yet (or was dropped: see reread_stalled)
+    batch = next(consecutive_numbers(acked))
+    acked[: len(batch)] = []
+    self._acked_index[tp].difference_update(batch)
+    return batch[-1] + 1
+
+
+async def _add_gap(self: Any, tp: TP, offset_from: int, offset_to: int) -> None:
+    """A hole in offsets is a dropped record on these topics: never count it as processed."""
+    log.debug("offsets %d..%d of %s skipped by the fetcher; commits wait for them", offset_from, offset_to - 1, tp)
+
+
+@dataclass
+class _Stall:
+    committed: int
+    since: float
+    rereads: int = 0
+
+
+async def reread_stalled(consumer: Any, after: float = 10.0) -> None:
+    """Seeks back a partition whose commits have waited `after` s for a record that later ones
+    overtook, i.e. a record faust dropped. After REREADS_BEFORE_SKIPPING re-reads that never
+    deliver it (deleted by retention, or a transaction marker from a foreign producer) the
+    hole is skipped with an error in the log, so the partition does not stall forever."""
+    now = time.monotonic()
+    _stalls: dict[TP, _Stall] = consumer.__dict__.setdefault("_watchfloor_stalls", {})
+    assignment = consumer.assignment()
+    for tp in list(_stalls):
+        if tp not in assignment:
+            del _stalls[tp]
+    for tp, acked in list(consumer._acked.items()):
+        committed = consumer._committed_offset.get(tp)
+        if tp not in assignment or not acked or committed is None or min(acked) <= committed:
+            _stalls.pop(tp, None)
+            continue
+        stall = _stalls.get(tp)
+        if stall is None or stall.committed != committed:
+            _stalls[tp] = _Stall(committed, now)
+            continue
+        if now - stall.since < after:
+            continue
+        first_done = min(acked)
+        if stall.rereads < REREADS_BEFORE_SKIPPING:
+            stall.rereads += 1
+            stall.since = now
+            log.warning("records were dropped before processing; reading them again",
+                        extra={"topic": tp.topic, "partition": tp.partition,
+                               "offsets": f"{committed}..{first_done - 1}", "attempt": stall.rereads})
+            await consumer.seek_wait({tp: committed})
+        else:
+            log.error("records could not be read after several attempts (deleted by retention?); skipping them",
+                      extra={"topic": tp.topic, "partition": tp.partition, "offsets": f"{committed}..{first_done - 1}"})
+            missing = range(committed, first_done)
+            acked.extend(missing)
+            consumer._acked_index[tp].update(missing)
+            del _stalls[tp]
+
+
 def apply() -> None:
     if getattr(AIOKafkaConsumer.seek_to_committed, "__watchfloor__", False):
         return
     _seek_to_committed.__watchfloor__ = True  # type: ignore[attr-defined]
     AIOKafkaConsumer.seek_to_committed = _seek_to_committed  # type: ignore[method-assign]
+    base = faust_consumer.Consumer
+    base.perform_seek = _perform_seek  # type: ignore[method-assign]
+    base._new_offset = _new_offset  # type: ignore[method-assign]
+    base._add_gap = _add_gap  # type: ignore[method-assign]

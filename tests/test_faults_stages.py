@@ -197,9 +197,6 @@ async def _committed_partitions(pipe: Pipeline, topic: str) -> set[int]:
     return {tp.partition for tp, meta in offsets.items() if tp.topic == topic and meta.offset > 0}
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "Open issue (docs/guarantees.md): a takeover while headlines arrive can still skip one; this "
-    "test passed in every earlier run and timed out once, waiting for every entry to be classified"))
 async def test_two_processor_workers_one_killed_the_other_takes_over_without_loss_or_double_alerts(
         kafka, prefix, tmp_path, feed_server, hook_server):
     """Steady state: every raw partition has a committed offset when the worker dies."""
@@ -239,16 +236,11 @@ async def _has_all(coro, wanted: set[int]) -> bool:
     return wanted <= await coro
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "Mostly fixed (committed start offsets + processors/kafka_patches.py): it passed 5 of 6 runs "
-    "after the fix, where it passed about 1 in 6 before; the remaining failure is not yet understood. "
-    "See docs/guarantees.md"))
 async def test_headlines_arriving_during_a_takeover_on_never_committed_partitions_are_not_lost(kafka, prefix, tmp_path):
     """Two workers of a new deployment; one dies while headlines arrive on partitions that never
     had a message before (a quiet partition, a fresh prefix): every headline must be classified.
-    (faust drops what it fetched during the rebalance and seeks back to the committed offset;
-    `watchfloor process` commits a start offset on every partition at first start, and
-    processors/kafka_patches.py makes aiokafka honour a committed offset of 0.)"""
+    (faust drops what it fetched during the rebalance; processors/kafka_patches.py keeps its
+    commits from passing a dropped record and reads such records again.)"""
     pipe = Pipeline(kafka, prefix, tmp_path, None, None)
     await pipe.ensure_topics()
     workers = [pipe.process("process-a").start(), pipe.process("process-b").start()]
