@@ -12,7 +12,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from processors.stories import same_story, story_tokens
+from processors.stories import must_share, same_story, story_tokens
 from rules.loader import RuleSet
 from rules.model import SEVERITIES, AlertRule
 from watchfloor.contracts import Alert, ClassifiedHeadline, StoryReport
@@ -53,7 +53,9 @@ def add_report(stories: list[dict], headline: ClassifiedHeadline, rule: AlertRul
     horizon = now - max(rule.window_s, rule.throttle_s)
     stories[:] = [s for s in stories if s["last_seen"] >= horizon][-MAX_STORIES_PER_RULE:]
     tokens = story_tokens(headline.title)
-    story = next((s for s in reversed(stories) if same_story(frozenset(s["tokens"]), tokens)), None)
+    key_words = must_share(tokens)  # cheap test first: most stories share none of them
+    story = next((s for s in reversed(stories)
+                  if not key_words.isdisjoint(s["tokens"]) and same_story(frozenset(s["tokens"]), tokens)), None)
     if story is None:
         story = {
             "id": hashlib.sha256(f"{rule.id}\x1f{headline.id}".encode()).hexdigest()[:16],
@@ -99,7 +101,8 @@ def group_key(rule: AlertRule, story: dict) -> str:
 
 
 def decide(rule: AlertRule, stories: list[dict], story: dict, last_fired: float | None, now: float) -> Decision:
-    in_window = sum(1 for s in stories if s["last_seen"] >= now - rule.window_s)
+    since = now - rule.window_s
+    in_window = sum(1 for s in stories if s["last_seen"] >= since)
     group = group_key(rule, story)
     if len(story["sources"]) < rule.when.sources_at_least or in_window < rule.when.count_at_least:
         return Decision("pending", group, in_window)

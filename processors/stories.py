@@ -62,13 +62,38 @@ def similarity(a: frozenset[str], b: frozenset[str]) -> float:
     if not common:
         return 0.0
     num = sum(weight(t) ** 2 for t in common)
-    return num / math.sqrt(sum(weight(t) ** 2 for t in a) * sum(weight(t) ** 2 for t in b))
+    return num / math.sqrt(_profile(a)[0] * _profile(b)[0])
+
+
+@lru_cache(maxsize=65536)
+def _profile(tokens: frozenset[str]) -> tuple[float, frozenset[str]]:
+    """(squared norm, rare tokens): every headline is compared with every recent story of a rule."""
+    return sum(weight(t) ** 2 for t in tokens), frozenset(t for t in tokens if weight(t) >= RARE)
+
+
+@lru_cache(maxsize=65536)
+def must_share(tokens: frozenset[str]) -> frozenset[str]:
+    """Tokens a story must have one of to be the same story as `tokens` (an exact pre-filter).
+
+    similarity <= sqrt(common mass / own mass), since the other set holds the common tokens; so
+    a story sharing only the lightest tokens, whose mass is below SAME_STORY² of the headline's,
+    cannot reach SAME_STORY. Those ("the", "of", "says") are left out."""
+    limit = SAME_STORY ** 2 * _profile(tokens)[0]
+    ordered = sorted(tokens, key=weight)
+    low, cut = 0.0, 0
+    for token in ordered:
+        low += weight(token) ** 2
+        if low >= limit:
+            break
+        cut += 1
+    return frozenset(ordered[cut:])
 
 
 def same_story(a: frozenset[str], b: frozenset[str]) -> bool:
     """Similar enough, and not about different rare things (Kharkiv is not Ternopil)."""
-    rare_a = {t for t in a if weight(t) >= RARE}
-    rare_b = {t for t in b if weight(t) >= RARE}
+    if a.isdisjoint(b):
+        return False  # most pairs: checked first
+    rare_a, rare_b = _profile(a)[1], _profile(b)[1]
     if rare_a and rare_b and rare_a.isdisjoint(rare_b):
         return False
     return similarity(a, b) >= SAME_STORY

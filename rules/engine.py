@@ -90,12 +90,39 @@ class Cond:
     all: tuple[Node, ...] = ()
     none: tuple[Node, ...] = ()
 
+    def __post_init__(self) -> None:
+        # Term ids as sets, nested conditions apart: a test is then a few set operations,
+        # not a walk over every term of a big `any` list (millions of tests per minute).
+        for name in ("any", "all", "none"):
+            nodes = getattr(self, name)
+            object.__setattr__(self, f"_{name}_ids", frozenset(n for n in nodes if isinstance(n, int)))
+            object.__setattr__(self, f"_{name}_conds", tuple(n for n in nodes if not isinstance(n, int)))
+        # A condition that cannot hold without one of its terms fails at once when none is found.
+        object.__setattr__(self, "_needed", frozenset(self.positive_terms()) if self.needs_a_term() else None)
+        # Nested `any` conditions by the terms they need: only those a found term can satisfy are tested.
+        index: dict[int, list[Cond]] = {}
+        for c in self._any_conds:
+            for tid in c._needed or ():
+                index.setdefault(tid, []).append(c)
+        object.__setattr__(self, "_any_index", index)
+        object.__setattr__(self, "_any_free", tuple(c for c in self._any_conds if c._needed is None))
+
     def test(self, hits: set[int] | frozenset[int]) -> bool:
-        if self.any and not any(_test(n, hits) for n in self.any):
+        if self._needed is not None and self._needed.isdisjoint(hits):
             return False
-        if not all(_test(n, hits) for n in self.all):
+        if self.any and self._any_ids.isdisjoint(hits) and not self._any_nested(hits):
             return False
-        return not any(_test(n, hits) for n in self.none)
+        if self.all and not (self._all_ids <= hits and all(c.test(hits) for c in self._all_conds)):
+            return False
+        if self.none and (not self._none_ids.isdisjoint(hits) or any(c.test(hits) for c in self._none_conds)):
+            return False
+        return True
+
+    def _any_nested(self, hits: set[int] | frozenset[int]) -> bool:
+        if any(c.test(hits) for c in self._any_free):
+            return True
+        index = self._any_index
+        return any(c.test(hits) for tid in hits if tid in index for c in index[tid])
 
     def positive_terms(self) -> set[int]:
         """Terms whose presence can help a match (not those under `none`)."""

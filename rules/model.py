@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from typing import Annotated, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -44,6 +46,7 @@ class CategoryRule(BaseModel):
 DURATION_PATTERN = r"^\s*(\d+\s*[smhd]\s*)+$"
 
 
+@lru_cache(maxsize=4096)  # alert rules read their window and throttle for every headline
 def parse_duration(text: str) -> float:
     """'90s', '15m', '1h30m', '2d' -> seconds."""
     import re
