@@ -66,7 +66,7 @@ def cli_env(kafka: str, prefix: str) -> dict[str, str]:
     """Environment for running the `watchfloor` command against the test broker."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHFLOOR_")}
     env.update(WATCHFLOOR_KAFKA_BOOTSTRAP=kafka, WATCHFLOOR_TOPIC_PREFIX=prefix, PATH=f"{BIN}:{env.get('PATH', '')}",
-               WATCHFLOOR_METRICS_PORT="0")  # tests run many stages at once: no fixed ports
+               WATCHFLOOR_METRICS_PORT="0", WATCHFLOOR_CONSOLE_PORT="0")  # many stages at once: no fixed ports
     return env
 
 

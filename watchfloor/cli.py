@@ -149,6 +149,23 @@ def notify(
         _run_until_signal(lambda stop: run_notifier(settings, apprise_config, stop))
 
 
+@app.command()
+def console(
+    port: Optional[int] = typer.Option(None, "--port", help="HTTP port (default: WATCHFLOOR_CONSOLE_PORT or 8080)"),
+    host: str = typer.Option("127.0.0.1", "--host", help="interface to listen on (0.0.0.0 to serve others)"),
+    hours: int = typer.Option(24, "--hours", help="hours of history shown and counted"),
+) -> None:
+    """Serve the web console: live stories and alerts, counts per category, silences, a rule test box.
+    Read-only unless WATCHFLOOR_CONSOLE_TOKEN is set."""
+    from watchfloor.console.service import console_port, run_console
+
+    setup_logging()
+    settings = Settings.from_env()
+    with _config_errors():
+        settings.require_bootstrap()
+        _run_until_signal(lambda stop: run_console(settings, console_port(port) or 8080, host, stop, hours))
+
+
 silence_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Silence alerts for a while (kept in Kafka).")
 app.add_typer(silence_app, name="silence")
 

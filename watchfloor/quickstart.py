@@ -46,6 +46,7 @@ def _run_stages(settings: Settings, feeds_file: Path | None, rules: Path | None)
     from notifiers.service import run_notifier
     from processors.app import build_app, run_worker
     from processors.service import live_rules, prepare
+    from watchfloor.console.service import console_port, run_console
 
     live = live_rules(settings, rules)
     replication = asyncio.run(prepare(settings, live))
@@ -56,7 +57,15 @@ def _run_stages(settings: Settings, feeds_file: Path | None, rules: Path | None)
     async def notify() -> None:
         await _until_cancelled(lambda stop: run_notifier(settings, None, stop), "notify")
 
-    run_worker(build_app(settings, live, replication, tasks=[ingest, notify]))
+    tasks = [ingest, notify]
+    port = console_port()
+    if port:
+        async def console() -> None:
+            await _until_cancelled(lambda stop: run_console(settings, port, stop=stop), "console")
+
+        tasks.append(console)
+        log.info(f"web console on http://127.0.0.1:{port}/ (WATCHFLOOR_CONSOLE_PORT=0 turns it off)")
+    run_worker(build_app(settings, live, replication, tasks=tasks))
     log.info("stopped cleanly")
 
 

@@ -1,0 +1,174 @@
+"""What the console shows, kept current from Kafka: recent categorised headlines, recent alerts,
+per-category counts per hour, and the silences. One follower per console process; every browser
+tab subscribes to its updates (server-sent events).
+
+It reads with a consumer without a group (commits nothing, slows nobody) from `hours` back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import Counter, deque
+from typing import Any
+
+from aiokafka import TopicPartition
+from aiokafka.errors import KafkaError
+
+from watchfloor.kafka import make_consumer
+from watchfloor.settings import Settings
+from watchfloor.topics import Topics, ensure_topics
+
+log = logging.getLogger("watchfloor.console")
+
+KEEP = 200  # headlines and alerts kept for a page load
+HOUR = 3600
+
+
+def brief_headline(doc: dict) -> dict | None:
+    """The fields the page shows; None for a headline without a category (not news for the floor)."""
+    cats = doc.get("categories") or []
+    if not cats:
+        return None
+    return {"id": doc.get("id"), "title": str(doc.get("title", ""))[:500], "source": str(doc.get("source", ""))[:200],
+            "link": _link(doc.get("link")), "categories": [c.get("id") for c in cats],
+            "severity": max((c.get("severity", "info") for c in cats), key=_rank),
+            "time": doc.get("classified") or doc.get("fetched")}
+
+
+def brief_alert(doc: dict) -> dict:
+    return {"id": doc.get("id"), "rule": doc.get("rule_id"), "title": str(doc.get("title", ""))[:500],
+            "severity": doc.get("severity"), "sources": doc.get("source_count"), "categories": doc.get("categories", []),
+            "links": [_link(r.get("link")) for r in (doc.get("reports") or [])[:5] if _link(r.get("link"))],
+            "time": doc.get("fired")}
+
+
+def _link(value: Any) -> str | None:
+    return value if isinstance(value, str) and value.startswith(("http://", "https://")) else None
+
+
+def _rank(severity: str) -> int:
+    order = ("info", "low", "medium", "high", "critical")
+    return order.index(severity) if severity in order else 0
+
+
+class LiveView:
+    def __init__(self, hours: int = 24) -> None:
+        self.hours = hours
+        self.headlines: deque[dict] = deque(maxlen=KEEP)
+        self.alerts: deque[dict] = deque(maxlen=KEEP)
+        self.counts: dict[int, Counter] = {}  # hour (epoch s) -> category -> headlines
+        self.silences: dict[str, dict] = {}
+        self._subscribers: set[asyncio.Queue] = set()
+        self.connected = False
+
+    def subscribe(self) -> asyncio.Queue:
+        queue: asyncio.Queue = asyncio.Queue(maxsize=1000)
+        self._subscribers.add(queue)
+        return queue
+
+    def unsubscribe(self, queue: asyncio.Queue) -> None:
+        self._subscribers.discard(queue)
+
+    def _publish(self, kind: str, item: dict) -> None:
+        for queue in list(self._subscribers):
+            try:
+                queue.put_nowait((kind, item))
+            except asyncio.QueueFull:  # a tab that stopped reading: it reloads and gets the state again
+                self._subscribers.discard(queue)
+
+    def add(self, topic_kind: str, doc: dict, timestamp_ms: int) -> None:
+        if topic_kind == "classified":
+            hour = timestamp_ms // 1000 // HOUR * HOUR
+            bucket = self.counts.setdefault(hour, Counter())
+            for c in doc.get("categories") or []:
+                bucket[c.get("id")] += 1
+            item = brief_headline(doc)
+            if item:
+                self.headlines.append(item)
+                self._publish("headline", item)
+        elif topic_kind == "alerts":
+            item = brief_alert(doc)
+            self.alerts.append(item)
+            self._publish("alert", item)
+        elif topic_kind == "silences":
+            self.silences[doc["id"]] = doc
+            self._publish("silences", {"silences": self.active_silences()})
+
+    def active_silences(self) -> list[dict]:
+        now = time.time()
+        out = [s for s in self.silences.values() if _epoch(s.get("expires")) > now]
+        return sorted(out, key=lambda s: s.get("created") or "")
+
+    def chart(self) -> dict:
+        """Counts per category for each of the last `hours` hours, oldest first."""
+        now_hour = int(time.time()) // HOUR * HOUR
+        hours = [now_hour - HOUR * i for i in range(self.hours - 1, -1, -1)]
+        for old in [h for h in self.counts if h < hours[0]]:
+            del self.counts[old]
+        categories = sorted({c for bucket in self.counts.values() for c in bucket})
+        return {"hours": hours, "categories": {c: [self.counts.get(h, Counter())[c] for h in hours] for c in categories}}
+
+    def state(self) -> dict:
+        return {"headlines": list(self.headlines)[::-1], "alerts": list(self.alerts)[::-1], "chart": self.chart(),
+                "silences": self.active_silences(), "connected": self.connected}
+
+
+def _epoch(value: Any) -> float:
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(str(value)).timestamp()
+    except ValueError:
+        return 0.0
+
+
+async def follow(settings: Settings, view: LiveView, stop: asyncio.Event) -> None:
+    """Reads the classified, alerts and silences topics into `view` until `stop`; reconnects."""
+    topics = Topics(settings.topic_prefix)
+    kinds = {topics.classified: "classified", topics.alerts: "alerts", topics.silences: "silences"}
+    while not stop.is_set():
+        consumer = make_consumer(settings, group_id=None)
+        try:
+            await ensure_topics(settings.require_bootstrap(), [s for s in topics.specs() if s.name in kinds])
+            await consumer.start()
+            tps = []
+            for topic in kinds:
+                parts = consumer.partitions_for_topic(topic)
+                if not parts:
+                    await consumer._client.force_metadata_update()  # noqa: SLF001
+                    parts = consumer.partitions_for_topic(topic) or set()
+                tps += [TopicPartition(topic, p) for p in sorted(parts)]
+            consumer.assign(tps)
+            since = int((time.time() - view.hours * HOUR) * 1000)
+            history = [tp for tp in tps if tp.topic != topics.silences]
+            found = await consumer.offsets_for_times({tp: since for tp in history})
+            end = await consumer.end_offsets(history)
+            for tp in history:
+                consumer.seek(tp, found[tp].offset if found.get(tp) else end[tp])
+            await consumer.seek_to_beginning(*[tp for tp in tps if tp.topic == topics.silences])
+            view.connected = True
+            while not stop.is_set():
+                batches = await consumer.getmany(timeout_ms=500)
+                for tp, records in batches.items():
+                    for r in records:
+                        if r.value is None:
+                            continue
+                        try:
+                            doc = json.loads(r.value)
+                        except ValueError:
+                            continue
+                        if isinstance(doc, dict):
+                            view.add(kinds[tp.topic], doc, r.timestamp)
+        except (KafkaError, OSError) as exc:
+            view.connected = False
+            log.warning("console lost Kafka; retrying", extra={"error": str(exc)[:200]})
+            try:
+                await asyncio.wait_for(stop.wait(), 3)
+            except TimeoutError:
+                pass
+        finally:
+            view.connected = False
+            await consumer.stop()

@@ -1,0 +1,58 @@
+"""`watchfloor console`: the web console's server, its Kafka follower and its rule reloads."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+
+import uvicorn
+
+from processors.service import live_rules
+from watchfloor.console.live import LiveView, follow
+from watchfloor.console.web import build_console
+from watchfloor.settings import Settings
+
+log = logging.getLogger("watchfloor.console")
+
+DEFAULT_PORT = 8080
+
+
+def console_port(port: int | None = None) -> int:
+    """`port`, else WATCHFLOOR_CONSOLE_PORT, else 8080; 0 disables the console in `watchfloor run`."""
+    if port is not None:
+        return port
+    value = os.environ.get("WATCHFLOOR_CONSOLE_PORT", "").strip()
+    return int(value) if value else DEFAULT_PORT
+
+
+async def run_console(settings: Settings, port: int, host: str = "127.0.0.1", stop: asyncio.Event | None = None,
+                      hours: int = 24) -> None:
+    stop = stop or asyncio.Event()
+    token = os.environ.get("WATCHFLOOR_CONSOLE_TOKEN", "").strip() or None
+    rules = live_rules(settings)
+    view = LiveView(hours)
+    server = uvicorn.Server(uvicorn.Config(build_console(settings, view, rules, token, stop), host=host, port=port,
+                                           log_level="warning", access_log=False, lifespan="off",
+                                           timeout_graceful_shutdown=3))
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # the caller owns signals
+
+    async def reload_rules() -> None:
+        while not stop.is_set():
+            await asyncio.to_thread(rules.maybe_reload)
+            try:
+                await asyncio.wait_for(stop.wait(), 2)
+            except TimeoutError:
+                pass
+
+    async def stop_server() -> None:
+        await stop.wait()
+        server.should_exit = True
+
+    tasks = [asyncio.ensure_future(c) for c in (follow(settings, view, stop), reload_rules(), stop_server())]
+    log.info("console listening", extra={"url": f"http://{host}:{port}/", "writable": bool(token)})
+    try:
+        await server.serve()
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,0 +1,184 @@
+// Watchfloor console. Feed text is untrusted: it only ever goes into the page through
+// textContent and element attributes set one by one, never through innerHTML.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+let chart = { hours: [], categories: {} };
+let writable = false;
+
+function el(tag, text, cls) {
+  const node = document.createElement(tag);
+  if (text !== undefined && text !== null) node.textContent = String(text);
+  if (cls) node.className = cls;
+  return node;
+}
+
+function safeLink(url, text) {
+  if (typeof url === "string" && /^https?:\/\//i.test(url)) {
+    const a = el("a", text);
+    a.href = url;
+    a.rel = "noopener noreferrer";
+    a.target = "_blank";
+    return a;
+  }
+  return el("span", text);
+}
+
+function when(iso) {
+  const d = new Date(iso);
+  return isNaN(d) ? "" : d.toISOString().slice(11, 16) + "Z";
+}
+
+function headlineItem(h, fresh) {
+  const li = el("li", null, fresh ? "new" : "");
+  li.dataset.id = h.id;
+  li.append(el("span", h.severity, "sev sev-" + h.severity), el("span", when(h.time) + " ", "muted"));
+  li.append(safeLink(h.link, h.title), el("span", " — " + h.source, "muted"));
+  for (const c of h.categories || []) li.append(el("span", c, "tag"));
+  return li;
+}
+
+function alertItem(a, fresh) {
+  const li = el("li", null, fresh ? "new" : "");
+  li.dataset.id = a.id;
+  li.append(el("span", a.severity, "sev sev-" + a.severity), el("span", when(a.time) + " ", "muted"));
+  li.append(safeLink((a.links || [])[0], a.title));
+  li.append(el("span", ` (${a.sources} source${a.sources === 1 ? "" : "s"})`, "muted"), el("span", a.rule, "tag"));
+  return li;
+}
+
+function prepend(list, item) {
+  list.prepend(item);
+  while (list.children.length > 200) list.lastChild.remove();
+}
+
+function renderChart() {
+  const table = $("chart");
+  table.replaceChildren();
+  const totals = Object.entries(chart.categories).map(([c, counts]) => [c, counts.reduce((x, y) => x + y, 0), counts]);
+  const max = Math.max(1, ...totals.map((t) => t[1]));
+  totals.sort((a, b) => b[1] - a[1]);
+  for (const [category, total, counts] of totals) {
+    const row = el("tr");
+    row.dataset.category = category;
+    const bar = el("span", null, "bar");
+    bar.style.width = Math.round((200 * total) / max) + "px";
+    const cell = el("td");
+    cell.append(bar);
+    row.append(el("td", category), el("td", total, "total"), cell, el("td", `${counts[counts.length - 1] || 0} this hour`, "muted"));
+    table.append(row);
+  }
+  if (!totals.length) table.append(el("tr", "no categorised headlines yet", "muted"));
+}
+
+function countHeadline(h) {
+  const hour = Math.floor(Date.now() / 3600000) * 3600;
+  if (chart.hours.length && chart.hours[chart.hours.length - 1] !== hour) {
+    chart.hours.push(hour);
+    chart.hours.shift();
+    for (const c in chart.categories) { chart.categories[c].push(0); chart.categories[c].shift(); }
+  }
+  for (const c of h.categories || []) {
+    if (!chart.categories[c]) chart.categories[c] = chart.hours.map(() => 0);
+    chart.categories[c][chart.categories[c].length - 1] += 1;
+  }
+  renderChart();
+}
+
+function renderSilences(silences) {
+  const list = $("silences");
+  list.replaceChildren();
+  for (const s of silences) {
+    const li = el("li");
+    li.dataset.id = s.id;
+    const what = s.rule ? `rule ${s.rule}` : `terms: ${(s.match || []).join(", ")}`;
+    li.append(el("strong", what), el("span", ` until ${when(s.expires)} — ${s.reason}`, "muted"));
+    if (writable) {
+      const b = el("button", "expire");
+      b.type = "button";
+      b.className = "expire";
+      b.onclick = () => send(`/api/silences/${encodeURIComponent(s.id)}/expire`, {});
+      li.append(" ", b);
+    }
+    list.append(li);
+  }
+  if (!silences.length) list.append(el("li", "none active", "muted"));
+}
+
+async function send(url, body) {
+  const token = $("silence-token").value || sessionStorage.getItem("watchfloor-token") || "";
+  if (token) sessionStorage.setItem("watchfloor-token", token);
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Authorization: "Bearer " + token },
+    body: JSON.stringify(body),
+  });
+  const data = await response.json().catch(() => ({}));
+  $("silence-message").textContent = response.ok ? `silence ${data.id} saved` : data.error || `error ${response.status}`;
+  return response.ok;
+}
+
+async function load() {
+  const state = await (await fetch("/api/state")).json();
+  writable = state.writable;
+  $("read-only").hidden = writable;
+  for (const id of ["silence-token", "silence-match", "silence-rule", "silence-duration", "silence-reason", "silence-add"]) {
+    $(id).disabled = !writable;
+  }
+  $("rules-version").textContent = "rules " + state.rules_version;
+  $("alerts").replaceChildren(...state.alerts.map((a) => alertItem(a, false)));
+  $("headlines").replaceChildren(...state.headlines.map((h) => headlineItem(h, false)));
+  chart = state.chart;
+  $("chart-hours").textContent = chart.hours.length;
+  renderChart();
+  renderSilences(state.silences);
+  const token = sessionStorage.getItem("watchfloor-token");
+  if (token) $("silence-token").value = token;
+}
+
+function listen() {
+  const source = new EventSource("/api/events");
+  source.onopen = () => { $("status").textContent = "live"; $("status").className = "status live"; };
+  source.onerror = () => { $("status").textContent = "reconnecting…"; $("status").className = "status down"; };
+  source.addEventListener("headline", (e) => {
+    const h = JSON.parse(e.data);
+    prepend($("headlines"), headlineItem(h, true));
+    countHeadline(h);
+  });
+  source.addEventListener("alert", (e) => prepend($("alerts"), alertItem(JSON.parse(e.data), true)));
+  source.addEventListener("silences", (e) => renderSilences(JSON.parse(e.data).silences));
+}
+
+$("test-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const out = $("test-result");
+  const response = await fetch("/api/test", {
+    method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ title: $("test-title").value }),
+  });
+  const data = await response.json();
+  out.replaceChildren();
+  if (!response.ok) { out.append(el("p", data.error)); return; }
+  const line = el("p", null, "tested");
+  for (const piece of data.title) line.append(piece.mark ? el("mark", piece.text) : document.createTextNode(piece.text));
+  out.append(line);
+  if (!data.matches.length) out.append(el("p", "no rule matches", "no-match muted"));
+  for (const m of data.matches) {
+    const p = el("p", null, "match");
+    p.dataset.category = m.id;
+    p.append(el("span", m.severity, "sev sev-" + m.severity), el("strong", m.id), el("span", " — " + m.matched.join(", "), "muted"));
+    out.append(p);
+  }
+});
+
+$("silence-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const match = $("silence-match").value.split(",").map((t) => t.trim()).filter(Boolean);
+  const ok = await send("/api/silences", {
+    match, rule: $("silence-rule").value.trim(), duration: $("silence-duration").value.trim(), reason: $("silence-reason").value.trim(),
+  });
+  if (ok) { $("silence-match").value = ""; $("silence-rule").value = ""; $("silence-reason").value = ""; }
+});
+
+listen();  // first: what arrives before the state is loaded is in the state too
+load();
