@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test bench clean jars
+.PHONY: install run test bench clean jars browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,7 +20,15 @@ jars: $(STAMP)
 run: install
 	$(BIN)/watchfloor run --fresh
 
-test: install
+# The console's browser test drives Debian's chromium; installed here when missing (needs root or sudo).
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 || \
+	  { $$SUDO apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium chromium-driver >/dev/null; } || \
+	  echo "warning: could not install chromium and chromium-driver; the browser test is skipped outside CI"; }
+
+test: install browser
 	$(BIN)/python -m pytest
 
 bench: install

@@ -103,6 +103,8 @@ def test_run_quick_start_shows_sample_alerts_and_stops_cleanly_on_ctrl_c(tmp_pat
     """The README's first command: embedded broker, sample feeds, alerts on the terminal."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHFLOOR_")}
     env["WATCHFLOOR_DATA_DIR"] = str(tmp_path / "data")
+    console = free_port()
+    env["WATCHFLOOR_CONSOLE_PORT"] = str(console)
     out = open(tmp_path / "out.txt", "w+")
     proc = subprocess.Popen([WATCHFLOOR, "run"], env=env, stdout=out, stderr=subprocess.PIPE, text=True)
     try:
@@ -112,6 +114,10 @@ def test_run_quick_start_shows_sample_alerts_and_stops_cleanly_on_ctrl_c(tmp_pat
         shown = (tmp_path / "out.txt").read_text()
         assert "[HIGH]" in shown and "Yantar" in shown and "Ternopil" in shown
         assert "striker" not in shown.lower() and "Black Friday" not in shown
+        import httpx  # the web console runs in the quick start too, with the same alerts
+
+        state = httpx.get(f"http://127.0.0.1:{console}/api/state", timeout=10).json()
+        assert any("Yantar" in a["title"] for a in state["alerts"]) and state["chart"]["categories"]
         proc.send_signal(signal.SIGINT)
         assert proc.wait(60) == 0
     finally:
