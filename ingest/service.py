@@ -14,6 +14,7 @@ from ingest.publish import HeadlinePublisher
 from ingest.seen import SeenIds
 from watchfloor import health
 from watchfloor.settings import ConfigError, Settings
+from watchfloor.kafka import connection_problem
 from watchfloor.topics import Topics, ensure_topics
 
 log = logging.getLogger("watchfloor.ingest")
@@ -36,12 +37,12 @@ async def run_ingest(
     bootstrap = settings.require_bootstrap()
     publisher = HeadlinePublisher(settings, topics)
     try:
-        await ensure_topics(bootstrap, topics.specs())
+        await ensure_topics(settings, topics.specs())
         seen = await SeenIds.load(settings, topics.ingest_seen)
         await publisher.start()
     except (KafkaConnectionError, OSError) as exc:
         await publisher.stop()
-        raise ConfigError(f"cannot reach Kafka at {bootstrap} (WATCHFLOOR_KAFKA_BOOTSTRAP): {exc}") from None
+        raise connection_problem(settings, exc) from None
     except KafkaError as exc:
         await publisher.stop()
         raise ConfigError(f"Kafka at {bootstrap} refused the ingest setup: {exc}") from None

@@ -32,6 +32,7 @@ from watchfloor import health
 from watchfloor.contracts import Alert
 from watchfloor.kafka import make_consumer, make_producer
 from watchfloor.settings import ConfigError, Settings
+from watchfloor.kafka import connection_problem
 from watchfloor.topics import Topics, ensure_topics
 from watchfloor.lag import report_lag
 
@@ -68,9 +69,9 @@ async def run_notifier(
     topics = Topics(settings.topic_prefix)
     bootstrap = settings.require_bootstrap()
     try:
-        await ensure_topics(bootstrap, topics.specs())
+        await ensure_topics(settings, topics.specs())
     except (KafkaConnectionError, OSError) as exc:
-        raise ConfigError(f"cannot reach Kafka at {bootstrap} (WATCHFLOOR_KAFKA_BOOTSTRAP): {exc}") from None
+        raise connection_problem(settings, exc) from None
     notifier = Notifier(
         settings,
         channels,

@@ -64,6 +64,7 @@ def build_app(
     app = faust.App(
         f"{settings.topic_prefix}-processors",  # = processors.service.consumer_group
         broker=f"kafka://{settings.require_bootstrap()}",
+        broker_credentials=settings.security.faust_credentials(),  # the same TLS/SASL settings as every stage
         store="memory://",  # tables are rebuilt from their Kafka changelogs on start
         web_enabled=False,
         topic_partitions=topics.partitions,  # changelog partitions must equal the raw topic's
@@ -267,7 +268,7 @@ def build_app(
         if await asyncio.to_thread(live.maybe_reload):
             added = [c for c in live.current.category_ids if c not in before]
             if added:
-                await ensure_topics(settings.require_bootstrap(), [s for s in topics.specs(added) if s.name.startswith(f"{topics.prefix}.category.")])
+                await ensure_topics(settings, [s for s in topics.specs(added) if s.name.startswith(f"{topics.prefix}.category.")])
 
     for task in tasks:
         app.task(task)

@@ -14,7 +14,7 @@ from notifiers.channels import configured_tags
 from processors.app import build_app, run_worker
 from rules.loader import DEFAULT_RULES, RulesError
 from rules.reload import LiveRules
-from watchfloor.kafka import make_consumer
+from watchfloor.kafka import client_kwargs, connection_problem, make_consumer
 from watchfloor.settings import ConfigError, Settings
 from watchfloor.topics import DAY_MS, Topics, TopicSpec, ensure_topics
 
@@ -68,19 +68,21 @@ async def prepare(settings: Settings, live: LiveRules) -> int:
     bootstrap = settings.require_bootstrap()
     topics = Topics(settings.topic_prefix)
     try:
-        await ensure_topics(bootstrap, [
+        await ensure_topics(settings, [
             *topics.specs(live.current.category_ids),
             TopicSpec(alerting_topic(settings), topics.partitions, 7 * DAY_MS, key="alert rule id"),
         ])
         await seed_committed_offsets(settings, consumer_group(settings), [topics.raw, alerting_topic(settings)])
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        admin = AIOKafkaAdminClient(**client_kwargs(settings))
         await admin.start()
         try:
             brokers = len((await admin.describe_cluster()).get("brokers", []))
         finally:
             await admin.close()
+    except ConfigError:
+        raise
     except Exception as exc:
-        raise ConfigError(f"cannot reach Kafka at {bootstrap} (WATCHFLOOR_KAFKA_BOOTSTRAP): {exc}") from None
+        raise connection_problem(settings, exc) from None
     return min(3, max(1, brokers))
 
 

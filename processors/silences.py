@@ -114,7 +114,7 @@ async def expire_silence(settings: Settings, silence_id: str) -> Silence:
 
 async def _write(settings: Settings, silence: Silence) -> None:
     topics = Topics(settings.topic_prefix)
-    await ensure_topics(settings.require_bootstrap(), [s for s in topics.specs() if s.name == topics.silences])
+    await ensure_topics(settings, [s for s in topics.specs() if s.name == topics.silences])
     producer = make_producer(settings)
     await producer.start()
     try:

@@ -18,6 +18,7 @@ import socket
 import subprocess
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 from watchfloor.settings import REPO_ROOT, ConfigError, default_cache_dir
@@ -95,13 +96,26 @@ logger.server.level = INFO
 """
 
 
+@dataclass(frozen=True)
+class SaslSslListener:
+    """An extra SASL_SSL listener, as managed clusters have: TLS with a PEM keystore (unencrypted
+    PKCS#8 key followed by the certificate chain) and users for PLAIN and SCRAM-SHA-256/512.
+    SCRAM users are written when the storage is formatted, so use it on a fresh data dir."""
+
+    port: int
+    keystore_pem: Path
+    users: dict[str, str]
+
+
 class EmbeddedBroker:
     """Formats a data dir once, runs `kafka.Kafka` on it, and stops it with SIGTERM."""
 
-    def __init__(self, data_dir: Path, port: int = 9092, heap: str = DEFAULT_HEAP) -> None:
+    def __init__(self, data_dir: Path, port: int = 9092, heap: str = DEFAULT_HEAP,
+                 sasl_ssl: SaslSslListener | None = None) -> None:
         self.data_dir = Path(data_dir)
         self.port = port or free_port()
         self.heap = heap
+        self.sasl_ssl = sasl_ssl
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -134,10 +148,31 @@ class EmbeddedBroker:
             "log.segment.bytes": str(64 * 1024 * 1024),
             "log.cleaner.dedupe.buffer.size": str(8 * 1024 * 1024),
         }
+        if self.sasl_ssl:
+            secure = self.sasl_ssl
+            props["listeners"] += f",SASL_SSL://127.0.0.1:{secure.port}"
+            props["advertised.listeners"] += f",SASL_SSL://127.0.0.1:{secure.port}"
+            props["listener.security.protocol.map"] += ",SASL_SSL:SASL_SSL"
+            prefix = "listener.name.sasl_ssl."
+            plain_users = " ".join(f'user_{name}="{password}"' for name, password in secure.users.items())
+            props.update({
+                "sasl.enabled.mechanisms": "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512",
+                prefix + "ssl.keystore.type": "PEM",
+                prefix + "ssl.keystore.location": str(secure.keystore_pem),
+                prefix + "plain.sasl.jaas.config": f"org.apache.kafka.common.security.plain.PlainLoginModule required {plain_users};",
+                prefix + "scram-sha-256.sasl.jaas.config": "org.apache.kafka.common.security.scram.ScramLoginModule required;",
+                prefix + "scram-sha-512.sasl.jaas.config": "org.apache.kafka.common.security.scram.ScramLoginModule required;",
+            })
         path = self.data_dir / "server.properties"
         path.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
         (self.data_dir / "log4j2.properties").write_text(_LOG4J)
         return path
+
+    def _scram_args(self) -> list[str]:
+        if not self.sasl_ssl:
+            return []
+        return [arg for name, password in self.sasl_ssl.users.items() for mech in ("SCRAM-SHA-256", "SCRAM-SHA-512")
+                for arg in ("--add-scram", f"{mech}=[name={name},password={password}]")]
 
     def _java(self, lib: Path, *args: str) -> list[str]:
         return [
@@ -159,7 +194,8 @@ class EmbeddedBroker:
         config = self._write_config(free_port())
         if not (self.data_dir / "logs" / "meta.properties").exists():
             fmt = subprocess.run(
-                self._java(lib, "kafka.tools.StorageTool", "format", "-t", _cluster_id(), "-c", str(config)),
+                self._java(lib, "kafka.tools.StorageTool", "format", "-t", _cluster_id(), "-c", str(config),
+                           *self._scram_args()),
                 capture_output=True,
                 text=True,
             )

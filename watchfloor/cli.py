@@ -35,15 +35,16 @@ def _fail(message: str, code: int = 2) -> None:
 @contextlib.contextmanager
 def _config_errors():
     """Configuration and connection problems end the command with one clear line, not a traceback."""
-    from aiokafka.errors import KafkaConnectionError
+    from aiokafka.errors import KafkaConnectionError, KafkaError
+
+    from watchfloor.kafka import connection_problem
 
     try:
         yield
     except ConfigError as exc:
         _fail(str(exc))
-    except KafkaConnectionError as exc:
-        bootstrap = Settings.from_env().bootstrap
-        _fail(f"cannot reach Kafka at {bootstrap} (WATCHFLOOR_KAFKA_BOOTSTRAP): {exc}")
+    except (KafkaConnectionError, KafkaError) as exc:
+        _fail(str(connection_problem(Settings.from_env(), exc)))
 
 
 def _run_until_signal(main) -> object:  # type: ignore[no-untyped-def]

@@ -2,16 +2,52 @@
 
 from __future__ import annotations
 
+import logging
+import ssl
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from watchfloor.settings import Settings
+from watchfloor.settings import ConfigError, Settings
 
 
 def client_kwargs(settings: Settings) -> dict[str, Any]:
     """Connection settings shared by producers, consumers and admin clients."""
-    return {"bootstrap_servers": settings.require_bootstrap(), "client_id": "watchfloor"}
+    return {"bootstrap_servers": settings.require_bootstrap(), "client_id": "watchfloor",
+            **settings.security.aiokafka_kwargs()}
+
+
+class _LastConnectError(logging.Handler):
+    """aiokafka reports why a connection failed (bad password, TLS) only in its log, then raises
+    a bare "Unable to bootstrap"; this keeps that reason for `connection_problem`."""
+
+    last = ""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if "Unable connect" in message or "Authentication" in message or "SSL" in message:
+            _LastConnectError.last = message
+
+
+logging.getLogger("aiokafka").addHandler(_LastConnectError(level=logging.ERROR))
+
+
+def connection_problem(settings: Settings, exc: BaseException) -> ConfigError:
+    """One clear line naming the setting to check; never the password (aiokafka's errors do not
+    carry it, and it is not added here)."""
+    bootstrap = settings.bootstrap
+    name, text = type(exc).__name__, str(exc)
+    if name == "KafkaConnectionError" and _LastConnectError.last:
+        text = f"{text} ({_LastConnectError.last})"
+    security = settings.security
+    if "Authentication" in name or "authentication" in text.lower() or "Sasl" in name or "Sasl" in text:
+        return ConfigError(f"Kafka at {bootstrap} refused the login of WATCHFLOOR_KAFKA_USERNAME={security.username!r} "
+                           f"with WATCHFLOOR_KAFKA_SASL_MECHANISM={security.mechanism}: check WATCHFLOOR_KAFKA_PASSWORD "
+                           f"(or WATCHFLOOR_KAFKA_PASSWORD_FILE) and the mechanism ({name})")
+    if isinstance(exc, ssl.SSLError) or "SSL" in name or "certificate" in text.lower():
+        return ConfigError(f"TLS to Kafka at {bootstrap} failed: check WATCHFLOOR_KAFKA_CA_FILE (and _CERT_FILE/_KEY_FILE "
+                           f"for mutual TLS) and that WATCHFLOOR_KAFKA_SECURITY_PROTOCOL={security.protocol} is the listener's: {text}")
+    return ConfigError(f"cannot reach Kafka at {bootstrap} (WATCHFLOOR_KAFKA_BOOTSTRAP; {security.describe()}): {name} {text}".strip())
 
 
 def make_producer(settings: Settings, **overrides: Any) -> AIOKafkaProducer:

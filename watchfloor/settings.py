@@ -13,6 +13,9 @@ class ConfigError(Exception):
     """A configuration problem the user must fix; printed without a traceback."""
 
 
+from watchfloor.security import KafkaSecurity  # noqa: E402  (it needs ConfigError above)
+
+
 @dataclass(frozen=True)
 class Settings:
     bootstrap: str | None = None
@@ -21,6 +24,8 @@ class Settings:
     rules_dir: Path | None = None
     apprise_config: Path | None = None
     data_dir: Path = field(default_factory=lambda: default_cache_dir() / "data")
+    security: KafkaSecurity = field(default_factory=KafkaSecurity)
+    create_topics: bool = True
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -38,6 +43,8 @@ class Settings:
             rules_dir=path("WATCHFLOOR_RULES"),
             apprise_config=path("WATCHFLOOR_APPRISE_CONFIG"),
             data_dir=path("WATCHFLOOR_DATA_DIR") or default_cache_dir() / "data",
+            security=KafkaSecurity.from_env(env),
+            create_topics=env.get("WATCHFLOOR_CREATE_TOPICS", "true").strip().lower() not in ("0", "false", "no"),
         )
 
     def require_bootstrap(self) -> str:

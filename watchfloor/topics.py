@@ -9,9 +9,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+
+if TYPE_CHECKING:
+    from watchfloor.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -91,15 +95,25 @@ class Topics:
         return specs
 
 
-async def ensure_topics(bootstrap: str, specs: list[TopicSpec], **client_kwargs: object) -> list[str]:
-    """Creates the missing topics; returns the names it created."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_kwargs)
+async def ensure_topics(target: "Settings | str", specs: list[TopicSpec]) -> list[str]:
+    """Creates the missing topics with their specs (never the broker's defaults); returns the
+    names it created. `target` is the settings (security included) or a plaintext bootstrap.
+    With WATCHFLOOR_CREATE_TOPICS=false a missing topic is an error naming it: clusters whose
+    topics are provisioned by policy use `watchfloor topics apply` or their own tooling."""
+    from watchfloor.kafka import client_kwargs
+    from watchfloor.settings import ConfigError, Settings
+
+    settings = target if isinstance(target, Settings) else Settings(bootstrap=target)
+    admin = AIOKafkaAdminClient(**client_kwargs(settings))
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         missing = [s for s in specs if s.name not in existing]
         if not missing:
             return []
+        if not settings.create_topics:
+            raise ConfigError(f"missing topic(s) {', '.join(s.name for s in missing)} and WATCHFLOOR_CREATE_TOPICS=false: "
+                              "create them with `watchfloor topics apply` (see `watchfloor topics plan`)")
         cluster = await admin.describe_cluster()
         replication = min(3, max(1, len(cluster.get("brokers", []))))
         new = [
@@ -112,7 +126,8 @@ async def ensure_topics(bootstrap: str, specs: list[TopicSpec], **client_kwargs:
             if code == 0:
                 created.append(name)
             elif code != TopicAlreadyExistsError.errno:
-                raise RuntimeError(f"creating topic {name} failed: error {code} {message or ''}".strip())
+                raise ConfigError(f"creating topic {name} failed: error {code} {message or ''} "
+                                  "(create it with `watchfloor topics apply` by someone allowed to)".strip())
         if created:
             await _wait_for_leaders(admin, created)
             log.info("created topics %s", ", ".join(created))

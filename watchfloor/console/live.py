@@ -132,7 +132,7 @@ async def follow(settings: Settings, view: LiveView, stop: asyncio.Event) -> Non
     while not stop.is_set():
         consumer = make_consumer(settings, group_id=None)
         try:
-            await ensure_topics(settings.require_bootstrap(), [s for s in topics.specs() if s.name in kinds])
+            await ensure_topics(settings, [s for s in topics.specs() if s.name in kinds])
             await consumer.start()
             tps = []
             for topic in kinds:
