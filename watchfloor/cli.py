@@ -167,6 +167,54 @@ def console(
         _run_until_signal(lambda stop: run_console(settings, console_port(port) or 8080, host, stop, hours))
 
 
+topics_app = typer.Typer(add_completion=False, no_args_is_help=True, help="The topics the service needs, and the cluster's.")
+app.add_typer(topics_app, name="topics")
+
+
+def _planned(rules: Optional[Path]):  # type: ignore[no-untyped-def]
+    from processors.service import live_rules
+    from watchfloor.provisioning import plan
+
+    settings = Settings.from_env()
+    return settings, plan(settings, live_rules(settings, rules).current.category_ids)
+
+
+@topics_app.command("plan")
+def topics_plan(
+    rules: Optional[Path] = typer.Option(None, "--rules", help="rules folder: one topic per category (default: WATCHFLOOR_RULES or the packs)"),
+    replication: Optional[int] = typer.Option(None, "--replication", help="replication factor to plan (default: min(3, brokers) of the cluster, or 3 without one)"),
+) -> None:
+    """Print every topic the service needs: partitions, replication, retention, cleanup policy, key."""
+    from watchfloor.provisioning import cluster_replication, format_plan
+
+    setup_logging()
+    with _config_errors():
+        settings, items = _planned(rules)
+        if replication is None:
+            replication = asyncio.run(cluster_replication(settings)) if settings.bootstrap else 3
+        typer.echo(format_plan(items, replication))
+
+
+@topics_app.command("apply")
+def topics_apply(rules: Optional[Path] = typer.Option(None, "--rules", help="rules folder (default: WATCHFLOOR_RULES or the packs)")) -> None:
+    """Create the missing topics as planned; report drift on existing ones without changing them (exit 1)."""
+    from watchfloor.provisioning import apply
+
+    setup_logging()
+    with _config_errors():
+        settings, items = _planned(rules)
+        settings.require_bootstrap()
+        created, drift = asyncio.run(apply(settings, items))
+    for name in created:
+        typer.echo(f"created {name}")
+    for d in drift:
+        typer.echo(str(d))
+    typer.echo(f"{len(items)} topics planned, {len(created)} created, {len(items) - len(created)} existed, "
+               f"{len(drift)} drift finding(s)")
+    if drift:
+        raise typer.Exit(1)
+
+
 silence_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Silence alerts for a while (kept in Kafka).")
 app.add_typer(silence_app, name="silence")
 

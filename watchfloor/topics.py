@@ -33,7 +33,7 @@ class TopicSpec:
 
     def config(self) -> dict[str, str]:
         cfg = {"retention.ms": str(self.retention_ms), **self.extra}
-        cfg["cleanup.policy"] = "compact,delete" if self.compacted else "delete"
+        cfg.setdefault("cleanup.policy", "compact,delete" if self.compacted else "delete")
         return cfg
 
 
