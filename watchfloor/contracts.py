@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Callable, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -26,6 +26,13 @@ def _utc(value: datetime | None) -> datetime | None:
 UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
 
 
+def _json_or_none(data: bytes | str) -> object:
+    try:
+        return json.loads(data)
+    except ValueError:
+        return None
+
+
 class Message(BaseModel):
     """Readers ignore fields they do not know, so adding an optional field never breaks them."""
 
@@ -36,7 +43,16 @@ class Message(BaseModel):
 
     @classmethod
     def from_bytes(cls, data: bytes):  # type: ignore[no-untyped-def]
-        return cls.model_validate_json(data)
+        """The current version, or an earlier one still on the topic, upgraded (see UPGRADES)."""
+        try:
+            return cls.model_validate_json(data)
+        except ValidationError:
+            doc = _json_or_none(data) if UPGRADES else None
+            if isinstance(doc, dict) and doc.get("schema") in UPGRADES:
+                message = read_message(doc)
+                if isinstance(message, cls):
+                    return message
+            raise
 
 
 class RawHeadline(Message):
@@ -145,6 +161,29 @@ MESSAGE_TYPES: dict[str, type[Message]] = {
     "alert.dead/1": DeadLetter,
     "silence/1": Silence,
 }
+
+
+# Readers of earlier versions still on the topics: schema id -> upgrade to the current model's
+# input. Empty while every message type is at version 1; an incompatible change adds its
+# previous version here (see docs/topics.md, "Schema evolution").
+UPGRADES: dict[str, tuple[str, "Callable[[dict], dict]"]] = {}
+
+
+class UnknownSchema(ValueError):
+    """A message whose `schema` this reader does not know (a newer producer, or another topic)."""
+
+
+def read_message(data: bytes | str | dict) -> Message:
+    """Any message of our topics, current or previous version, as the current model."""
+    doc = data if isinstance(data, dict) else json.loads(data)
+    schema_id = doc.get("schema") if isinstance(doc, dict) else None
+    if schema_id in UPGRADES:
+        schema_id, upgrade = UPGRADES[schema_id]
+        doc = {**upgrade(doc), "schema": schema_id}
+    model = MESSAGE_TYPES.get(schema_id)  # type: ignore[arg-type]
+    if model is None:
+        raise UnknownSchema(f"unknown message schema {schema_id!r}; this reader knows {sorted([*MESSAGE_TYPES, *UPGRADES])}")
+    return model.model_validate(doc)
 
 
 def schema_file_name(schema_id: str) -> str:
