@@ -12,7 +12,7 @@ import logging
 import shutil
 from pathlib import Path
 
-from watchfloor.settings import Settings
+from watchfloor.settings import ConfigError, Settings
 
 log = logging.getLogger("watchfloor.run")
 
@@ -46,7 +46,7 @@ def _run_stages(settings: Settings, feeds_file: Path | None, rules: Path | None)
     from notifiers.service import run_notifier
     from processors.app import build_app, run_worker
     from processors.service import live_rules, prepare
-    from watchfloor.console.service import console_port, run_console
+    from watchfloor.console.service import check_port_free, console_port, run_console
 
     live = live_rules(settings, rules)
     replication = asyncio.run(prepare(settings, live))
@@ -59,6 +59,12 @@ def _run_stages(settings: Settings, feeds_file: Path | None, rules: Path | None)
 
     tasks = [ingest, notify]
     port = console_port()
+    if port:
+        try:
+            check_port_free("127.0.0.1", port)
+        except ConfigError as exc:  # a busy port must not keep the pipeline from running
+            log.warning(f"web console not started: {exc}")
+            port = 0
     if port:
         async def console() -> None:
             await _until_cancelled(lambda stop: run_console(settings, port, stop=stop), "console")

@@ -11,7 +11,7 @@ import uvicorn
 from processors.service import live_rules
 from watchfloor.console.live import LiveView, follow
 from watchfloor.console.web import build_console
-from watchfloor.settings import Settings
+from watchfloor.settings import ConfigError, Settings
 
 log = logging.getLogger("watchfloor.console")
 
@@ -26,9 +26,23 @@ def console_port(port: int | None = None) -> int:
     return int(value) if value else DEFAULT_PORT
 
 
+def check_port_free(host: str, port: int) -> None:
+    """uvicorn exits the whole process when it cannot bind; say which setting to change instead."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ConfigError(f"the console cannot listen on {host}:{port} ({exc.strerror}): "
+                              "set WATCHFLOOR_CONSOLE_PORT (or --port) to a free port, or 0 to leave it out of `run`") from None
+
+
 async def run_console(settings: Settings, port: int, host: str = "127.0.0.1", stop: asyncio.Event | None = None,
                       hours: int = 24) -> None:
     stop = stop or asyncio.Event()
+    check_port_free(host, port)
     token = os.environ.get("WATCHFLOOR_CONSOLE_TOKEN", "").strip() or None
     rules = live_rules(settings)
     view = LiveView(hours)
