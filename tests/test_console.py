@@ -194,3 +194,17 @@ def test_a_wrong_token_is_refused(settings, rules_dir, cli_env, tmp_path):
         assert expired.status_code == 200
     finally:
         stop(console)
+
+
+def test_a_busy_port_is_named_not_a_traceback(cli_env, tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run([str(BIN / "watchfloor"), "console", "--port", str(port)], env=cli_env,
+                                capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert f"127.0.0.1:{port}" in result.stderr and "WATCHFLOOR_CONSOLE_PORT" in result.stderr
+    assert "Traceback" not in result.stderr
