@@ -42,6 +42,7 @@ from watchfloor.topics import Topics, ensure_topics
 log = logging.getLogger("watchfloor.process")
 
 DEDUP_WINDOW = timedelta(hours=24)
+STORY_KEY = "\x1f"  # alert-stories keys: rule id, this, story id
 
 
 def build_app(
@@ -175,7 +176,10 @@ def build_app(
         return sent
 
     # Alerting state, keyed by alert rule id (and group), co-partitioned with the alerting agent's input.
+    # One entry per story ("<rule id>\x1f<story id>" -> story JSON), so an event writes the story
+    # it touched, not the rule's whole story list; the lists live decoded in `story_cache`.
     stories = app.Table("alert-stories", default=None, key_type=str, value_type=bytes, partitions=topics.partitions)
+    story_cache: dict[str, list[dict]] = {}
     throttles = app.Table("alert-throttles", default=None, key_type=str, value_type=bytes, partitions=topics.partitions)
     alerts_topic = app.topic(topics.alerts, key_type=bytes, value_type=bytes)
     silences = SilenceBook()
@@ -198,13 +202,16 @@ def build_app(
             return  # the rule was removed by a reload since
         headline = ClassifiedHeadline.model_validate(item["headline"])
         now = headline.classified.timestamp()
-        state = json.loads(stories[rule.id]) if stories.get(rule.id) else []
+        state = rule_stories(rule.id)
+        before = {s["id"] for s in state}
         story = add_report(state, headline, rule, now)
+        for gone in before - {s["id"] for s in state}:
+            stories.pop(f"{rule.id}{STORY_KEY}{gone}", None)
+        stories[f"{rule.id}{STORY_KEY}{story['id']}"] = json.dumps(story).encode()
         throttle_key = f"{rule.id}\x1f{group_key(rule, story)}"
         last = throttles.get(throttle_key)
         last_fired = max(float(last) if last else 0.0, firing.get(throttle_key, 0.0)) or None
         decision = decide(rule, state, story, last_fired, now)
-        stories[rule.id] = json.dumps(state).encode()
         if decision.outcome == "throttled":
             ALERTS_SUPPRESSED.labels(rule.id, "throttle").inc()
             return
@@ -228,6 +235,29 @@ def build_app(
                                        "sources": alert.source_count, "title": alert.title[:120]})
 
     firing: dict[str, float] = {}  # throttles whose table write waits for the alert's ack
+
+    def rule_stories(rule_id: str) -> list[dict]:
+        """The rule's recent stories, oldest first, decoded once per rule after each rebalance.
+        Called in an event's context: a list in the older one-entry-per-rule form is rewritten."""
+        cached = story_cache.get(rule_id)
+        if cached is not None:
+            return cached
+        prefix = rule_id + STORY_KEY
+        state = [_decoded(v) for k, v in list(stories.items()) if isinstance(k, str) and k.startswith(prefix) and v]
+        legacy = stories.get(rule_id)
+        if legacy:
+            for old in _decoded(legacy):
+                if not any(s["id"] == old["id"] for s in state):
+                    state.append(old)
+                    stories[prefix + old["id"]] = json.dumps(old).encode()
+            stories.pop(rule_id, None)
+        state.sort(key=lambda s: s["first_seen"])
+        story_cache[rule_id] = state
+        return state
+
+    @app.on_partitions_revoked.connect
+    async def forget_stories(sender: object, *args: object, **kwargs: object) -> None:
+        story_cache.clear()  # the table changes hands; decode again from what this worker holds
 
     async def set_throttle(event: faust.EventT, key: str, fired: float, sent: Any) -> None:
         """`event` is held so the task's inherited event context stays valid for the table write."""
@@ -260,6 +290,7 @@ def build_app(
 
     @app.on_rebalance_complete.connect
     async def ready(sender: object, **kwargs: object) -> None:
+        story_cache.clear()
         health.set_ready("process")
 
     @app.timer(interval=reload_interval)
@@ -273,6 +304,11 @@ def build_app(
     for task in tasks:
         app.task(task)
     return app
+
+
+def _decoded(value: Any) -> Any:
+    """Table values as written (JSON bytes), or as faust may hand them back after a recovery."""
+    return json.loads(value) if isinstance(value, (bytes, str)) else value
 
 
 def run_worker(app: faust.App) -> None:

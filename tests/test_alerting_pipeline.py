@@ -103,3 +103,51 @@ async def test_story_and_throttle_state_survive_a_processor_restart(processor, s
         again.send_signal(signal.SIGTERM)
         again.wait(30)
         log.close()
+
+
+async def test_story_state_kept_by_an_earlier_version_is_read_after_an_upgrade(cli_env, settings, rules_dir, tmp_path):
+    """Earlier versions kept one table entry per rule (its whole story list); this one keeps one
+    per story. A worker upgraded in place must still know the stories the old one recorded."""
+    import json
+    import signal
+
+    from aiokafka import AIOKafkaProducer
+    from aiokafka.partitioner import murmur2
+    from faust.serializers.registry import Registry
+
+    from processors.alerting import add_report
+    from rules.loader import load_rules
+    from watchfloor.contracts import ClassifiedHeadline
+    from watchfloor.provisioning import plan
+    from watchfloor.topics import ensure_topics
+
+    (rules_dir / "strikes.yaml").write_text(RULES)
+    topics = Topics(settings.topic_prefix)
+    await ensure_topics(settings.bootstrap, [p.spec for p in plan(settings, ["airstrike", "diplomacy"])])
+    rule = next(r for r in load_rules(rules_dir).alerts if r.id == "strikes")
+    first = headline(300, "Russian missile strike on Ternopil apartment blocks kills dozens").model_copy(update={"source": "A"})
+    old = ClassifiedHeadline.model_validate({**json.loads(first.to_bytes()), "schema": "headline.classified/1",
+                                             "categories": [{"id": "airstrike", "severity": "high", "matched": ["missile*"]}],
+                                             "rules_version": "old", "classified": datetime.now(timezone.utc)})
+    state: list[dict] = []
+    add_report(state, old, rule, datetime.now(timezone.utc).timestamp())
+    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap, acks="all")
+    await producer.start()
+    try:  # the old layout: key = rule id, value = the rule's story list, in the rule's partition
+        await producer.send_and_wait(f"{settings.topic_prefix}-processors-alert-stories-changelog", json.dumps(state).encode(),
+                                     key=Registry().dumps_key(str, "strikes", serializer="json"),  # as faust writes keys
+                                     partition=(murmur2(b"strikes") & 0x7FFFFFFF) % topics.partitions)
+    finally:
+        await producer.stop()
+    env = {**cli_env, "WATCHFLOOR_RULES": str(rules_dir), "WATCHFLOOR_DATA_DIR": str(tmp_path / "data")}
+    log = open(tmp_path / "upgraded.log", "w")
+    proc = subprocess.Popen([str(BIN / "watchfloor"), "process"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        second = headline(301, "Missile strike on Ternopil apartment blocks kills dozens").model_copy(update={"source": "B"})
+        await send(settings, second)
+        [alert] = [Alert.model_validate(m) for m in await wait_for_messages(settings, topics.alerts, 1, timeout=90)]
+        assert alert.source_count == 2 and [r.source for r in alert.reports] == ["A", "B"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+        log.close()
