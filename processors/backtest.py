@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from processors.alerting import add_report, build_alert, concerned_rules, decide, group_key
-from rules.engine import Match
+from rules.engine import Engine, Match
 from rules.loader import RuleSet
 from watchfloor.contracts import CategoryMatch, ClassifiedHeadline
 
@@ -84,6 +84,13 @@ class Backtest:
             self.report.categories[cid] = Change(cid)
         for rule in [*current.alerts, *candidate.alerts]:
             self.report.alerts.setdefault(rule.id, Change(rule.id))
+        # Rules defined alike in both sets match alike: the candidate only classifies with the
+        # rules that changed, and takes the rest from the rules in force.
+        now_rules = {r.id: r for r in current.rules}
+        self._kept = {r.id for r in candidate.rules if now_rules.get(r.id) == r}
+        changed = [r for r in candidate.engine.rules if r.id not in self._kept]
+        self._changed = Engine(changed, candidate.engine.table, use_c=candidate.engine.use_c)
+        self._order = {r.id: i for i, r in enumerate(candidate.engine.rules)}
         self._seen: set[str] = set()
         self._alerting_cats = ({c for r in current.alerts for c in r.when.categories},
                                {c for r in candidate.alerts for c in r.when.categories})
@@ -91,7 +98,8 @@ class Backtest:
 
     def add(self, records: Iterable[tuple[int, bytes | None]]) -> None:
         report, seen = self.report, self._seen
-        classify_now, classify_new = self.current.engine.classify, self.candidate.engine.classify
+        classify_now, classify_changed = self.current.engine.classify, self._changed.classify
+        kept, order = self._kept, self._order
         cats = report.categories
         alert_now, alert_new = self._alerting_cats
         for timestamp, value in records:
@@ -106,7 +114,10 @@ class Backtest:
                 continue
             seen.add(hid)
             report.headlines += 1
-            before, after = classify_now(title, summary), classify_new(title, summary)
+            before = classify_now(title, summary)
+            after = [m for m in before if m.id in kept] + classify_changed(title, summary)
+            if len(after) > 1:
+                after.sort(key=lambda m: order[m.id])
             if before or after:
                 ids_before = {m.id for m in before}
                 ids_after = {m.id for m in after}
@@ -125,8 +136,10 @@ class Backtest:
 
     def finish(self) -> Report:
         self._candidates.sort(key=lambda c: c[0])
+        unchanged = self._unchanged_alert_rules()
         fired_before = self._replay(self.current, [(t, i, b) for t, i, b, _ in self._candidates])
-        fired_after = self._replay(self.candidate, [(t, i, a) for t, i, _, a in self._candidates])
+        fired_after = self._replay(self.candidate, [(t, i, a) for t, i, _, a in self._candidates], skip=unchanged)
+        fired_after.update({rule_id: fired_before.get(rule_id, {}) for rule_id in unchanged})
         for rule_id, change in self.report.alerts.items():
             before, after = fired_before.get(rule_id, {}), fired_after.get(rule_id, {})
             change.before, change.after = len(before), len(after)
@@ -140,14 +153,30 @@ class Backtest:
             self.report.last = datetime.fromtimestamp(stamps[-1] / 1000, timezone.utc)
         return self.report
 
+    def _unchanged_alert_rules(self) -> set[str]:
+        """Alert rules defined alike in both sets whose categories classified every headline alike:
+        their replay would be the same, so it runs once (most rule changes touch one category)."""
+        current = {r.id: r for r in self.current.alerts}
+        same = {r.id for r in self.candidate.alerts if current.get(r.id) == r}
+        watched = {rid: set(current[rid].when.categories) for rid in same}
+        for _, _, before, after in self._candidates:
+            if not same:
+                break
+            for rid in list(same):
+                cats = watched[rid]
+                if [m for m in before if m.id in cats] != [m for m in after if m.id in cats]:
+                    same.discard(rid)
+        return same
+
     @staticmethod
-    def _replay(ruleset: RuleSet, items: list[tuple[int, dict, list[Match]]]) -> dict[str, dict[str, dict]]:
+    def _replay(ruleset: RuleSet, items: list[tuple[int, dict, list[Match]]], skip: set[str] = frozenset()) -> dict[str, dict[str, dict]]:  # type: ignore[assignment]
         """Alerts each rule fires over the history, keyed by alert id (deterministic, as live)."""
+        watched = {c for r in ruleset.alerts if r.id not in skip for c in r.when.categories}
         stories: dict[str, list[dict]] = {}
         last_fired: dict[str, float] = {}
         fired: dict[str, dict[str, dict]] = {}
         for timestamp, item, matches in items:
-            if not matches:
+            if not any(m.id in watched for m in matches):
                 continue
             now = timestamp / 1000
             headline = ClassifiedHeadline.model_validate({
@@ -156,6 +185,8 @@ class Backtest:
                 "classified": datetime.fromtimestamp(now, timezone.utc),
             })
             for rule in concerned_rules(ruleset, headline):
+                if rule.id in skip:
+                    continue
                 state = stories.setdefault(rule.id, [])
                 story = add_report(state, headline, rule, now)
                 key = f"{rule.id}\x1f{group_key(rule, story)}"

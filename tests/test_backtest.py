@@ -34,6 +34,9 @@ alerts:
     when: {categories: [airstrike]}
     throttle: 1h
     notify: [watch-officers]
+  - id: talks
+    when: {categories: [diplomacy]}
+    notify: [watch-officers]
 """
 # The change under test: shelling becomes a strike, drone attacks no longer are.
 CANDIDATE = CURRENT.replace('any: ["missile strike*", "drone attack*"]', 'any: ["missile strike*", "shelling"]')
@@ -103,6 +106,8 @@ def test_a_rule_change_reports_exactly_what_it_gains_and_loses(history, cli_env)
     assert (alerts["before"], alerts["after"]) == (2, 2)
     assert [a["title"] for a in alerts["gained_headlines"]] == ["Overnight shelling of Kherson kills two"]
     assert [a["title"] for a in alerts["lost_headlines"]] == ["Drone attack on Odesa port"]
+    talks = by_id(report["alerts"])["talks"]  # untouched by the change: replayed once, reported alike
+    assert (talks["before"], talks["after"], talks["gained"], talks["lost"]) == (1, 1, 0, 0)
 
 
 def test_a_time_range_limits_the_replay_and_the_summary_is_readable(history, cli_env):
@@ -140,3 +145,38 @@ def test_candidate_rules_with_a_mistake_are_refused_with_file_and_line(history, 
     result = backtest(cli_env, history, "--since", "1d")
     assert result.returncode == 1
     assert f"{history['candidate'] / 'rules.yaml'}:4:" in result.stderr
+
+
+def test_the_replay_matches_classifying_everything_with_both_rule_sets(tmp_path):
+    """The backtest classifies only with the rules that changed; on 719 real headlines its counts
+    must equal classifying every headline with both full rule sets."""
+    import shutil
+
+    import yaml
+
+    from processors.backtest import Backtest
+    from rules.loader import DEFAULT_RULES, load_rules
+
+    shutil.copytree(DEFAULT_RULES, tmp_path / "candidate")
+    target = tmp_path / "candidate" / "airstrike.yaml"
+    data = yaml.safe_load(target.read_text())
+    data["rules"][0]["match"]["any"].insert(0, "explosion*")
+    data["rules"][0]["match"].setdefault("none", []).append("рятувальники")
+    target.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
+    (tmp_path / "candidate" / "diplomacy.yaml").unlink()  # a removed category too
+    alerts = tmp_path / "candidate" / "alerts.yaml"
+    alerts.write_text(alerts.read_text().replace("[diplomacy, ", "["))
+    current, candidate = load_rules(DEFAULT_RULES), load_rules(tmp_path / "candidate")
+    lines = [json.loads(line) for line in (Path(__file__).parent / "data" / "labelled.jsonl").read_text().splitlines() if line.strip()]
+    records = [(1_700_000_000_000 + i * 60_000, json.dumps({"id": f"l{i}", "title": l["title"], "summary": l.get("summary", ""),
+                                                            "source": f"S{i % 5}", "feed_id": "f", "fetched": "2025-11-20T00:00:00Z"}).encode())
+               for i, l in enumerate(lines)]
+    test = Backtest(current, candidate)
+    test.add(records)
+    report = test.finish()
+    for cid, change in report.categories.items():
+        before = {f"l{i}" for i, l in enumerate(lines) if cid in {m.id for m in current.engine.classify(l["title"], l.get("summary", ""))}}
+        after = {f"l{i}" for i, l in enumerate(lines) if cid in {m.id for m in candidate.engine.classify(l["title"], l.get("summary", ""))}}
+        assert (change.before, change.after) == (len(before), len(after)), cid
+        assert {h["id"] for h in change.gained} == after - before and {h["id"] for h in change.lost} == before - after, cid
+    assert report.categories["diplomacy"].after == 0 and report.categories["diplomacy"].lost_count > 0
