@@ -54,6 +54,16 @@ def weight(token: str) -> float:
     return table.get(token, unseen)
 
 
+_SQUARED: dict[str, float] = {}  # token -> weight², filled as tokens are met
+
+
+def _w2(token: str) -> float:
+    value = _SQUARED.get(token)
+    if value is None:
+        value = _SQUARED[token] = weight(token) ** 2
+    return value
+
+
 def similarity(a: frozenset[str], b: frozenset[str]) -> float:
     """IDF-weighted cosine of two stem sets, in [0, 1]."""
     if not a or not b:
@@ -61,14 +71,18 @@ def similarity(a: frozenset[str], b: frozenset[str]) -> float:
     common = a & b
     if not common:
         return 0.0
-    num = sum(weight(t) ** 2 for t in common)
+    squared = _SQUARED
+    num = 0.0
+    for token in common:
+        value = squared.get(token)
+        num += value if value is not None else _w2(token)
     return num / math.sqrt(_profile(a)[0] * _profile(b)[0])
 
 
 @lru_cache(maxsize=65536)
 def _profile(tokens: frozenset[str]) -> tuple[float, frozenset[str]]:
     """(squared norm, rare tokens): every headline is compared with every recent story of a rule."""
-    return sum(weight(t) ** 2 for t in tokens), frozenset(t for t in tokens if weight(t) >= RARE)
+    return sum(_w2(t) for t in tokens), frozenset(t for t in tokens if weight(t) >= RARE)
 
 
 @lru_cache(maxsize=65536)
@@ -93,10 +107,16 @@ def same_story(a: frozenset[str], b: frozenset[str]) -> bool:
     """Similar enough, and not about different rare things (Kharkiv is not Ternopil)."""
     if a.isdisjoint(b):
         return False  # most pairs: checked first
-    rare_a, rare_b = _profile(a)[1], _profile(b)[1]
+    norm_a, rare_a = _profile(a)
+    norm_b, rare_b = _profile(b)
     if rare_a and rare_b and rare_a.isdisjoint(rare_b):
         return False
-    return similarity(a, b) >= SAME_STORY
+    squared = _SQUARED
+    num = 0.0
+    for token in a & b:
+        value = squared.get(token)
+        num += value if value is not None else _w2(token)
+    return num >= SAME_STORY * math.sqrt(norm_a * norm_b)  # similarity(a, b) >= SAME_STORY
 
 
 def build_idf(headlines_file: Path, out: Path = IDF_FILE, min_df: int = 2) -> int:
