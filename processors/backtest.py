@@ -17,6 +17,7 @@ from typing import Any
 from processors.alerting import add_report, build_alert, concerned_rules, decide, group_key
 from rules.engine import Engine, Match
 from rules.loader import RuleSet
+from rules.text import words
 from watchfloor.contracts import CategoryMatch, ClassifiedHeadline
 
 KEEP = 1000  # gained/lost headlines and alerts kept per category or rule; counts are exact
@@ -98,7 +99,7 @@ class Backtest:
 
     def add(self, records: Iterable[tuple[int, bytes | None]]) -> None:
         report, seen = self.report, self._seen
-        classify_now, classify_changed = self.current.engine.classify, self._changed.classify
+        classify_now, classify_changed = self.current.engine.classify_words, self._changed.classify_words
         kept, order = self._kept, self._order
         cats = report.categories
         alert_now, alert_new = self._alerting_cats
@@ -114,8 +115,9 @@ class Backtest:
                 continue
             seen.add(hid)
             report.headlines += 1
-            before = classify_now(title, summary)
-            after = [m for m in before if m.id in kept] + classify_changed(title, summary)
+            title_words, summary_words = words(title), words(summary) if summary else []
+            before = classify_now(title_words, summary_words)
+            after = [m for m in before if m.id in kept] + classify_changed(title_words, summary_words)
             if len(after) > 1:
                 after.sort(key=lambda m: order[m.id])
             if before or after:

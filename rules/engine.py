@@ -293,8 +293,12 @@ class Engine:
         self._flat = [not r.cond.all and not r.cond.none and all(isinstance(n, int) for n in r.cond.any) for r in self.rules]
 
     def classify(self, title: str, summary: str = "") -> list[Match]:
-        found_title = self.matcher.find(words(title))
-        found_summary = self.matcher.find(words(summary)) if summary else set()
+        return self.classify_words(words(title), words(summary) if summary else [])
+
+    def classify_words(self, title_words: list[str], summary_words: list[str]) -> list[Match]:
+        """`classify` on text already cut by `rules.text.words` (to classify one text twice)."""
+        found_title = self.matcher.find(title_words)
+        found_summary = self.matcher.find(summary_words) if summary_words else set()
         both = found_title | found_summary if found_summary else found_title
         if not both:
             return []
