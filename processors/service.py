@@ -16,7 +16,8 @@ from rules.loader import DEFAULT_RULES, RulesError
 from rules.reload import LiveRules
 from watchfloor.kafka import client_kwargs, connection_problem, make_consumer
 from watchfloor.settings import ConfigError, Settings
-from watchfloor.topics import DAY_MS, Topics, TopicSpec, ensure_topics
+from watchfloor.provisioning import plan
+from watchfloor.topics import Topics, ensure_topics
 
 log = logging.getLogger("watchfloor.process")
 
@@ -68,10 +69,9 @@ async def prepare(settings: Settings, live: LiveRules) -> int:
     bootstrap = settings.require_bootstrap()
     topics = Topics(settings.topic_prefix)
     try:
-        await ensure_topics(settings, [
-            *topics.specs(live.current.category_ids),
-            TopicSpec(alerting_topic(settings), topics.partitions, 7 * DAY_MS, key="alert rule id"),
-        ])
+        # Every planned topic, faust's own included, so that with WATCHFLOOR_CREATE_TOPICS=false
+        # nothing is created behind the operator's back (faust would create what is missing).
+        await ensure_topics(settings, [p.spec for p in plan(settings, live.current.category_ids)])
         await seed_committed_offsets(settings, consumer_group(settings), [topics.raw, alerting_topic(settings)])
         admin = AIOKafkaAdminClient(**client_kwargs(settings))
         await admin.start()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import subprocess
 
+import pytest
+
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from tests.conftest import BIN
@@ -57,9 +59,26 @@ def test_the_processor_topics_it_creates_match_the_plan(processor, cli_env, rule
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_with_topic_creation_off_a_stage_names_the_missing_topic(cli_env, tmp_path):
+@pytest.mark.parametrize("stage", [["ingest", "--once"], ["process"], ["notify"]])
+def test_with_topic_creation_off_a_stage_names_the_missing_topic(cli_env, tmp_path, stage):
     env = {**cli_env, "WATCHFLOOR_CREATE_TOPICS": "false", "WATCHFLOOR_DATA_DIR": str(tmp_path)}
-    result = watchfloor(env, "ingest", "--once")
+    result = watchfloor(env, *stage)
     assert result.returncode == 2
     assert f"{cli_env['WATCHFLOOR_TOPIC_PREFIX']}.headlines.raw" in result.stderr
     assert "watchfloor topics apply" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_with_topic_creation_off_the_processor_runs_on_applied_topics(cli_env, rules_dir, tmp_path, settings):
+    """After `topics apply`, nothing is left for faust to create: the processor starts and works."""
+    from tests.kafka_helpers import headline, send, wait_for_messages
+
+    env = {**cli_env, "WATCHFLOOR_RULES": str(rules_dir), "WATCHFLOOR_DATA_DIR": str(tmp_path)}
+    assert watchfloor(env, "topics", "apply").returncode == 0
+    proc = subprocess.Popen([str(BIN / "watchfloor"), "process"], env={**env, "WATCHFLOOR_CREATE_TOPICS": "false"},
+                            stdout=open(tmp_path / "process.log", "w"), stderr=subprocess.STDOUT)
+    try:
+        asyncio.run(send(settings, headline(1, "Missile strike on Odesa")))
+        asyncio.run(wait_for_messages(settings, f"{settings.topic_prefix}.category.airstrike", 1, timeout=60))
+    finally:
+        proc.terminate()
+        proc.wait(30)
