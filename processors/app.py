@@ -255,6 +255,13 @@ def build_app(
         story_cache[rule_id] = state
         return state
 
+    watchdog: list[asyncio.Task] = []
+
+    @app.on_partitions_assigned.connect
+    async def start_recovery_watchdog(sender: object, *args: object, **kwargs: object) -> None:
+        if not watchdog:  # app timers only start after the first recovery: too late for this one
+            watchdog.append(asyncio.ensure_future(kafka_patches.watch_recovery(app)))
+
     @app.on_partitions_revoked.connect
     async def forget_stories(sender: object, *args: object, **kwargs: object) -> None:
         story_cache.clear()  # the table changes hands; decode again from what this worker holds

@@ -22,6 +22,7 @@ again; the dedup table drops what was already done.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass
@@ -139,3 +140,36 @@ def apply() -> None:
     base.perform_seek = _perform_seek  # type: ignore[method-assign]
     base._new_offset = _new_offset  # type: ignore[method-assign]
     base._add_gap = _add_gap  # type: ignore[method-assign]
+
+
+RECOVERY_STALL_SECONDS = 20.0
+
+
+async def restart_stalled_recovery(recovery: Any, stall: float = RECOVERY_STALL_SECONDS) -> bool:
+    """faust-streaming can stop receiving changelog records during a table recovery (issues
+    faust-streaming/faust#21, #74): the worker then holds its partitions and processes nothing.
+    When recovery has received nothing for `stall` s, this restarts it the way a new rebalance
+    would (seek the changelogs again, resume fetching). Returns True when it did."""
+    started = getattr(recovery, "_recovery_started_at", None)
+    if not recovery.in_recovery or started is None or not recovery.active_remaining_total():
+        return False
+    now = time.monotonic()
+    received = [t for t in recovery._active_events_received_at.values() if t is not None]
+    last = max([started, *received, getattr(recovery, "_watchfloor_kicked_at", 0.0)])
+    if now - last < stall:
+        return False
+    recovery._watchfloor_kicked_at = now
+    log.warning("table recovery received nothing for %.0f s (a known faust problem); restarting it", now - last,
+                extra={"remaining": recovery.active_remaining_total()})
+    recovery.signal_recovery_start.set()
+    return True
+
+
+async def watch_recovery(app: Any, every: float = 5.0) -> None:
+    """Runs for the worker's life; started on the first assignment, before any recovery."""
+    while not app.should_stop:
+        try:
+            await restart_stalled_recovery(app.tables.recovery)
+        except Exception:  # a watchdog must never take the worker down
+            log.exception("recovery watchdog failed")
+        await asyncio.sleep(every)

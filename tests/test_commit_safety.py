@@ -100,3 +100,41 @@ async def test_a_partition_that_catches_up_is_not_read_again(consumer, monkeypat
     clock[0] += 11
     await kafka_patches.reread_stalled(consumer, after=10)
     assert consumer.seeks == []
+
+
+class FakeRecovery:
+    """The parts of faust's Recovery service the watchdog reads."""
+
+    def __init__(self, started: float, remaining: int = 10) -> None:
+        import asyncio
+
+        self.in_recovery, self._recovery_started_at, self.remaining = True, started, remaining
+        self._active_events_received_at: dict = {}
+        self.signal_recovery_start = asyncio.Event()
+
+    def active_remaining_total(self) -> int:
+        return self.remaining
+
+
+async def test_a_table_recovery_that_receives_nothing_is_restarted_once_per_stall(monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr(kafka_patches.time, "monotonic", lambda: clock[0])
+    recovery = FakeRecovery(started=1000.0)
+    assert not await kafka_patches.restart_stalled_recovery(recovery, stall=20)
+    clock[0] += 21
+    assert await kafka_patches.restart_stalled_recovery(recovery, stall=20)
+    assert recovery.signal_recovery_start.is_set()  # what a new rebalance sets: seek and resume again
+    recovery.signal_recovery_start.clear()
+    clock[0] += 5
+    assert not await kafka_patches.restart_stalled_recovery(recovery, stall=20)  # give the restart time
+
+
+async def test_a_recovery_that_makes_progress_or_is_done_is_left_alone(monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr(kafka_patches.time, "monotonic", lambda: clock[0])
+    recovery = FakeRecovery(started=1000.0)
+    clock[0] += 30
+    recovery._active_events_received_at[RAW] = 1025.0  # records arrived 5 s ago
+    assert not await kafka_patches.restart_stalled_recovery(recovery, stall=20)
+    done = FakeRecovery(started=1000.0, remaining=0)
+    assert not await kafka_patches.restart_stalled_recovery(done, stall=20)
