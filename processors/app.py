@@ -292,7 +292,7 @@ def build_app(
 
     @app.timer(interval=2.0)
     async def reread_dropped() -> None:
-        if not app.rebalancing:
+        if not app.rebalancing and not app.in_recovery:
             await kafka_patches.reread_stalled(app.consumer, after=5.0)
 
     @app.on_rebalance_complete.connect

@@ -103,6 +103,7 @@ async def reread_stalled(consumer: Any, after: float = 10.0) -> None:
     for tp in list(_stalls):
         if tp not in assignment:
             del _stalls[tp]
+    await _reread_dropped_tails(consumer, assignment, now, after)
     for tp, acked in list(consumer._acked.items()):
         committed = consumer._committed_offset.get(tp)
         if tp not in assignment or not acked or committed is None or min(acked) <= committed:
@@ -129,6 +130,40 @@ async def reread_stalled(consumer: Any, after: float = 10.0) -> None:
             acked.extend(missing)
             consumer._acked_index[tp].update(missing)
             del _stalls[tp]
+
+
+async def _reread_dropped_tails(consumer: Any, assignment: set, now: float, after: float) -> None:
+    """The other shape of a drop: the last records of a quiet partition (an alert rule's, say).
+    Nothing later is acknowledged to reveal the hole, yet the fetch position is past records
+    that were never delivered. Held like that for `after` s with nothing in flight, the
+    partition is sought back to its committed offset."""
+    tails: dict[TP, _Stall] = consumer.__dict__.setdefault("_watchfloor_tails", {})
+    in_flight = {m.tp for m in list(consumer._unacked_messages)}
+    acks_enabled = consumer.app.topics.acks_enabled_for
+    for tp in list(tails):
+        if tp not in assignment:
+            del tails[tp]
+    for tp in assignment:
+        committed = consumer._committed_offset.get(tp)
+        if committed is None or consumer._acked.get(tp) or tp in in_flight or not acks_enabled(tp.topic):
+            tails.pop(tp, None)
+            continue
+        position = await consumer.position(tp)
+        if position is None or position <= committed:
+            tails.pop(tp, None)
+            continue
+        stall = tails.get(tp)
+        if stall is None or stall.committed != committed:
+            tails[tp] = _Stall(committed, now)
+            continue
+        if now - stall.since < after:
+            continue
+        stall.since = now
+        stall.rereads += 1
+        log.warning("records were fetched but never processed; reading them again",
+                    extra={"topic": tp.topic, "partition": tp.partition, "offsets": f"{committed}..{position - 1}",
+                           "attempt": stall.rereads})
+        await consumer.seek_wait({tp: committed})
 
 
 def apply() -> None:

@@ -30,9 +30,15 @@ def consumer(tmp_path, monkeypatch):
     async def seek_wait(partitions):
         seeks.append(dict(partitions))
 
+    positions: dict = {}  # the fetch position; by default where the committed offset is
+
+    async def position(tp):
+        return positions.get(tp, consumer._committed_offset.get(tp))
+
     monkeypatch.setattr(consumer, "assignment", lambda: {RAW})
     monkeypatch.setattr(consumer, "seek_wait", seek_wait)
-    consumer.seeks = seeks
+    monkeypatch.setattr(consumer, "position", position)
+    consumer.seeks, consumer.positions = seeks, positions
     return consumer
 
 
@@ -138,3 +144,33 @@ async def test_a_recovery_that_makes_progress_or_is_done_is_left_alone(monkeypat
     assert not await kafka_patches.restart_stalled_recovery(recovery, stall=20)
     done = FakeRecovery(started=1000.0, remaining=0)
     assert not await kafka_patches.restart_stalled_recovery(done, stall=20)
+
+
+async def test_dropped_last_records_of_a_quiet_partition_are_read_again(consumer, monkeypatch):
+    """Nothing after them is acknowledged, but the fetch position moved past them."""
+    clock = [1000.0]
+    monkeypatch.setattr(kafka_patches.time, "monotonic", lambda: clock[0])
+    consumer._committed_offset[RAW] = 7
+    consumer.positions[RAW] = 9  # records 7 and 8 were fetched, never delivered
+    await kafka_patches.reread_stalled(consumer, after=5)
+    clock[0] += 6
+    await kafka_patches.reread_stalled(consumer, after=5)
+    assert consumer.seeks == [{RAW: 7}]
+
+
+async def test_records_still_being_processed_are_not_read_again(consumer, monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr(kafka_patches.time, "monotonic", lambda: clock[0])
+    consumer._committed_offset[RAW] = 7
+    consumer.positions[RAW] = 9
+    pending = Record(7)
+    consumer._unacked_messages.add(pending)  # in a stream's buffer, or being processed
+    for _ in range(3):
+        await kafka_patches.reread_stalled(consumer, after=5)
+        clock[0] += 6
+    processed(consumer, 7, 8)  # done, waiting for the next commit
+    consumer._unacked_messages.discard(pending)
+    for _ in range(3):
+        await kafka_patches.reread_stalled(consumer, after=5)
+        clock[0] += 6
+    assert consumer.seeks == []
