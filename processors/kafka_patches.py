@@ -92,6 +92,15 @@ class _Stall:
     rereads: int = 0
 
 
+def _held(stalls: dict[TP, _Stall], tp: TP, committed: int, now: float, after: float) -> _Stall | None:
+    """The stall of `tp` once it has sat at the same committed offset for `after` s, else None."""
+    stall = stalls.get(tp)
+    if stall is None or stall.committed != committed:
+        stalls[tp] = _Stall(committed, now)
+        return None
+    return stall if now - stall.since >= after else None
+
+
 async def reread_stalled(consumer: Any, after: float = 10.0) -> None:
     """Seeks back a partition whose commits have waited `after` s for a record that later ones
     overtook, i.e. a record faust dropped. After REREADS_BEFORE_SKIPPING re-reads that never
@@ -109,11 +118,8 @@ async def reread_stalled(consumer: Any, after: float = 10.0) -> None:
         if tp not in assignment or not acked or committed is None or min(acked) <= committed:
             _stalls.pop(tp, None)
             continue
-        stall = _stalls.get(tp)
-        if stall is None or stall.committed != committed:
-            _stalls[tp] = _Stall(committed, now)
-            continue
-        if now - stall.since < after:
+        stall = _held(_stalls, tp, committed, now, after)
+        if stall is None:
             continue
         first_done = min(acked)
         if stall.rereads < REREADS_BEFORE_SKIPPING:
@@ -152,11 +158,8 @@ async def _reread_dropped_tails(consumer: Any, assignment: set, now: float, afte
         if position is None or position <= committed:
             tails.pop(tp, None)
             continue
-        stall = tails.get(tp)
-        if stall is None or stall.committed != committed:
-            tails[tp] = _Stall(committed, now)
-            continue
-        if now - stall.since < after:
+        stall = _held(tails, tp, committed, now, after)
+        if stall is None:
             continue
         stall.since = now
         stall.rereads += 1
