@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from pathlib import Path
@@ -59,7 +58,7 @@ def build_app(
         # One actor: faust's commit-offset calculation misses a gap of a single unfinished message
         # when actors finish out of order, so concurrent actors could commit past a headline.
         # Throughput does not need them: outputs are queued, and their acks awaited off the stream.
-        concurrency = int(os.environ.get("WATCHFLOOR_PROCESS_CONCURRENCY", "1"))
+        concurrency = settings.process_concurrency
     datadir = Path(settings.data_dir) / "faust"
     datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(

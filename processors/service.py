@@ -8,7 +8,7 @@ from pathlib import Path
 
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from notifiers.channels import configured_tags
 from processors.app import build_app, run_worker
@@ -45,8 +45,8 @@ async def seed_committed_offsets(settings: Settings, group: str, topics: list[st
     (the first worker's start); otherwise Kafka refuses and the group's own commits stand.
     """
     consumer = make_consumer(settings, group_id=group, enable_auto_commit=False)
-    await consumer.start()
-    try:
+    try:  # stopped in `finally` even when start fails: no unclosed client
+        await consumer.start()
         await consumer._client.force_metadata_update()  # noqa: SLF001 - no subscription, so no topic metadata yet
         tps = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
         if not tps:
@@ -57,6 +57,8 @@ async def seed_committed_offsets(settings: Settings, group: str, topics: list[st
             start = await consumer.beginning_offsets(missing)
             await consumer.commit({tp: start[tp] for tp in missing})
         return missing
+    except KafkaConnectionError:
+        raise
     except KafkaError as exc:
         log.info("not seeding committed offsets (the group is active): %s", exc)
         return []
@@ -74,8 +76,8 @@ async def prepare(settings: Settings, live: LiveRules) -> int:
         await ensure_topics(settings, [p.spec for p in plan(settings, live.current.category_ids)])
         await seed_committed_offsets(settings, consumer_group(settings), [topics.raw, alerting_topic(settings)])
         admin = AIOKafkaAdminClient(**client_kwargs(settings))
-        await admin.start()
-        try:
+        try:  # stopped in `finally` even when start fails: no unclosed client
+            await admin.start()
             brokers = len((await admin.describe_cluster()).get("brokers", []))
         finally:
             await admin.close()

@@ -163,4 +163,4 @@ def test_security_settings_are_checked_and_the_password_never_shown():
         KafkaSecurity.from_env({"WATCHFLOOR_KAFKA_SECURITY_PROTOCOL": "TLS"})
     with pytest.raises(ConfigError, match="WATCHFLOOR_KAFKA_CA_FILE"):
         KafkaSecurity.from_env({"WATCHFLOOR_KAFKA_SECURITY_PROTOCOL": "SSL", "WATCHFLOOR_KAFKA_CA_FILE": "/nonexistent.pem"})
-    assert "hunter2" not in repr(Settings(security=security))
+    assert "hunter2" not in repr(Settings(kafka_security_protocol="SASL_SSL", kafka_username="bob", kafka_password="hunter2"))

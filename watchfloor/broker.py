@@ -189,8 +189,13 @@ class EmbeddedBroker:
         ]
 
     def start(self, timeout: float = 60.0) -> str:
-        """Returns the bootstrap address once a Kafka client can talk to the broker."""
+        """Returns the bootstrap address once *this* broker answers on its port.
+
+        A busy port is refused up front, and readiness is the cluster id of our own storage
+        answering, so whatever else may hold the port is never taken for the broker.
+        """
         lib = ensure_jars()
+        check_port_free(self.port)
         config = self._write_config(free_port())
         if not (self.data_dir / "logs" / "meta.properties").exists():
             fmt = subprocess.run(
@@ -216,11 +221,19 @@ class EmbeddedBroker:
             if self.proc.poll() is not None:
                 tail = self.log_path.read_text(errors="replace")[-3000:]
                 raise ConfigError(f"Kafka broker exited with code {self.proc.returncode}; log {self.log_path}:\n{tail}")
-            if _accepts_clients(self.bootstrap):
+            if _accepts_clients(self.bootstrap, self.cluster_id()):
                 return self.bootstrap
             time.sleep(0.3)
         self.stop()
         raise ConfigError(f"Kafka broker did not become ready within {timeout:.0f}s; see {self.log_path}")
+
+    def cluster_id(self) -> str | None:
+        """The id written into the storage when it was formatted (KRaft's meta.properties)."""
+        try:
+            text = (self.data_dir / "logs" / "meta.properties").read_text()
+        except OSError:
+            return None
+        return next((line.split("=", 1)[1].strip() for line in text.splitlines() if line.startswith("cluster.id=")), None)
 
     def stop(self, timeout: float = 30.0) -> None:
         proc, self.proc = self.proc, None
@@ -248,25 +261,38 @@ class EmbeddedBroker:
         self.stop()
 
 
-def _accepts_clients(bootstrap: str) -> bool:
+def check_port_free(port: int, host: str = "127.0.0.1") -> None:
+    """The broker would fail on a taken port only seconds later, in its log; say it now, by name."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Kafka binds: TIME_WAIT is no obstacle
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ConfigError(f"port {port} on {host} is already in use ({exc.strerror}): stop what holds it, "
+                              "or choose another with --port (0 picks a free one)") from None
+
+
+def _accepts_clients(bootstrap: str, cluster_id: str | None) -> bool:
     host, port = bootstrap.rsplit(":", 1)
     try:
         socket.create_connection((host, int(port)), timeout=0.5).close()
     except OSError:
         return False
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, _probe(bootstrap)).result()
+        return pool.submit(asyncio.run, _probe(bootstrap, cluster_id)).result()
 
 
-async def _probe(bootstrap: str) -> bool:
+async def _probe(bootstrap: str, cluster_id: str | None) -> bool:
+    """True when a Kafka answers on `bootstrap` and it is the cluster formatted in our storage."""
     from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.errors import KafkaError
 
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
     try:
         await admin.start()
-        await admin.describe_cluster()
-        return True
-    except Exception:
+        cluster = await admin.describe_cluster()
+        return cluster_id is None or cluster.get("cluster_id") == cluster_id
+    except (KafkaError, OSError):  # not up yet: the caller polls again until its deadline
         return False
     finally:
         await admin.close()

@@ -17,12 +17,30 @@ from watchfloor import health
 from watchfloor.logs import setup_logging
 from watchfloor.settings import ConfigError, Settings
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Real-time alerting on geopolitical news.")
+# rich_markup_mode=None: plain click help, which (unlike typer's rich panels) shows no `<bool>` after flags.
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+                  help="Real-time alerting on geopolitical news.")
+
+
+@app.callback()
+def _validate_settings() -> None:
+    """Every WATCHFLOOR_* variable is checked once, before any command starts: a bad value is one line, exit 2."""
+    if {"--help", "-h"} & set(sys.argv[1:]):
+        return
+    try:
+        Settings.from_env()
+    except ConfigError as exc:
+        _fail(str(exc))
 
 
 def _register_subcommands() -> None:
     from watchfloor.cli_rules import classify, rules_app
 
+    try:  # TEMP until cli_feeds lands
+        from watchfloor.cli_feeds import feeds_app
+        app.add_typer(feeds_app, name="feeds")
+    except ImportError:
+        pass
     app.add_typer(rules_app, name="rules")
     app.command(name="classify")(classify)
 
@@ -44,6 +62,8 @@ def _config_errors():
     except ConfigError as exc:
         _fail(str(exc))
     except (KafkaConnectionError, KafkaError) as exc:
+        _fail(str(connection_problem(Settings.from_env(), exc)))
+    except OSError as exc:  # a refused or reset connection surfaces from asyncio as OSError
         _fail(str(connection_problem(Settings.from_env(), exc)))
 
 
@@ -164,10 +184,10 @@ def console(
     settings = Settings.from_env()
     with _config_errors():
         settings.require_bootstrap()
-        _run_until_signal(lambda stop: run_console(settings, console_port(port) or 8080, host, stop, hours))
+        _run_until_signal(lambda stop: run_console(settings, console_port(settings, port) or 8080, host, stop, hours))
 
 
-topics_app = typer.Typer(add_completion=False, no_args_is_help=True, help="The topics the service needs, and the cluster's.")
+topics_app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None, help="The topics the service needs, and the cluster's.")
 app.add_typer(topics_app, name="topics")
 
 
@@ -215,7 +235,7 @@ def topics_apply(rules: Optional[Path] = typer.Option(None, "--rules", help="rul
         raise typer.Exit(1)
 
 
-silence_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Silence alerts for a while (kept in Kafka).")
+silence_app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None, help="Silence alerts for a while (kept in Kafka).")
 app.add_typer(silence_app, name="silence")
 
 

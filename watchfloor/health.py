@@ -8,7 +8,6 @@ Prometheus text format from prometheus-client's default registry.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from wsgiref.simple_server import WSGIRequestHandler, make_server
@@ -75,8 +74,10 @@ def serve(command: str, port: int | None = None, host: str = "0.0.0.0") -> int |
     A taken port is logged, not fatal: metrics must never take a stage down.
     """
     if port is None:
-        env = os.environ.get("WATCHFLOOR_METRICS_PORT", "").strip()
-        port = int(env) if env else DEFAULT_PORTS.get(command, 9100)
+        from watchfloor.settings import Settings
+
+        configured = Settings.from_env().metrics_port
+        port = DEFAULT_PORTS.get(command, 9100) if configured is None else configured
     if port == 0:
         return None
     try:

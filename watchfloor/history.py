@@ -40,8 +40,8 @@ async def read_range(
     None means up to the end offsets at call time, so a busy topic still ends the replay."""
     consumer = make_consumer(settings, group_id=None, max_partition_fetch_bytes=4 * 1024 * 1024,
                              fetch_max_bytes=32 * 1024 * 1024, max_poll_records=batch_records)
-    await consumer.start()
-    try:
+    try:  # stopped in `finally` even when start fails: no unclosed client
+        await consumer.start()
         partitions = consumer.partitions_for_topic(topic)
         if not partitions:
             await consumer._client.force_metadata_update()  # noqa: SLF001 - aiokafka offers no public refresh

@@ -47,7 +47,10 @@ def connection_problem(settings: Settings, exc: BaseException) -> ConfigError:
     if isinstance(exc, ssl.SSLError) or "SSL" in name or "certificate" in text.lower():
         return ConfigError(f"TLS to Kafka at {bootstrap} failed: check WATCHFLOOR_KAFKA_CA_FILE (and _CERT_FILE/_KEY_FILE "
                            f"for mutual TLS) and that WATCHFLOOR_KAFKA_SECURITY_PROTOCOL={security.protocol} is the listener's: {text}")
-    return ConfigError(f"cannot reach Kafka at {bootstrap} (WATCHFLOOR_KAFKA_BOOTSTRAP; {security.describe()}): {name} {text}".strip())
+    text = text.removeprefix(f"{name}: ").removeprefix(name).strip()
+    return ConfigError(f"cannot reach Kafka at {bootstrap} (WATCHFLOOR_KAFKA_BOOTSTRAP; {security.describe()}): "
+                       f"{name}: {text}" if text else f"cannot reach Kafka at {bootstrap} (WATCHFLOOR_KAFKA_BOOTSTRAP; "
+                       f"{security.describe()}): {name}")
 
 
 def make_producer(settings: Settings, **overrides: Any) -> AIOKafkaProducer:
@@ -77,8 +80,8 @@ async def read_to_end(settings: Settings, topic: str) -> list[tuple[bytes | None
     from aiokafka import TopicPartition
 
     consumer = make_consumer(settings, group_id=None)
-    await consumer.start()
-    try:
+    try:  # stopped in `finally` even when start fails: no unclosed client
+        await consumer.start()
         partitions = consumer.partitions_for_topic(topic)
         if partitions is None:
             await consumer._client.force_metadata_update()  # noqa: SLF001 - aiokafka offers no public refresh

@@ -71,8 +71,8 @@ class Drift:
 
 async def cluster_replication(settings: Settings) -> int:
     admin = AIOKafkaAdminClient(**client_kwargs(settings))
-    await admin.start()
-    try:
+    try:  # stopped in `finally` even when start fails: no unclosed client
+        await admin.start()
         return min(3, max(1, len((await admin.describe_cluster()).get("brokers", []))))
     finally:
         await admin.close()
@@ -81,29 +81,23 @@ async def cluster_replication(settings: Settings) -> int:
 async def apply(settings: Settings, items: list[Planned]) -> tuple[list[str], list[Drift]]:
     """Creates the missing topics; returns (created, drift of the ones that existed)."""
     admin = AIOKafkaAdminClient(**client_kwargs(settings))
-    await admin.start()
-    try:
+    try:  # stopped in `finally` even when start fails: no unclosed client
+        await admin.start()
         existing = set(await admin.list_topics())
     finally:
         await admin.close()
     present = [i for i in items if i.spec.name in existing]
-    creating = dataclass_replace(settings, create_topics=True)
+    creating = settings.with_changes(create_topics=True)
     created = await ensure_topics(creating, [i.spec for i in items if i.spec.name not in existing])
     return created, await drift(settings, present)
-
-
-def dataclass_replace(settings: Settings, **changes: object) -> Settings:
-    import dataclasses
-
-    return dataclasses.replace(settings, **changes)  # type: ignore[arg-type]
 
 
 async def drift(settings: Settings, items: list[Planned]) -> list[Drift]:
     if not items:
         return []
     admin = AIOKafkaAdminClient(**client_kwargs(settings))
-    await admin.start()
-    try:
+    try:  # stopped in `finally` even when start fails: no unclosed client
+        await admin.start()
         described = {t["topic"]: t for t in await admin.describe_topics([i.spec.name for i in items])}
         replication = min(3, max(1, len((await admin.describe_cluster()).get("brokers", []))))
         responses = await admin.describe_configs(

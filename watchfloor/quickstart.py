@@ -7,7 +7,6 @@ one Ctrl-C stops them all cleanly (offsets committed), then the embedded broker.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import shutil
 from pathlib import Path
@@ -18,7 +17,15 @@ log = logging.getLogger("watchfloor.run")
 
 
 def run_all(settings: Settings, feeds_file: Path | None = None, rules: Path | None = None, fresh: bool = False) -> None:
+    from ingest.feeds import load_feeds
+    from ingest.service import feeds_path
+    from processors.service import live_rules
     from watchfloor.broker import EmbeddedBroker
+
+    # The operator's files are checked before anything starts: a missing feeds file or a bad rule
+    # is one line now, not a worker crash after the broker has come up.
+    load_feeds(feeds_path(settings, feeds_file))
+    live_rules(settings, rules)
 
     broker = None
     if not settings.bootstrap:
@@ -31,7 +38,7 @@ def run_all(settings: Settings, feeds_file: Path | None = None, rules: Path | No
         broker = EmbeddedBroker(data, port=0)
         log.info("no WATCHFLOOR_KAFKA_BOOTSTRAP set: starting an embedded Kafka broker", extra={"data_dir": str(broker.data_dir)})
         broker.start()
-        settings = dataclasses.replace(settings, bootstrap=broker.bootstrap)
+        settings = settings.with_changes(bootstrap=broker.bootstrap)
         log.info("embedded Kafka ready", extra={"bootstrap": broker.bootstrap})
     try:
         _run_stages(settings, feeds_file, rules)
@@ -58,7 +65,7 @@ def _run_stages(settings: Settings, feeds_file: Path | None, rules: Path | None)
         await _until_cancelled(lambda stop: run_notifier(settings, None, stop), "notify")
 
     tasks = [ingest, notify]
-    port = console_port()
+    port = console_port(settings)
     if port:
         try:
             check_port_free("127.0.0.1", port)

@@ -35,42 +35,10 @@ class KafkaSecurity:
 
     @classmethod
     def from_env(cls, env: dict[str, str]) -> "KafkaSecurity":
-        def get(name: str) -> str | None:
-            value = env.get(f"WATCHFLOOR_KAFKA_{name}", "").strip()
-            return value or None
+        """The security part of the validated settings (see watchfloor.settings)."""
+        from watchfloor.settings import Settings
 
-        def path(name: str) -> Path | None:
-            value = get(name)
-            return Path(value).expanduser() if value else None
-
-        protocol = (get("SECURITY_PROTOCOL") or "PLAINTEXT").upper()
-        if protocol not in PROTOCOLS:
-            raise ConfigError(f"WATCHFLOOR_KAFKA_SECURITY_PROTOCOL={protocol!r}: use one of {', '.join(PROTOCOLS)}")
-        sasl = protocol.startswith("SASL")
-        mechanism = (get("SASL_MECHANISM") or ("PLAIN" if sasl else "")).upper() or None
-        if mechanism and mechanism not in MECHANISMS:
-            raise ConfigError(f"WATCHFLOOR_KAFKA_SASL_MECHANISM={mechanism!r}: use one of {', '.join(MECHANISMS)}")
-        password = get("PASSWORD")
-        password_file = path("PASSWORD_FILE")
-        if password_file:
-            try:
-                password = password_file.read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise ConfigError(f"WATCHFLOOR_KAFKA_PASSWORD_FILE: cannot read {password_file}: {exc.strerror}") from None
-        security = cls(protocol, mechanism if sasl else None, get("USERNAME"), password,
-                       path("CA_FILE"), path("CERT_FILE"), path("KEY_FILE"))
-        security.check()
-        return security
-
-    def check(self) -> None:
-        if self.protocol.startswith("SASL") and not (self.username and self.password):
-            raise ConfigError(f"WATCHFLOOR_KAFKA_SECURITY_PROTOCOL={self.protocol} needs WATCHFLOOR_KAFKA_USERNAME "
-                              "and WATCHFLOOR_KAFKA_PASSWORD (or WATCHFLOOR_KAFKA_PASSWORD_FILE)")
-        for name, value in (("CA_FILE", self.ca_file), ("CERT_FILE", self.cert_file), ("KEY_FILE", self.key_file)):
-            if value is not None and not value.is_file():
-                raise ConfigError(f"WATCHFLOOR_KAFKA_{name}: no such file {value}")
-        if bool(self.cert_file) != bool(self.key_file):
-            raise ConfigError("WATCHFLOOR_KAFKA_CERT_FILE and WATCHFLOOR_KAFKA_KEY_FILE go together")
+        return Settings.from_env(env).security
 
     @property
     def tls(self) -> bool:

@@ -105,8 +105,8 @@ async def ensure_topics(target: "Settings | str", specs: list[TopicSpec]) -> lis
 
     settings = target if isinstance(target, Settings) else Settings(bootstrap=target)
     admin = AIOKafkaAdminClient(**client_kwargs(settings))
-    await admin.start()
-    try:
+    try:  # stopped in `finally` even when start fails: no unclosed client
+        await admin.start()
         existing = set(await admin.list_topics())
         missing = [s for s in specs if s.name not in existing]
         if not missing:

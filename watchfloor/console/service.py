@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Iterator
 import logging
-import os
 
 import uvicorn
 
@@ -18,12 +19,19 @@ log = logging.getLogger("watchfloor.console")
 DEFAULT_PORT = 8080
 
 
-def console_port(port: int | None = None) -> int:
+def console_port(settings: Settings, port: int | None = None) -> int:
     """`port`, else WATCHFLOOR_CONSOLE_PORT, else 8080; 0 disables the console in `watchfloor run`."""
     if port is not None:
         return port
-    value = os.environ.get("WATCHFLOOR_CONSOLE_PORT", "").strip()
-    return int(value) if value else DEFAULT_PORT
+    return DEFAULT_PORT if settings.console_port is None else settings.console_port
+
+
+class _EmbeddedServer(uvicorn.Server):
+    """uvicorn takes SIGINT/SIGTERM for itself; inside `run` or `console` the caller owns them."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -43,13 +51,12 @@ async def run_console(settings: Settings, port: int, host: str = "127.0.0.1", st
                       hours: int = 24) -> None:
     stop = stop or asyncio.Event()
     check_port_free(host, port)
-    token = os.environ.get("WATCHFLOOR_CONSOLE_TOKEN", "").strip() or None
+    token = settings.console_token.get_secret_value() if settings.console_token else None
     rules = live_rules(settings)
     view = LiveView(hours)
-    server = uvicorn.Server(uvicorn.Config(build_console(settings, view, rules, token, stop), host=host, port=port,
+    server = _EmbeddedServer(uvicorn.Config(build_console(settings, view, rules, token, stop), host=host, port=port,
                                            log_level="warning", access_log=False, lifespan="off",
                                            timeout_graceful_shutdown=3))
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # the caller owns signals
 
     async def reload_rules() -> None:
         while not stop.is_set():
