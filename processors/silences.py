@@ -7,6 +7,7 @@ worker starts with them; `watchfloor silence add|list|expire` writes and reads t
 from __future__ import annotations
 
 import asyncio
+import difflib
 import logging
 import secrets
 from datetime import datetime, timedelta, timezone
@@ -65,8 +66,8 @@ async def follow_silences(settings: Settings, book: SilenceBook, stop: asyncio.E
     """Keeps `book` in step with the silences topic for as long as the worker runs."""
     topic = Topics(settings.topic_prefix).silences
     consumer = make_consumer(settings, group_id=None)
-    await consumer.start()
-    try:
+    try:  # stopped in `finally` even when start fails: no unclosed client
+        await consumer.start()
         consumer.assign([TopicPartition(topic, 0)])
         await consumer.seek_to_beginning(TopicPartition(topic, 0))
         while stop is None or not stop.is_set():
@@ -84,14 +85,31 @@ async def follow_silences(settings: Settings, book: SilenceBook, stop: asyncio.E
 
 
 async def add_silence(settings: Settings, rule: str | None, match: list[str], duration: timedelta, reason: str, by: str = "") -> Silence:
+    """Writes a new silence; refuses, before writing anything, one that could never silence anything."""
     if not rule and not match:
         raise ConfigError("a silence needs --rule ID or --match TERMS")
+    if rule:
+        await asyncio.to_thread(check_alert_rule, settings, rule)  # loads the rules: off the console's event loop
     for term in match:
         compile_term(term)  # refuses terms that can never match, with a clear message
     now = datetime.now(timezone.utc)
     silence = Silence(id=secrets.token_hex(4), rule=rule, match=match, reason=reason, created=now, expires=now + duration, created_by=by)
     await _write(settings, silence)
     return silence
+
+
+def check_alert_rule(settings: Settings, rule: str) -> None:
+    """A silence for an alert rule that does not exist (a typo) would silence nothing while the
+    operator believes the noise is handled: refuse it, naming the rules in force."""
+    from processors.service import live_rules  # imports the faust app, which imports this module
+
+    location = settings.rules_dir or "the shipped packs"
+    known = sorted(a.id for a in live_rules(settings).current.alerts)
+    if rule not in known:
+        if not known:
+            raise ConfigError(f"unknown alert rule {rule!r}: the rules in {location} have no alert rules")
+        hint = difflib.get_close_matches(rule, known, n=1)
+        raise ConfigError(f"unknown alert rule {rule!r}; known: {', '.join(known)}" + (f" (did you mean {hint[0]!r}?)" if hint else ""))
 
 
 async def list_silences(settings: Settings, include_expired: bool = False) -> list[Silence]:
@@ -116,8 +134,8 @@ async def _write(settings: Settings, silence: Silence) -> None:
     topics = Topics(settings.topic_prefix)
     await ensure_topics(settings, [s for s in topics.specs() if s.name == topics.silences])
     producer = make_producer(settings)
-    await producer.start()
-    try:
+    try:  # stopped in `finally` even when start fails: no unclosed client
+        await producer.start()
         await producer.send_and_wait(topics.silences, silence.to_bytes(), key=silence.id.encode())
     finally:
         await producer.stop()

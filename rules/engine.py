@@ -7,8 +7,9 @@ was found. Pure-Python fallback (a word trie) when pyahocorasick cannot be insta
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
-from typing import Iterable, NamedTuple, Union
+from typing import Callable, Iterable, Literal, NamedTuple, Union
 
 from rules.text import joined, words
 
@@ -124,6 +125,43 @@ class Cond:
         index = self._any_index
         return any(c.test(hits) for tid in hits if tid in index for c in index[tid])
 
+    def terms(self) -> set[int]:
+        """Every term of the condition, `none` items included."""
+        out: set[int] = set()
+        for n in (*self.any, *self.all, *self.none):
+            out |= {n} if isinstance(n, int) else n.terms()
+        return out
+
+    def failures(self, hits: set[int] | frozenset[int], name: Callable[[int], str], loc: Loc = ()) -> list[Failure]:
+        """Why `test(hits)` is False, part by part (vetoes first): empty exactly when it is True.
+
+        Walks every item, so it is for `rules test` only; `test` stays the hot path.
+        """
+        vetoes: list[Failure] = []
+        missing: list[Failure] = []
+        for i, n in enumerate(self.none):
+            if isinstance(n, int):
+                if n in hits:
+                    vetoes.append(Failure("vetoed", (*loc, "none", i), term=name(n)))
+            elif n.test(hits):
+                found = tuple(sorted({name(t) for t in n.positive_terms() & hits}))
+                vetoes.append(Failure("vetoed", (*loc, "none", i), found=found))
+        for i, n in enumerate(self.all):
+            if isinstance(n, int):
+                if n not in hits:
+                    missing.append(Failure("missing", (*loc, "all", i), term=name(n)))
+            elif not n.test(hits):
+                missing.append(Failure("missing", (*loc, "all", i), causes=tuple(n.failures(hits, name, (*loc, "all", i)))))
+        if self.any and not any(_test(n, hits) for n in self.any):
+            # the nested `any` items that found one of their terms came close: say what stopped them
+            near = tuple(
+                Failure("condition", (*loc, "any", i), causes=tuple(n.failures(hits, name, (*loc, "any", i))))
+                for i, n in enumerate(self.any)
+                if not isinstance(n, int) and not n.positive_terms().isdisjoint(hits)
+            )
+            missing.append(Failure("no_any", (*loc, "any"), causes=near))
+        return vetoes + missing
+
     def positive_terms(self) -> set[int]:
         """Terms whose presence can help a match (not those under `none`)."""
         out: set[int] = set()
@@ -146,6 +184,55 @@ def _test(node: Node, hits: set[int] | frozenset[int]) -> bool:
 
 def _needs(node: Node) -> bool:
     return True if isinstance(node, int) else node.needs_a_term()
+
+
+Loc = tuple[Union[str, int], ...]  # a place inside a rule's `match`, e.g. ("any", 2, "all", 1)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One reason a rule does not match, in the operator's words (what `rules test` prints).
+
+    kind: "vetoed" (a `none` item is present), "missing" (an `all` item is absent), "no_any"
+    (no `any` item matches), "condition" (a nested `any` item that found terms but does not
+    match), "fields" (the rule's terms are only in fields it does not read).
+    """
+
+    kind: Literal["vetoed", "missing", "no_any", "condition", "fields"]
+    loc: Loc  # the item inside `match`: ("none", 0), ("any", 2, "all", 1); ("any",) for a whole `any`
+    term: str | None = None  # the term as written, when the item is a term
+    causes: tuple["Failure", ...] = ()  # why a nested condition does not match
+    found: tuple[str, ...] = ()  # terms found inside a vetoing nested condition, or only in unread fields
+    fields: tuple[str, ...] = ()  # for "fields": where those terms were found
+
+    @property
+    def where(self) -> str:
+        """The place as a path: the list for a term ("none", "any[2].all"), else the item ("all[1]")."""
+        loc = self.loc[:-1] if self.term is not None else self.loc
+        out = ""
+        for part in loc:
+            out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+        return out
+
+    def __str__(self) -> str:
+        found = ", ".join(_quote(t) for t in self.found)
+        if self.kind == "vetoed":
+            if self.term is not None:
+                return f"vetoed by {self.where}: {_quote(self.term)}"
+            return f"vetoed by {self.where}, a condition that matches (found {found})"
+        if self.kind == "missing":
+            if self.term is not None:
+                return f"missing {self.where}: {_quote(self.term)}"
+            return f"missing {self.where}, a condition that does not match"
+        if self.kind == "no_any":
+            return f"no item of {self.where} matches"
+        if self.kind == "condition":
+            return f"{self.where} does not match"
+        return f"found {found} only in {' and '.join(self.fields)}, which the rule does not read"
+
+
+def _quote(term: str) -> str:
+    return json.dumps(term, ensure_ascii=False)
 
 
 @dataclass(frozen=True)
@@ -324,6 +411,32 @@ class Engine:
                 matched = tuple(sorted({t for tid in hit for t in self._texts[tid]}))
             out.append(Match(rule.id, rule.severity, matched))
         return out
+
+    def why_not(self, title: str, summary: str = "") -> dict[str, list[Failure]]:
+        """For each rule that found some of its terms but does not match: why not (the veto,
+        the missing `all` item...). For `rules test`; `classify` never pays for it."""
+        tokens = {"title": words(title), "summary": words(summary) if summary else []}
+        found = {f: self.matcher.find(t) for f, t in tokens.items()}
+        both = found["title"] | found["summary"]
+        if not both:
+            return {}
+        matched = {m.id for m in self.classify_words(tokens["title"], tokens["summary"])}
+        out: dict[str, list[Failure]] = {}
+        for rule in self.rules:
+            if rule.id in matched or rule.cond.terms().isdisjoint(both):
+                continue
+            seen = set().union(*(found[f] for f in rule.fields))
+            reasons = rule.cond.failures(seen, self.term_text)
+            unread = [f for f in FIELDS if f not in rule.fields and not rule.terms.isdisjoint(found[f])]
+            if unread and rule.terms.isdisjoint(seen):
+                terms = tuple(sorted({self.term_text(t) for f in unread for t in rule.terms & found[f]}))
+                reasons.insert(0, Failure("fields", (), found=terms, fields=tuple(unread)))
+            out[rule.id] = reasons
+        return out
+
+    def term_text(self, tid: int) -> str:
+        """A term as the operator wrote it (the first spelling, when rules spell it differently)."""
+        return self._texts[tid][0]
 
     def explain(self, title: str, summary: str = "") -> list[Hit]:
         """Every term occurrence in each field, with word positions, for `rules test`."""

@@ -181,6 +181,33 @@ def check_rules(location: Path | None = None, known_tags: set[str] | None = None
         return None, exc.problems
 
 
+def unused_categories(ruleset: RuleSet) -> list[Problem]:
+    """Warnings for categories no alert rule names: they classify, but can never alert,
+    which is usually a forgotten `when.categories` entry. Not errors: such a set still loads."""
+    used = {c for alert in ruleset.alerts for c in alert.when.categories}
+    out = []
+    for rule in ruleset.rules:
+        if rule.id not in used:
+            path, line = ruleset.lines[rule.id]
+            out.append(Problem(path, line, f"warning: category {rule.id!r} is not used by any alert rule"))
+    return out
+
+
+def match_lines(ruleset: RuleSet, rule_id: str) -> dict[tuple, int]:
+    """Line of each item of a rule's `match` ((), ("any", 2), ("any", 2, "all", 1)...), read
+    again from its file: only `rules test` needs them, so a loaded set does not keep them."""
+    path, _ = ruleset.lines[rule_id]
+    problems: list[Problem] = []
+    parsed = _parse_file(path, path.read_text(encoding="utf-8"), problems)
+    if parsed is None:
+        raise RulesError(problems)
+    index = next((i for i, rule in parsed.rules if rule.id == rule_id), None)
+    if index is None:
+        raise RulesError([Problem(path, 0, f"rule {rule_id!r} is no longer in this file")])
+    base = ("rules", index, "match")
+    return {loc[len(base):]: line for loc, line in parsed.lines.items() if loc[: len(base)] == base}
+
+
 def _parse_file(path: Path, text: str, problems: list[Problem]) -> ParsedFile | None:
     try:
         loader = _Loader(text)

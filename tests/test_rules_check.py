@@ -134,3 +134,38 @@ def test_an_empty_file_is_refused(tmp_path):
     (tmp_path / "emptied.yaml").write_text("# all rules were here\n")
     proc = check(tmp_path)
     assert proc.returncode == 1 and f"{tmp_path / 'emptied.yaml'}:1: the file is empty" in proc.stderr
+
+
+USED_AND_UNUSED = """\
+rules:
+  - id: sabotage
+    title: Sabotage
+    match:
+      any: ["sabotage*"]
+  - id: espionage
+    title: Spies
+    match:
+      any: ["spy*"]
+alerts:
+  - id: sab
+    when: {categories: [sabotage]}
+    notify: [watch-officers]
+"""
+
+
+def test_a_category_no_alert_rule_uses_is_a_warning_at_its_definition(tmp_path):
+    (tmp_path / "a.yaml").write_text(USED_AND_UNUSED)
+    (tmp_path / "b.yaml").write_text("# more categories\nrules:\n  - id: war_crimes\n    title: War crimes\n    match: {any: [massacre*]}\n")
+    proc = check(tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.splitlines() == [
+        f"{tmp_path / 'a.yaml'}:6: warning: category 'espionage' is not used by any alert rule",
+        f"{tmp_path / 'b.yaml'}:3: warning: category 'war_crimes' is not used by any alert rule",
+    ]
+    assert proc.stdout.startswith("ok: 3 rules") and proc.stdout.rstrip().endswith("2 warning(s)")
+
+
+def test_the_shipped_packs_alert_on_every_category():
+    proc = subprocess.run([str(BIN / "watchfloor"), "rules", "check"], capture_output=True, text=True,
+                          env={"PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 0 and "warning" not in proc.stderr + proc.stdout, proc.stderr

@@ -50,6 +50,90 @@ def test_rules_test_explains_a_veto_and_exits_1_on_no_match(rules_dir):
     proc = wf("rules", "test", "Hunger strike after missile strike", "--rules", str(rules_dir))
     assert proc.returncode == 1
     assert "no match airstrike" in proc.stdout and "no rule matches" in proc.stdout
+    assert ('    vetoed by none: "hunger strike" (line 7); '
+            "'hunger strike' in title at word 1") in proc.stdout.splitlines()
+
+
+def _reasons(stdout: str, rule_id: str) -> list[str]:
+    """The indented reason lines `rules test` prints under `no match RULE_ID`."""
+    lines = stdout.splitlines()
+    start = next(i for i, l in enumerate(lines) if l.startswith(f"no match {rule_id} "))
+    out = []
+    for line in lines[start + 1:]:
+        if not line.startswith("    "):
+            break
+        out.append(line)
+    return out
+
+
+def test_rules_test_names_the_shipped_veto_of_a_hunger_strike():
+    """The shipped airstrike pack vetoes "hunger strike*" at the top of its rule."""
+    proc = wf("rules", "test", "Hunger strike enters day 21")
+    assert proc.returncode == 1
+    pack = ROOT / "rules" / "packs" / "airstrike.yaml"
+    assert f"no match airstrike ({pack}:5): found ['hunger strike*', 'strike']" in proc.stdout
+    top_veto = next(i for i, l in enumerate(pack.read_text().splitlines(), 1) if l.strip() == '- "hunger strike*"' and i > 800)
+    assert _reasons(proc.stdout, "airstrike")[0] == (
+        f'    vetoed by none: "hunger strike*" (line {top_veto}); \'hunger strike\' in title at word 1')
+
+
+NESTED = """\
+rules:
+  - id: kyiv_drones
+    title: Drones over Kyiv
+    match:
+      all:
+        - "drone*"
+        - "kyiv*"
+        - any: ["attack*", "strike*"]
+      none:
+        - "drone show*"
+        - all: ["festival", "lights"]
+"""
+
+
+def test_rules_test_names_the_missing_all_item_and_the_vetoing_condition(tmp_path):
+    (tmp_path / "r.yaml").write_text(NESTED)
+    proc = wf("rules", "test", "Drone attack on Lviv", "--rules", str(tmp_path))
+    assert proc.returncode == 1
+    assert _reasons(proc.stdout, "kyiv_drones") == ['    missing all: "kyiv*" (line 7)']
+
+    proc = wf("rules", "test", "Drones seen over Kyiv", "--rules", str(tmp_path))
+    assert _reasons(proc.stdout, "kyiv_drones") == ["    missing all[2]: none of its `any` items is present (line 8)"]
+
+    proc = wf("rules", "test", "Drone attack on Kyiv during festival of lights", "--rules", str(tmp_path))
+    assert _reasons(proc.stdout, "kyiv_drones") == [
+        '    vetoed by none[1], a condition that matches (found "festival", "lights") (line 11)']
+
+    proc = wf("rules", "test", "Drone show strikes Kyiv audience", "--rules", str(tmp_path))
+    assert _reasons(proc.stdout, "kyiv_drones") == [
+        '    vetoed by none: "drone show*" (line 10); \'drone show\' in title at word 1']
+
+
+def test_a_rule_reading_only_titles_says_its_terms_were_only_in_the_summary(tmp_path):
+    (tmp_path / "r.yaml").write_text(RULES.replace("    title: Talks\n", "    title: Talks\n    fields: [title]\n"))
+    proc = wf("rules", "test", "Leaders meet", "--summary", "Peace talks resume", "--rules", str(tmp_path))
+    assert proc.returncode == 1
+    assert _reasons(proc.stdout, "diplomacy")[0] == \
+        '    found "peace talks" only in summary, which the rule does not read (line 11)'
+
+
+def test_why_not_agrees_with_classify_on_the_labelled_headlines():
+    """The explanation is a separate walk from the hot path: on every labelled headline it must
+    give reasons exactly for the rules that found terms and did not match."""
+    from rules.loader import load_rules
+
+    engine = load_rules().engine
+    explained = 0
+    for line in LABELLED.read_text(encoding="utf-8").splitlines():
+        item = json.loads(line)
+        title, summary = item["title"], item.get("summary") or ""
+        matched = {m.id for m in engine.classify(title, summary)}
+        why_not = engine.why_not(title, summary)
+        assert not matched & set(why_not), title
+        assert all(why_not.values()), (title, why_not)
+        explained += len(why_not)
+    assert explained > 100
 
 
 def test_classify_streams_json_lines_in_order(rules_dir):

@@ -11,10 +11,11 @@ from typing import Optional
 import typer
 
 from notifiers.channels import configured_tags
-from rules.loader import DEFAULT_RULES, RuleSet, RulesError, load_rules
+from rules.engine import Failure, Hit
+from rules.loader import DEFAULT_RULES, RuleSet, RulesError, load_rules, match_lines, unused_categories
 from watchfloor.settings import Settings
 
-rules_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Check, test and evaluate rule files.")
+rules_app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None, help="Check, test and evaluate rule files.")
 
 RulesOption = typer.Option(None, "--rules", help="rules folder or file (default: WATCHFLOOR_RULES or the shipped packs)")
 
@@ -40,12 +41,16 @@ def _load_or_exit(location: Path) -> RuleSet:
 
 @rules_app.command("check")
 def check(directory: Optional[Path] = typer.Argument(None, help="rules folder or file")) -> None:
-    """Report every problem as FILE:LINE: message; exit 1 if there is any."""
+    """Report every problem as FILE:LINE: message; exit 1 if there is any. Warnings (e.g. a
+    category no alert rule uses) are printed the same way but leave the exit code at 0."""
     location = rules_location(directory)
     ruleset = _load_or_exit(location)
+    warnings = unused_categories(ruleset)
+    for warning in warnings:
+        typer.echo(str(warning), err=True)
     tests = sum(len(r.tests.match) + len(r.tests.no_match) for r in ruleset.rules)
     typer.echo(f"ok: {len(ruleset.rules)} rules in {len(ruleset.files)} file(s), {len(ruleset.engine.table.terms)} terms, "
-               f"{tests} inline tests passed, version {ruleset.version}")
+               f"{tests} inline tests passed, version {ruleset.version}" + (f", {len(warnings)} warning(s)" if warnings else ""))
 
 
 @rules_app.command("test")
@@ -54,12 +59,13 @@ def test(
     summary: str = typer.Option("", "--summary", help="optional summary text"),
     rules: Optional[Path] = RulesOption,
 ) -> None:
-    """Show which rules match a headline, and why (terms and word positions). Exit 1 if none matches."""
+    """Show which rules match a headline, and why (terms and word positions); for rules that
+    found terms but do not match, why not (the `none` term that vetoed, the `all` item missing).
+    Exit 1 if none matches."""
     ruleset = _load_or_exit(rules_location(rules))
     engine = ruleset.engine
     matches = engine.classify(headline, summary)
     hits = engine.explain(headline, summary)
-    matched_ids = {m.id for m in matches}
     for m in matches:
         typer.echo(f"MATCH {m.id} ({m.severity})")
         for term in m.matched:
@@ -67,15 +73,38 @@ def test(
                 if h.term == term:
                     typer.echo(f"    {term!r} in {h.field} at word {h.word + 1}: {' '.join(h.words)!r}")
     found_terms = {h.term for h in hits}
+    why_not = engine.why_not(headline, summary)
     for rule in ruleset.rules:
-        if rule.id in matched_ids:
+        if rule.id not in why_not:
             continue
-        own = sorted(found_terms & _terms_of(rule.match))
-        if own:
-            typer.echo(f"no match {rule.id}: found {own}, but the rule's all/none conditions were not met")
+        path, line = ruleset.lines[rule.id]
+        typer.echo(f"no match {rule.id} ({path}:{line}): found {sorted(found_terms & _terms_of(rule.match))}")
+        lines = match_lines(ruleset, rule.id)
+        for failure in why_not[rule.id]:
+            _echo_failure(failure, lines, hits, "    ")
     if not matches:
         typer.echo("no rule matches")
         raise typer.Exit(1)
+
+
+def _echo_failure(failure: Failure, lines: dict[tuple, int], hits: list[Hit], indent: str) -> None:
+    """One reason per line with its line in the rule file, and where a vetoing term was found."""
+    loc = failure.loc
+    while loc and loc not in lines:
+        loc = loc[:-1]
+    causes = failure.causes
+    if len(causes) == 1 and causes[0].kind == "no_any" and not causes[0].causes:
+        # a nested condition none of whose `any` items is present: one line, not two
+        text = f"{indent}{'missing ' if failure.kind == 'missing' else ''}{failure.where}: none of its `any` items is present"
+        causes = ()
+    else:
+        text = f"{indent}{failure}"
+    text += f" (line {lines.get(loc, lines.get((), 0))})"
+    if failure.kind == "vetoed" and failure.term is not None:
+        text += "".join(f"; {' '.join(h.words)!r} in {h.field} at word {h.word + 1}" for h in hits if h.term == failure.term)
+    typer.echo(text)
+    for cause in causes:
+        _echo_failure(cause, lines, hits, indent + "    ")
 
 
 def _terms_of(cond) -> set[str]:  # type: ignore[no-untyped-def]
@@ -118,18 +147,27 @@ def evaluate_cmd(
 
 
 def classify(rules: Optional[Path] = RulesOption) -> None:
-    """Read JSON lines (or plain titles) on stdin; write each with its "categories", in order."""
+    """Read JSON lines (or plain titles) on stdin; write each with its "categories", in order.
+
+    A line that starts with `{` but is not JSON is a broken record, not a title: it is reported
+    on stderr with its line number, skipped, and the command exits 1 at the end."""
     ruleset = _load_or_exit(rules_location(rules))
     engine = ruleset.engine
     interactive = sys.stdin.isatty()
     out = sys.stdout
-    for line in sys.stdin:
+    bad = 0
+    for number, line in enumerate(sys.stdin, 1):
         text = line.rstrip("\n")
         if not text.strip():
             continue
         try:
             item = json.loads(text)
-        except ValueError:
+        except ValueError as exc:
+            if text.lstrip().startswith("{"):
+                bad += 1
+                why = f"{exc.msg} at column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else str(exc)
+                typer.echo(f"line {number}: not valid JSON: {why}", err=True)
+                continue
             item = None
         if not isinstance(item, dict):
             item = {"title": text}
@@ -142,6 +180,9 @@ def classify(rules: Optional[Path] = RulesOption) -> None:
         if interactive:
             out.flush()
     out.flush()
+    if bad:
+        typer.echo(f"{bad} line(s) were not valid JSON and were skipped", err=True)
+        raise typer.Exit(1)
 
 
 @rules_app.command("backtest")
@@ -158,7 +199,9 @@ def backtest(
     per category and which alerts would (no longer) fire. Reads only: commits and writes nothing."""
     import asyncio
 
-    from aiokafka.errors import KafkaError
+    from aiokafka.errors import KafkaConnectionError, KafkaError
+
+    from watchfloor.kafka import connection_problem
 
     from processors.backtest import Backtest, format_report
     from rules.model import parse_duration
@@ -200,6 +243,9 @@ def backtest(
         asyncio.run(replay())
     except ConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2)
+    except KafkaConnectionError as exc:
+        typer.echo(f"error: {connection_problem(settings, exc)}", err=True)
         raise typer.Exit(2)
     except KafkaError as exc:
         typer.echo(f"error: cannot read the raw topic from {settings.bootstrap}: {exc}", err=True)
