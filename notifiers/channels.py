@@ -6,14 +6,23 @@ goes to the `console://` channel.
 Each channel gets an Apprise object of its own, so one channel's failures and retries never hold
 up another's. A channel is identified by the sha256 of its URL; only that hash and Apprise's
 privacy rendering of the URL ever leave this module.
+
+A json:// channel also gets the alert's fields (Message.payload_extras). Apprise's JSON plugin
+adds "payload extras" to its document: `:key=value` in the URL, which is the plugin's `payload`
+constructor parameter. A URL is fixed per channel and its values are strings, so for each message
+the channel's own parameters (parsed once from its URL by the plugin's `parse_url`) are handed to
+`Apprise.instantiate` with the alert's fields added to `payload`; the plugin JSON-encodes them
+as nested objects. Extras the user put in the URL are kept and take precedence.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from apprise import Apprise, AppriseAsset, AppriseConfig
 from apprise.common import MATCH_ALWAYS_TAG
@@ -43,11 +52,28 @@ class Channel:
     kind: Kind
     tags: frozenset[str]
     apobj: Apprise = field(repr=False)
+    # json:// only: the plugin's constructor arguments (secrets included), for payload extras
+    plugin_args: Mapping[str, Any] | None = field(default=None, repr=False)
+
+    def _apprise_for(self, message: Message) -> Apprise:
+        """The channel's Apprise object, or for a json:// channel and a message with payload
+        extras, one whose plugin adds them to the JSON document (see the module docstring)."""
+        if message.payload_extras is None or self.plugin_args is None:
+            return self.apobj
+        own_extras = self.plugin_args.get("payload") or {}
+        args = {**self.plugin_args, "payload": {**message.payload_extras, **own_extras}}
+        plugin = Apprise.instantiate(args, asset=self.apobj.asset, tag=self.tags, suppress_exceptions=False)
+        if plugin is None:  # Apprise logged why (a disabled plugin)
+            raise RuntimeError(f"Apprise could not load {self.privacy_url} with the alert's fields")
+        apobj = Apprise(asset=self.apobj.asset)
+        apobj.add(plugin)
+        return apobj
 
     async def send(self, message: Message, timeout: float = 30.0) -> SendOutcome:
         """One attempt through Apprise's async API; retries are the caller's (see deliver.py)."""
         try:
-            result = await self.apobj.async_notify(
+            apobj = self._apprise_for(message)
+            result = await apobj.async_notify(
                 body=message.body,
                 title=message.title,
                 notify_type=message.notify_type,
@@ -124,6 +150,15 @@ def configured_tags(settings: "Settings") -> set[str] | None:
     return known_tags(settings.apprise_config) if settings.apprise_config else None
 
 
+def _plugin_args(service: object, privacy_url: str) -> dict[str, Any]:
+    """The service's constructor arguments, by its plugin's own parse of its own URL (what Apprise
+    documents `url()` for: re-creating the service)."""
+    args = type(service).parse_url(service.url())  # type: ignore[attr-defined]
+    if not args:
+        raise ConfigError(f"Apprise cannot parse its own URL {privacy_url} back")
+    return args
+
+
 class Channels:
     """The channels of one config, created once per URL and reused for every alert."""
 
@@ -164,12 +199,14 @@ class Channels:
             register_url(url, privacy)
             own = Apprise(asset=service.asset)  # type: ignore[attr-defined]
             own.add(service)
+            kind = kind_for_url(url)
             channel = Channel(
                 hash=key,
                 privacy_url=privacy,
-                kind=kind_for_url(url),
+                kind=kind,
                 tags=frozenset(str(t) for t in service.tags),  # type: ignore[attr-defined]
                 apobj=own,
+                plugin_args=_plugin_args(service, privacy) if kind is Kind.JSON else None,
             )
             self._by_hash[key] = channel
         return channel

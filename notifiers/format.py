@@ -10,7 +10,11 @@ formats per plugin; see docs/notifiers.md):
   `<url|text>`) in both its legacy and Block Kit payloads. Handing Apprise finished mrkdwn does not
   work: undeclared (passthrough) bodies are escaped again in legacy mode, so `&amp;` would arrive
   as `&amp;amp;`.
-- Email: HTML declared as HTML, so Apprise passes it through; it derives the text/plain part.
+- Email: HTML declared as HTML, so Apprise passes it through; it derives the text/plain part from
+  it and drops every `href` on the way. So each report link is followed by its URL in a span hidden
+  from display (`display:none`): the HTML reads as before, the text/plain part keeps every URL.
+- json:// and jsons://: the plain-text body, plus the alert's fields as one `alert` object in the
+  JSON payload (Apprise's JSON payload extras; see notifiers.channels and docs/notifiers.md).
 - Everything else: plain text declared as TEXT; Apprise escapes it for plugins that want HTML or
   Markdown.
 - Titles are plain text everywhere; the Slack plugin escapes its title field itself.
@@ -18,13 +22,16 @@ formats per plugin; see docs/notifiers.md):
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import html
 import logging
 import re
 import string
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 from apprise import NotifyFormat, NotifyType
@@ -64,6 +71,13 @@ _URL_SAFE = "!#$%&'()*+,/:;=?@[]~-._"
 # the backslash itself. `&` needs nothing: the dialect always emits `&amp;`.
 _SLACK_SPECIAL = re.compile(r"([\\<>\[\]()!#*])")
 
+# Hidden in mail clients (`mso-hide` for Outlook's Word engine), kept by Apprise's HTML -> text
+# conversion, which ignores CSS: how a link's URL reaches the text/plain part of an email.
+_PLAIN_ONLY = '<span style="display:none;mso-hide:all"> &lt;{}&gt;</span>'
+
+# The key of the alert's fields in a json:// payload (next to Apprise's version/title/message/type).
+WEBHOOK_KEY = "alert"
+
 
 class Kind(str, enum.Enum):
     """What markup a channel gets."""
@@ -71,26 +85,32 @@ class Kind(str, enum.Enum):
     SLACK = "slack"
     EMAIL = "email"
     TEXT = "text"
+    JSON = "json"  # plain text, plus the alert's fields in the payload
 
 
 def kind_for_url(url: str) -> Kind:
-    """By the Apprise URL scheme: slack:// gets mrkdwn, mailto(s):// HTML, the rest plain text."""
+    """By the Apprise URL scheme: slack:// gets mrkdwn, mailto(s):// HTML, json(s):// plain text
+    plus the alert's fields, the rest plain text."""
     scheme = url.split("://", 1)[0].lower()
     if scheme == "slack":
         return Kind.SLACK
     if scheme in ("mailto", "mailtos"):
         return Kind.EMAIL
+    if scheme in ("json", "jsons"):
+        return Kind.JSON
     return Kind.TEXT
 
 
 @dataclass(frozen=True)
 class Message:
-    """What one channel is sent: arguments of Apprise's notify()."""
+    """What one channel is sent: arguments of Apprise's notify(), and for json:// channels the
+    payload extras (keys added to the JSON document) that carry the alert's fields."""
 
     title: str
     body: str
     body_format: NotifyFormat
     notify_type: NotifyType
+    payload_extras: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -120,7 +140,7 @@ def text_escape(text: str) -> str:
     return text
 
 
-_ESCAPE = {Kind.SLACK: slack_escape, Kind.EMAIL: html_escape, Kind.TEXT: text_escape}
+_ESCAPE = {Kind.SLACK: slack_escape, Kind.EMAIL: html_escape, Kind.TEXT: text_escape, Kind.JSON: text_escape}
 
 
 def safe_url(url: str | None) -> str | None:
@@ -188,6 +208,8 @@ def _links_block(kind: Kind, items: list[Link], more: int) -> str:
         for link in items:
             text = esc(link.title or link.url or "")
             inner = f'<a href="{html_escape(link.url)}">{text}</a>' if link.url else text
+            if link.url and link.title:  # a link shown by its title: its URL for the text/plain part
+                inner += _PLAIN_ONLY.format(html_escape(link.url))
             lines.append(f"<li>{esc(link.source)}: {inner}</li>")
         if more:
             lines.append(f"<li>and {more} more</li>")
@@ -297,7 +319,45 @@ def default_body(alert: Alert, kind: Kind) -> str:
     return "\n".join(b for b in blocks if b)
 
 
-_FORMATS = {Kind.SLACK: NotifyFormat.MARKDOWN, Kind.EMAIL: NotifyFormat.HTML, Kind.TEXT: NotifyFormat.TEXT}
+_FORMATS = {Kind.SLACK: NotifyFormat.MARKDOWN, Kind.EMAIL: NotifyFormat.HTML, Kind.TEXT: NotifyFormat.TEXT,
+            Kind.JSON: NotifyFormat.TEXT}
+
+
+def _utc_text(value: datetime | None) -> str | None:
+    """RFC 3339 UTC with a `Z`, as on the topics."""
+    return None if value is None else value.isoformat().replace("+00:00", "Z")
+
+
+def webhook_fields(alert: Alert) -> dict[str, Any]:
+    """The alert as a json:// receiver gets it (docs/notifiers.md): machine-readable fields, so a
+    downstream system never has to parse the text body. Feed text is cleaned and capped as for
+    every channel; JSON encoding is its only escaping. Links are http(s) only, else null."""
+    return {
+        "id": alert.id,
+        "rule": alert.rule_id,
+        "severity": alert.severity,
+        "title": alert_title(alert),
+        "summary": clean(alert.summary, SUMMARY_MAX, html=False),
+        "categories": list(alert.categories),
+        "matched": list(alert.matched),
+        "source_count": alert.source_count,
+        "story_count": alert.story_count,
+        "story_id": alert.story_id,
+        "group_by": alert.group_by,
+        "group": alert.group,
+        "first_seen": _utc_text(alert.first_seen),
+        "fired": _utc_text(alert.fired),
+        "rules_version": alert.rules_version,
+        "links": [
+            {
+                "title": clean(r.title, REPORT_TITLE_MAX, html=False),
+                "source": clean(r.source, SOURCE_MAX, html=False) or "unknown source",
+                "url": safe_url(r.link),
+                "published": _utc_text(r.published),
+            }
+            for r in alert.reports
+        ],
+    }
 
 
 class AlertRenderer:
@@ -320,6 +380,10 @@ class AlertRenderer:
 
     def message(self, kind: Kind) -> Message:
         if kind not in self._cache:
+            if kind is Kind.JSON:  # the plain-text message, with the fields beside it
+                extras = {WEBHOOK_KEY: webhook_fields(self.alert)}
+                self._cache[kind] = dataclasses.replace(self.message(Kind.TEXT), payload_extras=extras)
+                return self._cache[kind]
             alert = self.alert
             if self.template is not None:
                 body = render_template(self.template, alert, kind)

@@ -238,12 +238,18 @@ async def test_an_alert_arrives_as_one_html_email_and_one_json_webhook(settings,
     assert "&lt;!channel&gt;" in html and "&lt;@U123&gt;" in html and "fuel depot &amp;" in html
     assert '<a href="https://kyiv.example/1?a=1&amp;b=2">' in html
     assert "Drones &gt; 40 &amp; rising" in html
+    plain = mail.get_body(("plain",)).get_content()
+    assert "- Kyiv Wire: " + HEADLINE + " <https://kyiv.example/1?a=1&b=2>" in plain.splitlines()
 
     payload = hook.received[0]
     assert payload["title"] == f"[HIGH] {HEADLINE}"
     assert payload["type"] == "warning"
     assert "Drones > 40 & rising" in payload["message"]
     assert "- Kyiv Wire: " + HEADLINE + " — https://kyiv.example/1?a=1&b=2" in payload["message"]
+    fields = payload["alert"]
+    assert (fields["id"], fields["rule"], fields["severity"], fields["categories"], fields["source_count"]) == (
+        "alert-email-json", "strikes-odesa", "high", ["strikes"], 1)
+    assert fields["links"] == [{"title": HEADLINE, "source": "Kyiv Wire", "url": "https://kyiv.example/1?a=1&b=2", "published": None}]
 
     log_keys = {k.decode() for k, _ in await read_to_end(settings, Topics(settings.topic_prefix).deliveries)}
     assert len(log_keys) == 2 and all(k.startswith("alert-email-json:") and len(k.split(":")[1]) == 64 for k in log_keys)

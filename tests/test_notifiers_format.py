@@ -76,7 +76,8 @@ def test_channel_kind_follows_the_url_scheme():
     assert kind_for_url(SLACK_URL) is Kind.SLACK
     assert kind_for_url("mailto://u:p@example.com") is Kind.EMAIL
     assert kind_for_url("mailtos://u:p@example.com") is Kind.EMAIL
-    assert kind_for_url("json://127.0.0.1/x") is Kind.TEXT
+    assert kind_for_url("json://127.0.0.1/x") is Kind.JSON
+    assert kind_for_url("jsons://127.0.0.1/x") is Kind.JSON
     assert kind_for_url("console://") is Kind.TEXT
 
 
@@ -285,11 +286,11 @@ def test_known_tags_and_routing_come_from_the_apprise_yaml_config(tmp_path):
     assert known_tags(path) == {"ops", "oncall", "desk"}
     channels = Channels.load(path)
     ops = channels.for_tag("ops")
-    assert {c.kind for c in ops} == {Kind.TEXT, Kind.EMAIL}
-    assert [c.privacy_url for c in channels.for_tag("oncall")] == [next(c for c in ops if c.kind is Kind.TEXT).privacy_url]
+    assert {c.kind for c in ops} == {Kind.JSON, Kind.EMAIL}
+    assert [c.privacy_url for c in channels.for_tag("oncall")] == [next(c for c in ops if c.kind is Kind.JSON).privacy_url]
     assert channels.for_tag("nobody") == []
     # the same URL is the same channel object, whatever tag reached it
-    assert channels.for_tag("oncall")[0] is next(c for c in ops if c.kind is Kind.TEXT)
+    assert channels.for_tag("oncall")[0] is next(c for c in ops if c.kind is Kind.JSON)
     for channel in channels.all():
         assert "S3cretTok3n" not in channel.privacy_url and "Pa55word" not in channel.privacy_url
         assert len(channel.hash) == 64
