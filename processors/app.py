@@ -36,6 +36,7 @@ from watchfloor.metrics import (
     PROCESSING_ERRORS,
 )
 from watchfloor.settings import Settings
+from watchfloor.shutdown import arm_stop_deadline
 from watchfloor.topics import Topics, ensure_topics
 
 log = logging.getLogger("watchfloor.process")
@@ -298,6 +299,7 @@ def build_app(
     async def ready(sender: object, **kwargs: object) -> None:
         story_cache.clear()
         health.set_ready("process")
+        log.info("processor ready", extra={"partitions": len(app.consumer.assignment())})
 
     @app.timer(interval=reload_interval)
     async def reload_rules() -> None:
@@ -317,9 +319,17 @@ def _decoded(value: Any) -> Any:
     return json.loads(value) if isinstance(value, (bytes, str)) else value
 
 
+class _Worker(faust.Worker):
+    """faust's worker, with a bound on how long a stop may wait for Kafka (mode's public `on_stop` hook)."""
+
+    async def on_stop(self) -> None:
+        arm_stop_deadline()
+        await super().on_stop()
+
+
 def run_worker(app: faust.App) -> None:
     """Blocks until SIGINT/SIGTERM; faust commits offsets (after flushing sends) as it stops."""
-    worker = faust.Worker(app, loglevel="WARNING", quiet=True, override_logging=False, redirect_stdouts=False)
+    worker = _Worker(app, loglevel="WARNING", quiet=True, override_logging=False, redirect_stdouts=False)
     worker.spinner = None
     try:
         worker.execute_from_commandline()

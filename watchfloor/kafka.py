@@ -8,11 +8,13 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from watchfloor.outage import OUTAGE
 from watchfloor.settings import ConfigError, Settings
 
 
 def client_kwargs(settings: Settings) -> dict[str, Any]:
     """Connection settings shared by producers, consumers and admin clients."""
+    OUTAGE.know(settings.require_bootstrap())
     return {"bootstrap_servers": settings.require_bootstrap(), "client_id": "watchfloor",
             **settings.security.aiokafka_kwargs()}
 

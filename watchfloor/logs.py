@@ -7,6 +7,8 @@ import logging
 import sys
 from datetime import datetime, timezone
 
+from watchfloor.outage import OUTAGE
+
 _STD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 
 
@@ -48,6 +50,7 @@ def setup_logging(level: str = "INFO", json_logs: bool | None = None) -> None:
         json_logs = not sys.stderr.isatty()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if json_logs else ConsoleFormatter())
+    handler.addFilter(OUTAGE)  # a Kafka outage is said once, not 90 times a second
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
