@@ -1,12 +1,19 @@
-"""The feeds file: which feeds to poll, how often, and with what limits."""
+"""The feeds file: which feeds to poll, how often, and with what limits.
+
+YAML (`defaults:` and `feeds:`) or OPML (a feed reader's export); both report every problem as
+`FILE:LINE: message`.
+"""
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from ingest.feeds_source import Entry, Problem, Source
+from ingest.feeds_yaml import read_yaml
+from ingest.opml import looks_like_opml, read_opml
 from watchfloor.settings import ConfigError
 
 SAMPLE_FEEDS = Path(__file__).parent / "samples" / "feeds.yaml"
@@ -28,6 +35,7 @@ class FeedOptions(BaseModel):
 class Feed(FeedOptions):
     id: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     url: str
+    tags: list[str] = Field(default_factory=list, description="operator's labels (OPML categories and folders)")
 
     @field_validator("url")
     @classmethod
@@ -36,43 +44,93 @@ class Feed(FeedOptions):
             raise ValueError("url must start with http://, https:// or file:")
         return url
 
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, tags: list[str]) -> list[str]:
+        for tag in tags:
+            if not tag.strip() or "," in tag or "/" in tag:
+                raise ValueError(f"tag {tag!r} must be non-empty, without ',' or '/' (OPML's category separators)")
+        return [t.strip() for t in tags]
+
+
+class FeedsFileError(ConfigError):
+    """Every problem of a feeds file, one `FILE:LINE: message` per line."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("\n".join(map(str, problems)))
+        self.problems = problems
+
 
 def load_feeds(path: Path) -> list[Feed]:
-    """Reads and validates a feeds file; `file:` URLs are resolved relative to it."""
+    """Reads and validates a feeds file, YAML or OPML; `file:` URLs are resolved relative to it.
+
+    Raises FeedsFileError (a ConfigError) listing every problem, so one run shows all there is to fix.
+    """
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = path.read_bytes()
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read feeds file: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("feeds"), list):
-        raise ConfigError(f"{path}: expected a mapping with a `feeds:` list")
-    defaults = doc.get("defaults") or {}
-    unknown = set(doc) - {"defaults", "feeds"}
-    if unknown:
-        raise ConfigError(f"{path}: unknown top-level key(s): {', '.join(sorted(unknown))}")
-    try:
-        FeedOptions(**defaults)
-    except ValidationError as exc:
-        raise ConfigError(f"{path}: defaults: {_errors(exc)}") from None
-    feeds: list[Feed] = []
-    seen: set[str] = set()
-    for i, item in enumerate(doc["feeds"]):
-        if not isinstance(item, dict):
-            raise ConfigError(f"{path}: feeds[{i}]: expected a mapping")
+        raise FeedsFileError([Problem(path, None, f"cannot read feeds file: {exc.strerror}")]) from None
+    if looks_like_opml(path, data):
+        source = read_opml(path, data)
+    else:
         try:
-            feed = Feed(**{**defaults, **item})
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise FeedsFileError([Problem(path, None, f"cannot read feeds file: not UTF-8 (byte {exc.start})")]) from None
+        source = read_yaml(path, text)
+    feeds, problems = _validate(path, source)
+    if problems:
+        raise FeedsFileError(sorted(problems, key=lambda p: p.line or 0))
+    return feeds
+
+
+def _validate(path: Path, source: Source) -> tuple[list[Feed], list[Problem]]:
+    problems = list(source.problems)
+    defaults: dict = {}
+    if source.defaults is not None:
+        defaults = dict(source.defaults.fields)
+        try:
+            FeedOptions(**defaults)
         except ValidationError as exc:
-            raise ConfigError(f"{path}: feeds[{i}] ({item.get('id', '?')}): {_errors(exc)}") from None
-        if feed.id in seen:
-            raise ConfigError(f"{path}: feeds[{i}]: duplicate feed id {feed.id!r}")
-        seen.add(feed.id)
+            problems += _problems(path, source.defaults, exc, FeedOptions)
+            for bad in {e["loc"][0] for e in exc.errors() if e["loc"]}:  # not repeated for every feed
+                defaults.pop(str(bad), None)
+    feeds: list[Feed] = []
+    first: dict[str, int] = {}
+    for entry in source.entries:
+        feed_id = entry.fields.get("id")
+        if isinstance(feed_id, str) and feed_id in first:
+            problems.append(Problem(path, entry.line_of("id"), f"{_name(entry)}: duplicate feed id {feed_id!r} (first at line {first[feed_id]})"))
+        elif isinstance(feed_id, str):
+            first[feed_id] = entry.line
+        try:
+            feed = Feed(**{**defaults, **entry.fields})
+        except ValidationError as exc:
+            problems += _problems(path, entry, exc, Feed)
+            continue
         if feed.url.startswith("file:"):
             local = Path(feed.url[5:].removeprefix("//"))
             feed = feed.model_copy(update={"url": "file:" + str((path.parent / local).resolve())})
         feeds.append(feed)
-    return feeds
+    return feeds, problems
 
 
-def _errors(exc: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in exc.errors())
+def _problems(path: Path, entry: Entry, exc: ValidationError, model: type[BaseModel]) -> list[Problem]:
+    out = []
+    for err in exc.errors():
+        key = str(err["loc"][0]) if err["loc"] else ""
+        where = ".".join(map(str, err["loc"])) or "value"
+        if err["type"] == "extra_forbidden":
+            hint = difflib.get_close_matches(key, list(model.model_fields), n=1)
+            message = f"unknown key {key!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "")
+        elif err["type"] == "missing":
+            message = f"{where}: required key missing"
+        else:
+            message = f"{where}: {err['msg']}"
+        out.append(Problem(path, entry.line_of(key), f"{_name(entry)}: {message}"))
+    return out
+
+
+def _name(entry: Entry) -> str:
+    feed_id = entry.fields.get("id")
+    return f"{entry.label} ({feed_id})" if isinstance(feed_id, str) and feed_id else entry.label

@@ -21,6 +21,7 @@ from watchfloor.metrics import FEEDS_POLLED, HEADLINES_INGESTED
 log = logging.getLogger("watchfloor.ingest")
 
 MAX_BACKOFF_INTERVAL = 3600.0
+REMIND_EVERY = 1800.0  # seconds between reminders that a feed still has the same problem
 
 
 @dataclass
@@ -39,6 +40,9 @@ class PollResult:
 class _FeedState:
     validators: Validators = field(default_factory=Validators)
     failures: int = 0
+    problem: str | None = None  # the failure or warning last logged, until a clean poll
+    problem_polls: int = 0  # polls in a row with a problem
+    said_at: float = 0.0  # monotonic time the problem was last logged at warning level
 
 
 class Poller:
@@ -49,8 +53,10 @@ class Poller:
         seen: SeenIds,
         concurrency: int = 64,
         client: httpx.AsyncClient | None = None,
+        remind_every: float = REMIND_EVERY,
     ) -> None:
         self.feeds = feeds
+        self.remind_every = remind_every
         self.publisher = publisher
         self.seen = seen
         self._limit = asyncio.Semaphore(concurrency)
@@ -76,15 +82,35 @@ class Poller:
         FEEDS_POLLED.labels(feed.id, result.status).inc()
         if result.new:
             HEADLINES_INGESTED.labels(feed.id).inc(result.new)
-        extra = {"feed": feed.id, "status": result.status, "new": result.new, "entries": result.entries,
-                 "duration_ms": round(result.duration * 1000)}
-        if result.error:
-            log.error("poll failed: %s", result.error, extra=extra)
-        elif result.warning:
-            log.warning("poll: %s", result.warning, extra=extra)
-        else:
-            log.info("polled", extra=extra)
+        self._log(state, result)
         return result
+
+    def _log(self, state: _FeedState, result: PollResult) -> None:
+        """One line per poll, but a problem is a warning only when new, changed, or every `remind_every`:
+        a feed that stays broken must not repeat itself every interval. Repeats go to debug."""
+        extra = {"feed": result.feed_id, "status": result.status, "new": result.new, "entries": result.entries,
+                 "duration_ms": round(result.duration * 1000)}
+        problem = result.error or result.warning
+        if problem is None:
+            if state.problem is not None:
+                log.info("feed recovered after %d poll(s) with a problem; the last was: %s", state.problem_polls,
+                         state.problem, extra=extra)
+            else:
+                log.info("polled", extra=extra)
+            state.problem, state.problem_polls = None, 0
+            return
+        state.problem_polls += 1
+        fmt = "poll failed: %s" if result.error else "poll: %s"
+        now = time.monotonic()
+        if problem != state.problem:
+            log.warning(fmt, problem, extra=extra)
+            state.said_at = now
+        elif now - state.said_at >= self.remind_every:
+            log.warning(fmt + " (still, %d polls in a row)", problem, state.problem_polls, extra={**extra, "polls": state.problem_polls})
+            state.said_at = now
+        else:
+            log.debug(fmt, problem, extra={**extra, "polls": state.problem_polls})
+        state.problem = problem
 
     async def _poll(self, feed: Feed, state: _FeedState) -> PollResult:
         fetched_at = datetime.now(timezone.utc)

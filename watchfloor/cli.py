@@ -34,13 +34,10 @@ def _validate_settings() -> None:
 
 
 def _register_subcommands() -> None:
+    from watchfloor.cli_feeds import feeds_app
     from watchfloor.cli_rules import classify, rules_app
 
-    try:  # TEMP until cli_feeds lands
-        from watchfloor.cli_feeds import feeds_app
-        app.add_typer(feeds_app, name="feeds")
-    except ImportError:
-        pass
+    app.add_typer(feeds_app, name="feeds")
     app.add_typer(rules_app, name="rules")
     app.command(name="classify")(classify)
 
@@ -70,11 +67,18 @@ def _config_errors():
 def _run_until_signal(main) -> object:  # type: ignore[no-untyped-def]
     """Runs `main(stop)` and turns SIGINT/SIGTERM into a clean stop instead of a traceback."""
 
+    from watchfloor.shutdown import arm_stop_deadline
+
     async def runner():  # type: ignore[no-untyped-def]
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+
+        def on_signal() -> None:
+            stop.set()
+            arm_stop_deadline()  # a stop that waits on an unreachable Kafka still ends
+
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, on_signal)
         return await main(stop)
 
     return asyncio.run(runner())

@@ -13,6 +13,12 @@ _INVISIBLE = dict.fromkeys(
 )
 _CONTROLS = dict.fromkeys(c for c in range(0x110000) if unicodedata.category(chr(c)) == "Cc" and chr(c) not in "\t\n\r")
 _CONTROLS.update(_INVISIBLE)
+# What, left in text after a round of stripping, means the text had been escaped once more.
+_MARKUP = re.compile(r"<[A-Za-z!/?]")
+_ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+_TAG = re.compile(r"<[A-Za-z!/?][^<>]*>?")
+_CDATA_MARKS = re.compile(r"<!\[CDATA\[|\]\]>")
+STRIP_ROUNDS = 5
 _BLOCK_TAGS = {"p", "br", "div", "li", "tr", "td", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "hr", "ul", "ol"}
 
 
@@ -38,15 +44,39 @@ class _TextExtractor(HTMLParser):
         if not self._skip:
             self.parts.append(data)
 
+    def unknown_decl(self, data: str) -> None:
+        # A CDATA section that reached the text is the publisher's escaping mistake: its content
+        # was meant as text. Kept raw, so the next round strips any markup inside it.
+        if data.startswith("CDATA["):
+            self.handle_data(data[6:])
 
-def strip_html(text: str) -> str:
-    """Tags out, entities decoded, script and style bodies dropped."""
-    if "<" not in text and "&" not in text:
-        return text
+    def handle_comment(self, data: str) -> None:
+        # Newer Pythons report `<![CDATA[x]]>` outside foreign content as the comment `[CDATA[x]]`.
+        if data.startswith("[CDATA[") and data.endswith("]]"):
+            self.handle_data(data[7:-2])
+
+
+def _strip_once(text: str) -> str:
     parser = _TextExtractor()
     parser.feed(text)
     parser.close()
     return "".join(parser.parts)
+
+
+def strip_html(text: str) -> str:
+    """Tags out, entities decoded, script and style bodies dropped.
+
+    Feeds often escape twice (`&lt;p&gt;` in a description), so decoding can produce new markup
+    or entities; stripping repeats until the text is stable, for a bounded number of rounds.
+    """
+    for _ in range(STRIP_ROUNDS):
+        if "<" not in text and "&" not in text:
+            return text
+        out = _strip_once(text)
+        if out == text or not (_MARKUP.search(out) or _ENTITY.search(out)):
+            return _CDATA_MARKS.sub("", out)
+        text = out
+    return _CDATA_MARKS.sub("", _TAG.sub("", text))  # still nesting after every round: adversarial
 
 
 def strip_control(text: str) -> str:
