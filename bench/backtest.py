@@ -25,12 +25,12 @@ sys.path.insert(0, str(ROOT))
 from aiokafka import AIOKafkaProducer  # noqa: E402
 
 from bench.classify import real_titles  # noqa: E402
-from processors.backtest import Backtest  # noqa: E402
+from watchfloor.backtest import Backtest  # noqa: E402
 from rules.loader import DEFAULT_RULES, load_rules  # noqa: E402
-from watchfloor.broker import EmbeddedBroker  # noqa: E402
-from watchfloor.history import read_range  # noqa: E402
-from watchfloor.settings import Settings  # noqa: E402
-from watchfloor.topics import Topics, ensure_topics  # noqa: E402
+from core.broker import EmbeddedBroker  # noqa: E402
+from core.history import read_range  # noqa: E402
+from core.settings import Settings  # noqa: E402
+from core.topics import Topics, ensure_topics  # noqa: E402
 
 
 async def fill(bootstrap: str, topic: str, lines: list[str], n: int, start_ms: int, span_ms: int) -> None:

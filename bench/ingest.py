@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ingest.service import run_ingest  # noqa: E402
 from tests.feeds_fixtures import rss  # noqa: E402
-from watchfloor.broker import EmbeddedBroker, free_port  # noqa: E402
-from watchfloor.settings import Settings  # noqa: E402
+from core.broker import EmbeddedBroker, free_port  # noqa: E402
+from core.settings import Settings  # noqa: E402
 
 FEEDS, ENTRIES = 200, 50
 

@@ -27,11 +27,11 @@ sys.path.insert(0, str(ROOT))
 
 from aiokafka import AIOKafkaProducer  # noqa: E402
 
-from watchfloor.broker import EmbeddedBroker, free_port  # noqa: E402
-from watchfloor.contracts import RawHeadline  # noqa: E402
-from watchfloor.kafka import read_to_end  # noqa: E402
-from watchfloor.settings import Settings  # noqa: E402
-from watchfloor.topics import Topics, ensure_topics  # noqa: E402
+from core.broker import EmbeddedBroker, free_port  # noqa: E402
+from core.contracts import RawHeadline  # noqa: E402
+from core.kafka import read_to_end  # noqa: E402
+from core.settings import Settings  # noqa: E402
+from core.topics import Topics, ensure_topics  # noqa: E402
 
 RULES = """\
 rules:

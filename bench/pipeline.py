@@ -29,9 +29,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition  # noqa:
 from bench.classify import real_titles, synthetic_rules, vocabulary  # noqa: E402
 from processors.classify import classify_headline, parse_raw  # noqa: E402
 from rules.loader import load_rules  # noqa: E402
-from watchfloor.broker import EmbeddedBroker  # noqa: E402
-from watchfloor.contracts import RawHeadline  # noqa: E402
-from watchfloor.topics import Topics, TopicSpec, ensure_topics  # noqa: E402
+from core.broker import EmbeddedBroker  # noqa: E402
+from core.contracts import RawHeadline  # noqa: E402
+from core.topics import Topics, TopicSpec, ensure_topics  # noqa: E402
 
 
 def bench_specs(topics: Topics, categories: list[str]) -> list[TopicSpec]:

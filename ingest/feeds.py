@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ingest.feeds_source import Entry, Problem, Source
 from ingest.feeds_yaml import read_yaml
 from ingest.opml import looks_like_opml, read_opml
-from watchfloor.settings import ConfigError
+from core.settings import ConfigError
 
 SAMPLE_FEEDS = Path(__file__).parent / "samples" / "feeds.yaml"
 

@@ -18,7 +18,7 @@ from xml.parsers import expat
 from xml.sax.saxutils import escape, quoteattr
 
 from ingest.feeds_source import Entry, Problem, Source
-from watchfloor.text import strip_control
+from core.text import strip_control
 
 if TYPE_CHECKING:
     from ingest.feeds import Feed

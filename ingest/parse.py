@@ -12,8 +12,8 @@ from typing import Any
 import feedparser
 
 from ingest.feeds import Feed
-from watchfloor.contracts import RawHeadline
-from watchfloor.text import clean
+from core.contracts import RawHeadline
+from core.text import clean
 
 log = logging.getLogger(__name__)
 

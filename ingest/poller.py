@@ -16,7 +16,7 @@ from ingest.fetch import FetchError, Validators, fetch, new_client
 from ingest.parse import UnreadableFeed, parse_feed
 from ingest.publish import HeadlinePublisher
 from ingest.seen import SeenIds
-from watchfloor.metrics import FEEDS_POLLED, HEADLINES_INGESTED
+from core.metrics import FEEDS_POLLED, HEADLINES_INGESTED
 
 log = logging.getLogger("watchfloor.ingest")
 

@@ -8,10 +8,10 @@ from datetime import datetime, timezone
 
 from aiokafka import AIOKafkaProducer
 
-from watchfloor.contracts import RawHeadline
-from watchfloor.kafka import make_producer
-from watchfloor.settings import Settings
-from watchfloor.topics import Topics
+from core.contracts import RawHeadline
+from core.kafka import make_producer
+from core.settings import Settings
+from core.topics import Topics
 
 
 class HeadlinePublisher:

@@ -6,8 +6,8 @@ without a local database. Entries expire with the topic's retention (30 days).
 
 from __future__ import annotations
 
-from watchfloor.kafka import read_to_end
-from watchfloor.settings import Settings
+from core.kafka import read_to_end
+from core.settings import Settings
 
 
 class SeenIds:

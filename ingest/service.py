@@ -12,10 +12,10 @@ from ingest.feeds import SAMPLE_FEEDS, load_feeds
 from ingest.poller import Poller, PollResult
 from ingest.publish import HeadlinePublisher
 from ingest.seen import SeenIds
-from watchfloor import health
-from watchfloor.settings import ConfigError, Settings
-from watchfloor.kafka import connection_problem
-from watchfloor.topics import Topics, ensure_topics
+from core import health
+from core.settings import ConfigError, Settings
+from core.kafka import connection_problem
+from core.topics import Topics, ensure_topics
 
 log = logging.getLogger("watchfloor.ingest")
 

@@ -30,7 +30,7 @@ from apprise.common import MATCH_ALWAYS_TAG
 from notifiers import console
 from notifiers.format import Kind, Message, kind_for_url
 from notifiers.redact import channel_hash, install_log_redaction, redact, register_url
-from watchfloor.settings import ConfigError, Settings
+from core.settings import ConfigError, Settings
 
 log = logging.getLogger("watchfloor.notify")
 

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from aiokafka import AIOKafkaProducer
 
 from notifiers.redact import redact
-from watchfloor.contracts import Alert, DeadLetter
+from core.contracts import Alert, DeadLetter
 
 
 class DeadLetters:

@@ -18,8 +18,8 @@ from notifiers.dead_letters import DeadLetters
 from notifiers.delivery_log import DeliveryLog, delivery_key
 from notifiers.format import AlertRenderer
 from notifiers.metrics import DELIVERIES, DUPLICATES_SKIPPED
-from watchfloor.contracts import Alert
-from watchfloor.metrics import END_TO_END
+from core.contracts import Alert
+from core.metrics import END_TO_END
 
 log = logging.getLogger("watchfloor.notify")
 

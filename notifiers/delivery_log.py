@@ -13,8 +13,8 @@ from datetime import datetime, timezone
 
 from aiokafka import AIOKafkaProducer
 
-from watchfloor.kafka import read_to_end
-from watchfloor.settings import Settings
+from core.kafka import read_to_end
+from core.settings import Settings
 
 log = logging.getLogger("watchfloor.notify")
 

@@ -1,5 +1,5 @@
 """An Alert rendered for one kind of channel. Alert text is feed text: untrusted, cleaned but not
-escaped (see watchfloor.contracts.Alert). Each kind escapes it for its own markup, so a headline
+escaped (see core.contracts.Alert). Each kind escapes it for its own markup, so a headline
 can never mention `@channel` in Slack or inject HTML into an email.
 
 How the result reaches the channel matters as much as the escaping (Apprise converts between
@@ -36,8 +36,8 @@ from urllib.parse import quote, urlsplit
 
 from apprise import NotifyFormat, NotifyType
 
-from watchfloor.contracts import Alert
-from watchfloor.text import clean, strip_control
+from core.contracts import Alert
+from core.text import clean, strip_control
 
 log = logging.getLogger("watchfloor.notify")
 

@@ -28,13 +28,13 @@ from notifiers.delivery_log import DeliveryLog
 from notifiers.format import AlertRenderer
 from notifiers.metrics import ALERTS_IN_FLIGHT, INVALID_MESSAGES
 from notifiers.offsets import OffsetTracker
-from watchfloor import health
-from watchfloor.contracts import Alert
-from watchfloor.kafka import make_consumer, make_producer
-from watchfloor.settings import ConfigError, Settings
-from watchfloor.kafka import connection_problem
-from watchfloor.topics import Topics, ensure_topics
-from watchfloor.lag import report_lag
+from core import health
+from core.contracts import Alert
+from core.kafka import make_consumer, make_producer
+from core.settings import ConfigError, Settings
+from core.kafka import connection_problem
+from core.topics import Topics, ensure_topics
+from core.lag import report_lag
 
 log = logging.getLogger("watchfloor.notify")
 

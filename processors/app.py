@@ -19,15 +19,15 @@ import faust
 import json
 import time
 
-from processors.alerting import add_report, build_alert, concerned_rules, decide, group_key
+from alerting.engine import add_report, build_alert, concerned_rules, decide, group_key
 from processors import kafka_patches
 from processors.classify import BadMessage, classify_headline, parse_raw
-from processors.silences import SilenceBook, follow_silences
+from alerting.silences import SilenceBook, follow_silences
 from rules.reload import LiveRules
-from watchfloor import health
-from watchfloor.contracts import ClassifiedHeadline, RawHeadline
-from watchfloor.lag import report_lag
-from watchfloor.metrics import (
+from core import health
+from core.contracts import ClassifiedHeadline, RawHeadline
+from core.lag import report_lag
+from core.metrics import (
     ALERTS_FIRED,
     ALERTS_SUPPRESSED,
     CATEGORY_MATCHES,
@@ -35,9 +35,9 @@ from watchfloor.metrics import (
     HEADLINES_DUPLICATE,
     PROCESSING_ERRORS,
 )
-from watchfloor.settings import Settings
-from watchfloor.shutdown import arm_stop_deadline
-from watchfloor.topics import Topics, ensure_topics
+from core.settings import Settings
+from core.shutdown import arm_stop_deadline
+from core.topics import Topics, ensure_topics
 
 log = logging.getLogger("watchfloor.process")
 

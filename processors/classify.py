@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from pydantic import ValidationError
 
 from rules.loader import RuleSet
-from watchfloor.contracts import CategoryMatch, ClassifiedHeadline, RawHeadline
+from core.contracts import CategoryMatch, ClassifiedHeadline, RawHeadline
 
 
 class BadMessage(ValueError):

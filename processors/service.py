@@ -14,10 +14,10 @@ from notifiers.channels import configured_tags
 from processors.app import build_app, run_worker
 from rules.loader import DEFAULT_RULES, RulesError
 from rules.reload import LiveRules
-from watchfloor.kafka import client_kwargs, connection_problem, make_consumer
-from watchfloor.settings import ConfigError, Settings
-from watchfloor.provisioning import plan
-from watchfloor.topics import Topics, ensure_topics
+from core.kafka import client_kwargs, connection_problem, make_consumer
+from core.settings import ConfigError, Settings
+from core.provisioning import plan
+from core.topics import Topics, ensure_topics
 
 log = logging.getLogger("watchfloor.process")
 

@@ -10,7 +10,7 @@ import logging
 from pathlib import Path
 
 from rules.loader import RuleSet, RulesError, load_rules, rule_files
-from watchfloor.metrics import RULE_RELOADS, RULES_LOADED
+from core.metrics import RULE_RELOADS, RULES_LOADED
 
 log = logging.getLogger("watchfloor.rules")
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from pytest_httpserver import HTTPServer
 
-from watchfloor.broker import EmbeddedBroker
-from watchfloor.settings import Settings
-from watchfloor.topics import Topics, ensure_topics
+from core.broker import EmbeddedBroker
+from core.settings import Settings
+from core.topics import Topics, ensure_topics
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -81,7 +81,7 @@ def rules_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def processor(cli_env, rules_dir, settings, tmp_path):
     asyncio.run(ensure_topics(settings.bootstrap, Topics(settings.topic_prefix).specs()))
-    from watchfloor.broker import free_port
+    from core.broker import free_port
 
     metrics_port = free_port()
     env = {**cli_env, "WATCHFLOOR_RULES": str(rules_dir), "WATCHFLOOR_DATA_DIR": str(tmp_path / "data"),

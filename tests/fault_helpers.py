@@ -28,9 +28,9 @@ from werkzeug import Request, Response
 from ingest.parse import headline_id
 from tests.conftest import BIN
 from tests.feeds_fixtures import rss
-from watchfloor.kafka import read_to_end
-from watchfloor.settings import Settings
-from watchfloor.topics import Topics, ensure_topics
+from core.kafka import read_to_end
+from core.settings import Settings
+from core.topics import Topics, ensure_topics
 
 # One category and one alert rule: every "missile" headline is its own story (titles carry a
 # made-up place name, so the rare-word check keeps them apart) and alerts once, at first report.

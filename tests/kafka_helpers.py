@@ -10,11 +10,11 @@ from datetime import datetime, timezone
 
 from aiokafka import AIOKafkaProducer
 
-from watchfloor.contracts import RawHeadline
-from watchfloor.topics import Topics
+from core.contracts import RawHeadline
+from core.topics import Topics
 
-from watchfloor.kafka import read_to_end
-from watchfloor.settings import Settings
+from core.kafka import read_to_end
+from core.settings import Settings
 
 
 async def produce(settings: Settings, topic: str, messages: list[tuple[bytes | None, bytes]]) -> None:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from processors.alerting import add_report, build_alert, concerned_rules, decide, group_key
-from processors.silences import SilenceBook
+from alerting.engine import add_report, build_alert, concerned_rules, decide, group_key
+from alerting.silences import SilenceBook
 from rules.loader import load_rules
-from watchfloor.contracts import CategoryMatch, ClassifiedHeadline, Silence
+from core.contracts import CategoryMatch, ClassifiedHeadline, Silence
 
 CATEGORIES = """\
 rules:

@@ -8,9 +8,9 @@ from datetime import datetime, timezone
 
 from tests.conftest import BIN
 from tests.kafka_helpers import headline, send, wait_for_messages
-from watchfloor.contracts import Alert
-from watchfloor.kafka import read_to_end
-from watchfloor.topics import Topics
+from core.contracts import Alert
+from core.kafka import read_to_end
+from core.topics import Topics
 
 RULES = """\
 rules:
@@ -115,11 +115,11 @@ async def test_story_state_kept_by_an_earlier_version_is_read_after_an_upgrade(c
     from aiokafka.partitioner import murmur2
     from faust.serializers.registry import Registry
 
-    from processors.alerting import add_report
+    from alerting.engine import add_report
     from rules.loader import load_rules
-    from watchfloor.contracts import ClassifiedHeadline
-    from watchfloor.provisioning import plan
-    from watchfloor.topics import ensure_topics
+    from core.contracts import ClassifiedHeadline
+    from core.provisioning import plan
+    from core.topics import ensure_topics
 
     (rules_dir / "strikes.yaml").write_text(RULES)
     topics = Topics(settings.topic_prefix)

@@ -14,9 +14,9 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from tests.conftest import BIN
-from watchfloor.contracts import RawHeadline
-from watchfloor.kafka import read_to_end
-from watchfloor.topics import Topics, ensure_topics
+from core.contracts import RawHeadline
+from core.kafka import read_to_end
+from core.topics import Topics, ensure_topics
 
 CURRENT = """\
 rules:
@@ -154,7 +154,7 @@ def test_the_replay_matches_classifying_everything_with_both_rule_sets(tmp_path)
 
     import yaml
 
-    from processors.backtest import Backtest
+    from watchfloor.backtest import Backtest
     from rules.loader import DEFAULT_RULES, load_rules
 
     shutil.copytree(DEFAULT_RULES, tmp_path / "candidate")

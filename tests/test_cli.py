@@ -11,7 +11,7 @@ import time
 import pytest
 
 from tests.conftest import BIN, ROOT
-from watchfloor.broker import free_port
+from core.broker import free_port
 
 WATCHFLOOR = str(BIN / "watchfloor")
 

@@ -12,7 +12,7 @@ import pytest
 from processors import kafka_patches
 from processors.app import build_app
 from processors.service import live_rules
-from watchfloor.settings import Settings
+from core.settings import Settings
 
 from faust.types import TP
 

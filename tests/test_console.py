@@ -19,9 +19,9 @@ import pytest
 
 from tests.conftest import BIN, ROOT
 from tests.kafka_helpers import headline, send, wait_for_messages
-from watchfloor.broker import free_port
-from watchfloor.kafka import read_to_end
-from watchfloor.topics import Topics
+from core.broker import free_port
+from core.kafka import read_to_end
+from core.topics import Topics
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 needs_browser = pytest.mark.skipif(

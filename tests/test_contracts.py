@@ -3,7 +3,8 @@
 import json
 from datetime import datetime, timezone
 
-from watchfloor.contracts import MESSAGE_TYPES, RawHeadline, render_schemas
+from core.contracts import MESSAGE_TYPES, RawHeadline
+from watchfloor.schemas import render_schemas
 from tests.conftest import ROOT
 
 SCHEMAS = ROOT / "docs" / "schemas"

@@ -279,7 +279,7 @@ def test_k8s_deployment_probes_metrics_port_and_resources(stage: str) -> None:
 
 
 def test_k8s_replicas_respect_the_partition_counts() -> None:
-    from watchfloor.topics import Topics
+    from core.topics import Topics
 
     ingest, process, notify = (deployment(s)["spec"] for s in ("ingest", "process", "notify"))
     assert ingest["replicas"] == 1 and ingest["strategy"]["type"] == "Recreate"  # one ingest per feeds file

@@ -17,7 +17,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from tests.fault_helpers import GrowingFeeds, Pipeline, Receiver, check_exactly_once, eventually, wait_for_all
-from watchfloor.broker import EmbeddedBroker, free_port
+from core.broker import EmbeddedBroker, free_port
 
 OUTAGE = 30.0  # seconds, as the reliability issue asks
 FEEDS = ["alpha", "bravo", "charlie"]

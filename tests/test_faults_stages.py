@@ -33,7 +33,7 @@ from tests.fault_helpers import (
     wait_for_all,
 )
 from tests.kafka_helpers import headline, produce
-from watchfloor.contracts import Alert
+from core.contracts import Alert
 
 FEEDS = ["alpha", "bravo", "charlie"]
 

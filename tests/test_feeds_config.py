@@ -4,7 +4,7 @@ import pytest
 
 from ingest.feeds import SAMPLE_FEEDS, load_feeds
 from ingest.parse import parse_feed
-from watchfloor.settings import ConfigError
+from core.settings import ConfigError
 from datetime import datetime, timezone
 
 

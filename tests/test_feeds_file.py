@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from ingest.feeds import SAMPLE_FEEDS, Feed, load_feeds
 from watchfloor.cli_feeds import feeds_app
-from watchfloor.settings import ConfigError
+from core.settings import ConfigError
 
 BAD_YAML = """\
 defaults:

@@ -12,10 +12,10 @@ from werkzeug import Request, Response
 
 from ingest.service import run_ingest
 from tests.feeds_fixtures import atom, items, rss
-from watchfloor.contracts import RawHeadline
-from watchfloor.kafka import read_to_end
-from watchfloor.settings import ConfigError, Settings
-from watchfloor.topics import Topics
+from core.contracts import RawHeadline
+from core.kafka import read_to_end
+from core.settings import ConfigError, Settings
+from core.topics import Topics
 
 
 def write_feeds(tmp_path: Path, feeds: list[dict], **defaults: object) -> Path:
@@ -132,7 +132,7 @@ async def test_conditional_get_sends_validators_and_accepts_304(settings, feed_s
     from ingest.poller import Poller
     from ingest.publish import HeadlinePublisher
     from ingest.seen import SeenIds
-    from watchfloor.topics import ensure_topics
+    from core.topics import ensure_topics
 
     topics = Topics(settings.topic_prefix)
     await ensure_topics(settings.bootstrap, topics.specs())
@@ -222,7 +222,7 @@ async def test_seen_state_survives_a_restart_in_kafka_not_memory(settings, feed_
 
 
 async def test_unreachable_broker_is_a_clear_error(tmp_path):
-    from watchfloor.broker import free_port
+    from core.broker import free_port
 
     dead = Settings(bootstrap=f"127.0.0.1:{free_port()}", topic_prefix="x", data_dir=tmp_path)
     path = write_feeds(tmp_path, [{"id": "w", "url": "file:/nonexistent.xml"}])

@@ -15,9 +15,9 @@ from werkzeug import Request, Response
 
 from tests.conftest import BIN
 from tests.feeds_fixtures import items, rss
-from watchfloor.contracts import RawHeadline
-from watchfloor.kafka import read_to_end
-from watchfloor.topics import Topics
+from core.contracts import RawHeadline
+from core.kafka import read_to_end
+from core.topics import Topics
 
 
 class RawServer:

@@ -9,7 +9,7 @@ import re
 from ingest.service import run_ingest
 from tests.feeds_fixtures import atom, rss
 from tests.test_ingest import raw_headlines, write_feeds
-from watchfloor.text import STRIP_ROUNDS, clean
+from core.text import STRIP_ROUNDS, clean
 
 MARKUP = re.compile(r"<[A-Za-z!/?]")
 

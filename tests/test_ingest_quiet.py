@@ -15,8 +15,8 @@ from ingest.publish import HeadlinePublisher
 from ingest.seen import SeenIds
 from tests.feeds_fixtures import items, rss
 from tests.test_ingest import write_feeds
-from watchfloor.settings import Settings
-from watchfloor.topics import Topics, ensure_topics
+from core.settings import Settings
+from core.topics import Topics, ensure_topics
 
 
 @contextlib.asynccontextmanager

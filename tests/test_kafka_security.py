@@ -16,11 +16,11 @@ import pytest
 
 from tests.conftest import BIN
 from tests.tls_helpers import make_ca_and_server
-from watchfloor.broker import EmbeddedBroker, SaslSslListener, free_port
-from watchfloor.kafka import make_consumer, read_to_end
-from watchfloor.security import KafkaSecurity
-from watchfloor.settings import Settings
-from watchfloor.topics import Topics
+from core.broker import EmbeddedBroker, SaslSslListener, free_port
+from core.kafka import make_consumer, read_to_end
+from core.security import KafkaSecurity
+from core.settings import Settings
+from core.topics import Topics
 
 PASSWORD = "s3cr3t-Pa55-for-alice"
 
@@ -152,7 +152,7 @@ def test_security_settings_are_checked_and_the_password_never_shown():
     security = KafkaSecurity.from_env({"WATCHFLOOR_KAFKA_SECURITY_PROTOCOL": "sasl_ssl", "WATCHFLOOR_KAFKA_USERNAME": "bob",
                                        "WATCHFLOOR_KAFKA_PASSWORD": "hunter2"})
     assert security.mechanism == "PLAIN" and "hunter2" not in repr(security) and "hunter2" not in security.describe()
-    from watchfloor.settings import ConfigError
+    from core.settings import ConfigError
 
     with pytest.raises(ConfigError, match="WATCHFLOOR_KAFKA_USERNAME"):
         KafkaSecurity.from_env({"WATCHFLOOR_KAFKA_SECURITY_PROTOCOL": "SASL_SSL"})

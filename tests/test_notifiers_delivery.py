@@ -33,10 +33,10 @@ from notifiers.deliver import RetryPolicy
 from notifiers.service import consumer_group, run_notifier, send_test
 from tests.conftest import ROOT
 from tests.kafka_helpers import wait_for_messages
-from watchfloor.contracts import Alert, DeadLetter
-from watchfloor.kafka import read_to_end
-from watchfloor.settings import ConfigError, Settings
-from watchfloor.topics import Topics, ensure_topics
+from core.contracts import Alert, DeadLetter
+from core.kafka import read_to_end
+from core.settings import ConfigError, Settings
+from core.topics import Topics, ensure_topics
 
 FAST = RetryPolicy(base=0.05, cap=0.2, max_attempts=5, max_elapsed=30.0, attempt_timeout=10.0)
 NOW = datetime(2025, 11, 20, 8, 30, tzinfo=timezone.utc)
@@ -371,8 +371,8 @@ import asyncio, sys
 from pathlib import Path
 from notifiers.deliver import RetryPolicy
 from notifiers.service import run_notifier
-from watchfloor.logs import setup_logging
-from watchfloor.settings import Settings
+from core.logs import setup_logging
+from core.settings import Settings
 
 setup_logging("INFO", json_logs=True)
 policy = RetryPolicy(base=0.05, cap=0.2, max_attempts=10_000, max_elapsed=600.0, attempt_timeout=10.0)

@@ -25,8 +25,8 @@ from notifiers.format import (
 )
 from notifiers.offsets import OffsetTracker
 from notifiers.redact import channel_hash, redact, register_url, secret_fragments
-from watchfloor.contracts import Alert
-from watchfloor.settings import ConfigError
+from core.contracts import Alert
+from core.settings import ConfigError
 
 NOW = datetime(2025, 11, 20, 8, 30, tzinfo=timezone.utc)
 SLACK_TOKENS = ("T1JJ3T3L2", "A1BRTD4JD", "TIiajkdnlazkcOXrIdevi7FQ")

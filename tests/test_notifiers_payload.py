@@ -21,7 +21,7 @@ from werkzeug import Request, Response
 
 from notifiers.channels import Channel, Channels
 from notifiers.format import Kind, render
-from watchfloor.contracts import Alert
+from core.contracts import Alert
 
 NOW = datetime(2025, 11, 20, 8, 30, tzinfo=timezone.utc)
 REPORTS = [

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from watchfloor.broker import EmbeddedBroker, free_port
+from core.broker import EmbeddedBroker, free_port
 
 WATCHFLOOR = str(Path(sys.executable).parent / "watchfloor")
 

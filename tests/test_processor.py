@@ -14,9 +14,9 @@ import pytest
 
 from tests.conftest import BIN, PROCESSOR_RULES
 from tests.kafka_helpers import headline, produce, send, wait_for_messages
-from watchfloor.contracts import RawHeadline
-from watchfloor.kafka import read_to_end
-from watchfloor.topics import Topics, ensure_topics
+from core.contracts import RawHeadline
+from core.kafka import read_to_end
+from core.topics import Topics, ensure_topics
 
 RULES_V2 = PROCESSOR_RULES.replace('"drone attack*"', '"drone attack*", "shelling"')
 
@@ -136,7 +136,7 @@ async def test_first_start_gives_every_partition_a_committed_offset(settings):
     from aiokafka import TopicPartition
 
     from processors.service import alerting_topic, consumer_group, seed_committed_offsets
-    from watchfloor.kafka import make_consumer
+    from core.kafka import make_consumer
 
     topics = Topics(settings.topic_prefix)
     await ensure_topics(settings.bootstrap, topics.specs())

@@ -12,7 +12,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from watchfloor.broker import free_port
+from core.broker import free_port
 
 WATCHFLOOR = str(Path(sys.executable).parent / "watchfloor")
 QUIET_FOR = float(os.environ.get("WATCHFLOOR_TEST_QUIET_SECONDS", "130"))

@@ -12,8 +12,8 @@ import pytest
 from pydantic import BaseModel, Field
 
 from tests.conftest import ROOT
-from watchfloor.contracts import MESSAGE_TYPES, UPGRADES, Message, RawHeadline, UnknownSchema, json_schema, read_message
-from watchfloor.schema_compat import incompatibilities
+from core.contracts import MESSAGE_TYPES, UPGRADES, Message, RawHeadline, UnknownSchema, json_schema, read_message
+from core.schema_compat import incompatibilities
 
 RELEASED = ROOT / "docs" / "schemas" / "released"
 

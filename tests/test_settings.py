@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from watchfloor.broker import free_port
-from watchfloor.settings import ConfigError, Settings
+from core.broker import free_port
+from core.settings import ConfigError, Settings
 
 WATCHFLOOR = str(Path(sys.executable).parent / "watchfloor")
 

@@ -1,4 +1,4 @@
-from watchfloor.text import cap, clean, strip_html
+from core.text import cap, clean, strip_html
 
 
 def test_html_is_stripped_and_entities_decoded():

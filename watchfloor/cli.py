@@ -13,9 +13,9 @@ from typing import Optional
 
 import typer
 
-from watchfloor import health
-from watchfloor.logs import setup_logging
-from watchfloor.settings import ConfigError, Settings
+from core import health
+from core.logs import setup_logging
+from core.settings import ConfigError, Settings
 
 # rich_markup_mode=None: plain click help, which (unlike typer's rich panels) shows no `<bool>` after flags.
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
@@ -52,7 +52,7 @@ def _config_errors():
     """Configuration and connection problems end the command with one clear line, not a traceback."""
     from aiokafka.errors import KafkaConnectionError, KafkaError
 
-    from watchfloor.kafka import connection_problem
+    from core.kafka import connection_problem
 
     try:
         yield
@@ -67,7 +67,7 @@ def _config_errors():
 def _run_until_signal(main) -> object:  # type: ignore[no-untyped-def]
     """Runs `main(stop)` and turns SIGINT/SIGTERM into a clean stop instead of a traceback."""
 
-    from watchfloor.shutdown import arm_stop_deadline
+    from core.shutdown import arm_stop_deadline
 
     async def runner():  # type: ignore[no-untyped-def]
         stop = asyncio.Event()
@@ -91,7 +91,7 @@ def broker(
     fetch_only: bool = typer.Option(False, "--fetch-only", help="only fetch the Kafka jars, then exit"),
 ) -> None:
     """Run a single-node Apache Kafka (KRaft) on 127.0.0.1 for development and tests."""
-    from watchfloor.broker import EmbeddedBroker, ensure_jars
+    from core.broker import EmbeddedBroker, ensure_jars
 
     setup_logging()
     with _config_errors():
@@ -197,7 +197,7 @@ app.add_typer(topics_app, name="topics")
 
 def _planned(rules: Optional[Path]):  # type: ignore[no-untyped-def]
     from processors.service import live_rules
-    from watchfloor.provisioning import plan
+    from core.provisioning import plan
 
     settings = Settings.from_env()
     return settings, plan(settings, live_rules(settings, rules).current.category_ids)
@@ -209,7 +209,7 @@ def topics_plan(
     replication: Optional[int] = typer.Option(None, "--replication", help="replication factor to plan (default: min(3, brokers) of the cluster, or 3 without one)"),
 ) -> None:
     """Print every topic the service needs: partitions, replication, retention, cleanup policy, key."""
-    from watchfloor.provisioning import cluster_replication, format_plan
+    from core.provisioning import cluster_replication, format_plan
 
     setup_logging()
     with _config_errors():
@@ -222,7 +222,7 @@ def topics_plan(
 @topics_app.command("apply")
 def topics_apply(rules: Optional[Path] = typer.Option(None, "--rules", help="rules folder (default: WATCHFLOOR_RULES or the packs)")) -> None:
     """Create the missing topics as planned; report drift on existing ones without changing them (exit 1)."""
-    from watchfloor.provisioning import apply
+    from core.provisioning import apply
 
     setup_logging()
     with _config_errors():
@@ -264,7 +264,7 @@ def silence_add(
     """Silence an alert rule, or alerts whose story matches terms, for a while."""
     import getpass
 
-    from processors.silences import add_silence
+    from alerting.silences import add_silence
     from rules.engine import TermError
 
     settings = Settings.from_env()
@@ -280,7 +280,7 @@ def silence_add(
 @silence_app.command("list")
 def silence_list(all_: bool = typer.Option(False, "--all", help="include expired silences")) -> None:
     """Active silences (id, until, rule or terms, reason)."""
-    from processors.silences import list_silences
+    from alerting.silences import list_silences
 
     settings = Settings.from_env()
     with _config_errors():
@@ -293,7 +293,7 @@ def silence_list(all_: bool = typer.Option(False, "--all", help="include expired
 @silence_app.command("expire")
 def silence_expire(silence_id: str = typer.Argument(...)) -> None:
     """End a silence now."""
-    from processors.silences import expire_silence
+    from alerting.silences import expire_silence
 
     settings = Settings.from_env()
     with _config_errors():
@@ -330,7 +330,7 @@ def schemas(
     write: Optional[Path] = typer.Option(None, "--write", help="write the JSON Schema files into this folder"),
 ) -> None:
     """Print (or write) the JSON Schemas of every message type."""
-    from watchfloor.contracts import render_schemas, write_schemas
+    from watchfloor.schemas import render_schemas, write_schemas
 
     if write:
         for path in write_schemas(write):

@@ -11,7 +11,7 @@ import typer
 from ingest.feeds import Feed, FeedsFileError, load_feeds
 from ingest.opml import write_opml
 from ingest.service import feeds_path
-from watchfloor.settings import ConfigError, Settings
+from core.settings import ConfigError, Settings
 
 feeds_app = typer.Typer(
     add_completion=False, no_args_is_help=True, rich_markup_mode=None,

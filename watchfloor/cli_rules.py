@@ -13,7 +13,7 @@ import typer
 from notifiers.channels import configured_tags
 from rules.engine import Failure, Hit
 from rules.loader import DEFAULT_RULES, RuleSet, RulesError, load_rules, match_lines, unused_categories
-from watchfloor.settings import Settings
+from core.settings import Settings
 
 rules_app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None, help="Check, test and evaluate rule files.")
 
@@ -25,7 +25,7 @@ def rules_location(option: Path | None) -> Path:
 
 
 def _load_or_exit(location: Path) -> RuleSet:
-    from watchfloor.settings import ConfigError
+    from core.settings import ConfigError
 
     try:
         return load_rules(location, known_tags=configured_tags(Settings.from_env()))
@@ -201,13 +201,13 @@ def backtest(
 
     from aiokafka.errors import KafkaConnectionError, KafkaError
 
-    from watchfloor.kafka import connection_problem
+    from core.kafka import connection_problem
 
-    from processors.backtest import Backtest, format_report
+    from watchfloor.backtest import Backtest, format_report
     from rules.model import parse_duration
-    from watchfloor.history import read_range
-    from watchfloor.settings import ConfigError
-    from watchfloor.topics import Topics
+    from core.history import read_range
+    from core.settings import ConfigError
+    from core.topics import Topics
 
     if since and from_:
         typer.echo("error: give --since or --from, not both", err=True)

@@ -11,7 +11,7 @@ import logging
 import shutil
 from pathlib import Path
 
-from watchfloor.settings import ConfigError, Settings
+from core.settings import ConfigError, Settings
 
 log = logging.getLogger("watchfloor.run")
 
@@ -20,7 +20,7 @@ def run_all(settings: Settings, feeds_file: Path | None = None, rules: Path | No
     from ingest.feeds import load_feeds
     from ingest.service import feeds_path
     from processors.service import live_rules
-    from watchfloor.broker import EmbeddedBroker
+    from core.broker import EmbeddedBroker
 
     # The operator's files are checked before anything starts: a missing feeds file or a bad rule
     # is one line now, not a worker crash after the broker has come up.

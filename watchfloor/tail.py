@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 
 from aiokafka import TopicPartition
 
-from watchfloor.kafka import make_consumer
-from watchfloor.settings import ConfigError, Settings
-from watchfloor.topics import Topics
+from core.kafka import make_consumer
+from core.settings import ConfigError, Settings
+from core.topics import Topics
 
 
 async def tail_topic(

@@ -17,9 +17,9 @@ from typing import Any
 from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 
-from watchfloor.kafka import make_consumer
-from watchfloor.settings import Settings
-from watchfloor.topics import Topics, ensure_topics
+from core.kafka import make_consumer
+from core.settings import Settings
+from core.topics import Topics, ensure_topics
 
 log = logging.getLogger("watchfloor.console")
 

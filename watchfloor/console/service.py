@@ -12,7 +12,7 @@ import uvicorn
 from processors.service import live_rules
 from watchfloor.console.live import LiveView, follow
 from watchfloor.console.web import build_console
-from watchfloor.settings import ConfigError, Settings
+from core.settings import ConfigError, Settings
 
 log = logging.getLogger("watchfloor.console")
 

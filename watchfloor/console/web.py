@@ -21,12 +21,12 @@ from starlette.responses import FileResponse, JSONResponse, Response, StreamingR
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from processors.silences import add_silence, expire_silence
+from alerting.silences import add_silence, expire_silence
 from rules.model import parse_duration
 from rules.reload import LiveRules
 from watchfloor.console.highlight import explain
 from watchfloor.console.live import LiveView
-from watchfloor.settings import ConfigError, Settings
+from core.settings import ConfigError, Settings
 
 log = logging.getLogger("watchfloor.console")
 STATIC = Path(__file__).with_name("static")

@@ -2,7 +2,7 @@
 
 The history is classified twice, by the rules in force and by the candidate rules, with the
 same code the processor runs; the alert rules are replayed in time order over each result with
-the processor's own story and throttle logic (processors/alerting.py), in memory. Silences are
+the processor's own story and throttle logic (alerting/engine.py), in memory. Silences are
 not replayed: they are not part of a rule change.
 """
 
@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from processors.alerting import add_report, build_alert, concerned_rules, decide, group_key
+from alerting.engine import add_report, build_alert, concerned_rules, decide, group_key
 from rules.engine import Engine, Match
 from rules.loader import RuleSet
 from rules.text import words
-from watchfloor.contracts import CategoryMatch, ClassifiedHeadline
+from core.contracts import CategoryMatch, ClassifiedHeadline
 
 KEEP = 1000  # gained/lost headlines and alerts kept per category or rule; counts are exact
 

@@ -15,10 +15,10 @@ from datetime import datetime, timedelta, timezone
 from aiokafka import TopicPartition
 
 from rules.engine import CompiledRule, Cond, Engine, TermTable, compile_term
-from watchfloor.contracts import Silence
-from watchfloor.kafka import make_consumer, make_producer, read_to_end
-from watchfloor.settings import ConfigError, Settings
-from watchfloor.topics import Topics, ensure_topics
+from core.contracts import Silence
+from core.kafka import make_consumer, make_producer, read_to_end
+from core.settings import ConfigError, Settings
+from core.topics import Topics, ensure_topics
 
 log = logging.getLogger("watchfloor.silences")
 

@@ -120,7 +120,7 @@ def same_story(a: frozenset[str], b: frozenset[str]) -> bool:
 
 
 def build_idf(headlines_file: Path, out: Path = IDF_FILE, min_df: int = 2) -> int:
-    """Regenerates the IDF table: `python -m processors.stories PATH-TO-HEADLINES.txt`."""
+    """Regenerates the IDF table: `python -m alerting.stories PATH-TO-HEADLINES.txt`."""
     df: dict[str, int] = {}
     n = 0
     for line in headlines_file.read_text(encoding="utf-8").splitlines():

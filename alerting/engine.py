@@ -12,10 +12,10 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from processors.stories import must_share, same_story, story_tokens
+from alerting.stories import must_share, same_story, story_tokens
 from rules.loader import RuleSet
 from rules.model import SEVERITIES, AlertRule
-from watchfloor.contracts import Alert, ClassifiedHeadline, StoryReport
+from core.contracts import Alert, ClassifiedHeadline, StoryReport
 
 MAX_REPORTS = 20
 MAX_STORIES_PER_RULE = 500

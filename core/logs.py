@@ -7,7 +7,7 @@ import logging
 import sys
 from datetime import datetime, timezone
 
-from watchfloor.outage import OUTAGE
+from core.outage import OUTAGE
 
 _STD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from watchfloor.settings import ConfigError
+from core.settings import ConfigError
 
 PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
@@ -35,8 +35,8 @@ class KafkaSecurity:
 
     @classmethod
     def from_env(cls, env: dict[str, str]) -> "KafkaSecurity":
-        """The security part of the validated settings (see watchfloor.settings)."""
-        from watchfloor.settings import Settings
+        """The security part of the validated settings (see core.settings)."""
+        from core.settings import Settings
 
         return Settings.from_env(env).security
 

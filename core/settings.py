@@ -17,7 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 if TYPE_CHECKING:
-    from watchfloor.security import KafkaSecurity
+    from core.security import KafkaSecurity
 
 
 class ConfigError(Exception):
@@ -125,7 +125,7 @@ class Settings(BaseSettings):
 
     @property
     def security(self) -> "KafkaSecurity":
-        from watchfloor.security import KafkaSecurity
+        from core.security import KafkaSecurity
 
         sasl = self.kafka_security_protocol.startswith("SASL")
         return KafkaSecurity(self.kafka_security_protocol, (self.kafka_sasl_mechanism or "PLAIN") if sasl else None,

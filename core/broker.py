@@ -21,9 +21,9 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from watchfloor.settings import REPO_ROOT, ConfigError, default_cache_dir
+from core.settings import REPO_ROOT, ConfigError, default_cache_dir
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("watchfloor.broker")
 
 POM = REPO_ROOT / "deploy" / "kafka" / "pom.xml"
 DEFAULT_HEAP = "512m"

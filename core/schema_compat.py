@@ -4,7 +4,7 @@ Compatible: adding a property (readers ignore what they do not know) that new re
 require. Incompatible: removing a property, changing its type, format or allowed values, making
 a nullable property non-nullable, or requiring a property that older messages lack. An
 incompatible change needs a new version (`name/N+1`), and readers keep accepting the previous one
-(`watchfloor.contracts.read_message`).
+(`core.contracts.read_message`).
 """
 
 from __future__ import annotations

@@ -12,8 +12,8 @@ from datetime import datetime
 
 from aiokafka import TopicPartition
 
-from watchfloor.kafka import make_consumer
-from watchfloor.settings import ConfigError, Settings
+from core.kafka import make_consumer
+from core.settings import ConfigError, Settings
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Annotated, Callable, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
@@ -199,22 +198,9 @@ def json_schema(model: type[Message], schema_id: str) -> dict:
 
 
 def render_schemas() -> dict[str, str]:
-    """File name -> JSON text of every published schema: each message type, and the rule file format."""
-    from rules.model import rules_json_schema
-
-    out = {
+    """File name -> JSON text of every message type's schema (the rule file format's schema is
+    the rules package's; `watchfloor schemas` writes both)."""
+    return {
         schema_file_name(sid): json.dumps(json_schema(model, sid), indent=2, ensure_ascii=False) + "\n"
         for sid, model in MESSAGE_TYPES.items()
     }
-    out["rules.schema.json"] = json.dumps(rules_json_schema(), indent=2, ensure_ascii=False) + "\n"
-    return out
-
-
-def write_schemas(directory: Path) -> list[Path]:
-    directory.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, text in render_schemas().items():
-        path = directory / name
-        path.write_text(text, encoding="utf-8")
-        written.append(path)
-    return written

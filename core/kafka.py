@@ -8,8 +8,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from watchfloor.outage import OUTAGE
-from watchfloor.settings import ConfigError, Settings
+from core.outage import OUTAGE
+from core.settings import ConfigError, Settings
 
 
 def client_kwargs(settings: Settings) -> dict[str, Any]:

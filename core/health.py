@@ -74,7 +74,7 @@ def serve(command: str, port: int | None = None, host: str = "0.0.0.0") -> int |
     A taken port is logged, not fatal: metrics must never take a stage down.
     """
     if port is None:
-        from watchfloor.settings import Settings
+        from core.settings import Settings
 
         configured = Settings.from_env().metrics_port
         port = DEFAULT_PORTS.get(command, 9100) if configured is None else configured

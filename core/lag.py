@@ -8,9 +8,9 @@ import logging
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from watchfloor.kafka import client_kwargs, make_consumer
-from watchfloor.metrics import CONSUMER_LAG
-from watchfloor.settings import Settings
+from core.kafka import client_kwargs, make_consumer
+from core.metrics import CONSUMER_LAG
+from core.settings import Settings
 
 log = logging.getLogger("watchfloor.lag")
 

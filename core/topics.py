@@ -15,9 +15,9 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 if TYPE_CHECKING:
-    from watchfloor.settings import Settings
+    from core.settings import Settings
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("watchfloor.topics")
 
 DAY_MS = 24 * 3600 * 1000
 
@@ -100,8 +100,8 @@ async def ensure_topics(target: "Settings | str", specs: list[TopicSpec]) -> lis
     names it created. `target` is the settings (security included) or a plaintext bootstrap.
     With WATCHFLOOR_CREATE_TOPICS=false a missing topic is an error naming it: clusters whose
     topics are provisioned by policy use `watchfloor topics apply` or their own tooling."""
-    from watchfloor.kafka import client_kwargs
-    from watchfloor.settings import ConfigError, Settings
+    from core.kafka import client_kwargs
+    from core.settings import ConfigError, Settings
 
     settings = target if isinstance(target, Settings) else Settings(bootstrap=target)
     admin = AIOKafkaAdminClient(**client_kwargs(settings))

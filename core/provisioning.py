@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from watchfloor.kafka import client_kwargs
-from watchfloor.settings import Settings
-from watchfloor.topics import DAY_MS, Topics, TopicSpec, ensure_topics
+from core.kafka import client_kwargs
+from core.settings import Settings
+from core.topics import DAY_MS, Topics, TopicSpec, ensure_topics
 
 
 @dataclass(frozen=True)

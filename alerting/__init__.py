@@ -1,0 +1,1 @@
+"""The alerting stage: alert rules over the classified stream, stories, throttles and silences."""
