@@ -2,6 +2,8 @@
 
 They live in the compacted `<prefix>.silences` topic, so every worker reads them all and a new
 worker starts with them; `watchfloor silence add|list|expire` writes and reads that topic.
+A silence that expired more than a day ago is no longer loaded, and `silence add|expire`
+tombstone such silences when they write, so the topic does not keep them for its year of retention.
 """
 
 from __future__ import annotations
@@ -12,15 +14,16 @@ import logging
 import secrets
 from datetime import datetime, timedelta, timezone
 
-from aiokafka import TopicPartition
-
 from rules.engine import CompiledRule, Cond, Engine, TermTable, compile_term
 from core.contracts import Silence
-from core.kafka import make_consumer, make_producer, read_to_end
+from core.kafka import make_producer
 from core.settings import ConfigError, Settings
+from core.state import CompactedState
 from core.topics import Topics, ensure_topics
 
 log = logging.getLogger("watchfloor.silences")
+
+SILENCE_KEPT_AFTER_EXPIRY = 24 * 3600.0  # seconds an expired silence stays listed (`list --all`) before removal
 
 
 class SilenceBook:
@@ -62,26 +65,21 @@ class SilenceBook:
         return self._engine
 
 
+def silence_state(settings: Settings) -> CompactedState[Silence]:
+    """The silences topic as a store; a silence is dropped (and tombstoned by writers) a day after it expired."""
+    return CompactedState(settings, Topics(settings.topic_prefix).silences, encode=Silence.to_bytes, decode=Silence.from_bytes,
+                          ttl=SILENCE_KEPT_AFTER_EXPIRY, stamp=lambda s: s.expires.timestamp())
+
+
 async def follow_silences(settings: Settings, book: SilenceBook, stop: asyncio.Event | None = None) -> None:
-    """Keeps `book` in step with the silences topic for as long as the worker runs."""
-    topic = Topics(settings.topic_prefix).silences
-    consumer = make_consumer(settings, group_id=None)
-    try:  # stopped in `finally` even when start fails: no unclosed client
-        await consumer.start()
-        consumer.assign([TopicPartition(topic, 0)])
-        await consumer.seek_to_beginning(TopicPartition(topic, 0))
-        while stop is None or not stop.is_set():
-            batch = await consumer.getmany(timeout_ms=500)
-            for records in batch.values():
-                for r in records:
-                    if r.value is None:
-                        continue
-                    try:
-                        book.put(Silence.from_bytes(r.value))
-                    except Exception as exc:  # a bad record must not stop silences from working
-                        log.error("ignoring a bad silence record: %s", exc, extra={"offset": r.offset})
-    finally:
-        await consumer.stop()
+    """Keeps `book` in step with the silences topic for as long as the worker runs. Unreadable
+    records are logged and skipped: a bad record must not stop silences from working."""
+
+    def changed(_key: str, silence: Silence | None) -> None:
+        if silence is not None:  # removed ones expired a day ago: the book already ignores them
+            book.put(silence)
+
+    await silence_state(settings).follow(changed, stop)
 
 
 async def add_silence(settings: Settings, rule: str | None, match: list[str], duration: timedelta, reason: str, by: str = "") -> Silence:
@@ -94,14 +92,14 @@ async def add_silence(settings: Settings, rule: str | None, match: list[str], du
         compile_term(term)  # refuses terms that can never match, with a clear message
     now = datetime.now(timezone.utc)
     silence = Silence(id=secrets.token_hex(4), rule=rule, match=match, reason=reason, created=now, expires=now + duration, created_by=by)
-    await _write(settings, silence)
+    await _write(settings, None, silence)
     return silence
 
 
 def check_alert_rule(settings: Settings, rule: str) -> None:
     """A silence for an alert rule that does not exist (a typo) would silence nothing while the
     operator believes the noise is handled: refuse it, naming the rules in force."""
-    from processors.service import live_rules  # imports the faust app, which imports this module
+    from rules.reload import live_rules
 
     location = settings.rules_dir or "the shipped packs"
     known = sorted(a.id for a in live_rules(settings).current.alerts)
@@ -113,29 +111,40 @@ def check_alert_rule(settings: Settings, rule: str) -> None:
 
 
 async def list_silences(settings: Settings, include_expired: bool = False) -> list[Silence]:
+    """Active silences; with `include_expired` also those that expired less than a day ago."""
+    state = silence_state(settings)
+    await state.load()
     book = SilenceBook()
-    for _, value in await read_to_end(settings, Topics(settings.topic_prefix).silences):
-        if value is not None:
-            book.put(Silence.from_bytes(value))
+    for _, silence in state.items():
+        book.put(silence)
     items = list(book.silences.values()) if include_expired else book.active()
     return sorted(items, key=lambda s: s.created)
 
 
 async def expire_silence(settings: Settings, silence_id: str) -> Silence:
-    current = {s.id: s for s in await list_silences(settings, include_expired=True)}
-    if silence_id not in current:
+    state = silence_state(settings)
+    await state.load()
+    current = state.get(silence_id)
+    if current is None:
         raise ConfigError(f"no silence with id {silence_id!r}")
-    expired = current[silence_id].model_copy(update={"expires": datetime.now(timezone.utc)})
-    await _write(settings, expired)
+    expired = current.model_copy(update={"expires": datetime.now(timezone.utc)})
+    await _write(settings, state, expired)
     return expired
 
 
-async def _write(settings: Settings, silence: Silence) -> None:
+async def _write(settings: Settings, state: CompactedState[Silence] | None, silence: Silence) -> None:
+    """Writes `silence` and, as writers do, tombstones silences that expired more than a day ago."""
     topics = Topics(settings.topic_prefix)
     await ensure_topics(settings, [s for s in topics.specs() if s.name == topics.silences])
+    if state is None:
+        state = silence_state(settings)
+        await state.load()
     producer = make_producer(settings)
     try:  # stopped in `finally` even when start fails: no unclosed client
         await producer.start()
-        await producer.send_and_wait(topics.silences, silence.to_bytes(), key=silence.id.encode())
+        await (await state.put(producer, silence.id, silence))
+        removed = await state.expire(producer)
     finally:
         await producer.stop()
+    if removed:
+        log.info("removed %d silence(s) that expired more than a day ago", removed)

@@ -1,9 +1,14 @@
-"""Throughput of the classifying stage: headlines/s raw -> classified for one worker with 1,000
-rules, and the time from `watchfloor process` start to the first message processed.
+"""Throughput of the classify stage: headlines/s raw -> classified for one `watchfloor process`
+worker, and the time from its start to the first message processed.
 
 Baseline, measured in the same run on the same broker and input: a plain aiokafka
-consume-classify-produce loop with the same compiled matcher (batches, no faust, no dedup
-table, offsets committed per batch). Run: `.venv/bin/python bench/pipeline.py [N]`.
+consume-classify-produce loop with the same compiled matcher (batches, no transactions, no
+dedup state, no alert hand-off, offsets committed per batch).
+
+Run: `.venv/bin/python bench/pipeline.py [N] [synthetic|packs] [news|conflict]`
+- news: everyday headlines (../shared/data), few of them alert-relevant;
+- conflict: headlines from 200 feeds, most of them about strikes, sabotage or talks, so most
+  concern an alert rule (each one is also handed to the alerting stage).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition  # noqa: E402
+from aiokafka.errors import KafkaError  # noqa: E402
 
 from bench.classify import real_titles, synthetic_rules, vocabulary  # noqa: E402
 from processors.classify import classify_headline, parse_raw  # noqa: E402
@@ -47,13 +53,23 @@ def make_rules(folder: Path, lines: list[str]) -> None:
     (folder / "bench.yaml").write_text(yaml.safe_dump({"rules": rules}, allow_unicode=True))
 
 
-async def fill(bootstrap: str, topic: str, lines: list[str], n: int, run: str) -> None:
+def conflict_titles(rng: random.Random) -> list[str]:
+    """Conflict headlines from the written set, varied by place and number so that most are
+    distinct stories: the stream a watch floor sees on a heavy night."""
+    rows = [json.loads(line) for line in (ROOT / "tests" / "data" / "labelled.jsonl").read_text().splitlines() if line.strip()]
+    alerting = [r["title"] for r in rows if set(r.get("labels", [])) & {"airstrike", "sabotage", "diplomacy", "maritime_espionage"}]
+    places = ["Kharkiv", "Odesa", "Dnipro", "Sumy", "Kherson", "Zaporizhzhia", "Lviv", "Gdansk", "Riga", "Tallinn", "Klaipeda"]
+    return [f"{rng.choice(alerting)} near {rng.choice(places)} ({rng.randint(1, 99)})" for _ in range(5000)]
+
+
+async def fill(bootstrap: str, topic: str, lines: list[str], n: int, run: str, feeds: int = 1) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20, max_batch_size=512 * 1024)
     await producer.start()
     try:
         now = datetime.now(timezone.utc)
         for i in range(n):
-            h = RawHeadline(id=f"{run}-{i}", feed_id="bench", source="Bench", title=lines[i % len(lines)], fetched=now)
+            feed = f"feed-{i % feeds:03d}"
+            h = RawHeadline(id=f"{run}-{i}", feed_id=feed, source=feed, title=lines[i % len(lines)], fetched=now)
             await producer.send(topic, h.to_bytes(), key=h.id.encode())
         await producer.flush()
     finally:
@@ -63,17 +79,24 @@ async def fill(bootstrap: str, topic: str, lines: list[str], n: int, run: str) -
 WARMUP = 0.2  # the first 20% fill metadata caches for 1,000 category topics; rates count the rest
 
 
-async def watch(bootstrap: str, topic: str, n: int, started: float) -> tuple[int, float | None, float, float]:
-    """Polls the topic's end offsets until n messages are there (or progress stops for 60 s);
-    returns (count, time of the first message, time of the last change, steady-state rate)."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap)
-    await consumer.start()
+async def watch(bootstrap: str, raw_topic: str, group: str, n: int) -> tuple[int, float | None, float, float]:
+    """Polls the group's committed offsets on the raw topic (what the stage has committed as done,
+    outputs included; output offsets would also count transaction markers) until n are done or
+    progress stops for 60 s; returns (count, time of the first commit, time of the last, rate)."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
     try:
-        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
         first, last_count, last_change = None, 0, time.perf_counter()
         warm: tuple[float, int] | None = None
         while True:
-            c = sum((await consumer.end_offsets(tps)).values())
+            try:
+                offsets = await admin.list_consumer_group_offsets(group)
+            except KafkaError:  # the group does not exist yet: the worker is starting
+                await asyncio.sleep(0.1)
+                continue
+            c = sum(meta.offset for tp, meta in offsets.items() if tp.topic == raw_topic and meta.offset > 0)
             now = time.perf_counter()
             if c and first is None:
                 first = now
@@ -86,7 +109,7 @@ async def watch(bootstrap: str, topic: str, n: int, started: float) -> tuple[int
                 return last_count, first, last_change, rate
             await asyncio.sleep(0.1)
     finally:
-        await consumer.stop()
+        await admin.close()
 
 
 async def baseline(bootstrap: str, topics: Topics, rules_dir: Path, n: int) -> float:
@@ -124,7 +147,9 @@ async def baseline(bootstrap: str, topics: Topics, rules_dir: Path, n: int) -> f
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 20000
     which = sys.argv[2] if len(sys.argv) > 2 else "synthetic"  # or "packs": the 9 shipped categories
-    lines = real_titles()
+    stream = sys.argv[3] if len(sys.argv) > 3 else "news"  # or "conflict"
+    lines = conflict_titles(random.Random(3)) if stream == "conflict" else real_titles()
+    feeds = 200 if stream == "conflict" else 1
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         if which == "packs":
@@ -140,10 +165,10 @@ def main() -> None:
         broker.start()
         try:
             bootstrap = broker.bootstrap
-            # faust worker
+            # the watchfloor process worker
             wf = Topics("wf")
             asyncio.run(ensure_topics(bootstrap, bench_specs(wf, categories)))
-            asyncio.run(fill(bootstrap, wf.raw, lines, n, "wf"))
+            asyncio.run(fill(bootstrap, wf.raw, lines, n, "wf", feeds))
             env = {**os.environ, "WATCHFLOOR_KAFKA_BOOTSTRAP": bootstrap, "WATCHFLOOR_TOPIC_PREFIX": "wf",
                    "WATCHFLOOR_RULES": str(root / "rules"), "WATCHFLOOR_DATA_DIR": str(root / "data"),
                    "WATCHFLOOR_METRICS_PORT": "0"}
@@ -151,7 +176,7 @@ def main() -> None:
             t0 = time.perf_counter()
             proc = subprocess.Popen([str(Path(sys.executable).parent / "watchfloor"), "process"], env=env, stdout=log, stderr=subprocess.STDOUT)
             try:
-                last_count, first, end, wf_rate = asyncio.run(watch(bootstrap, wf.classified, n, t0))
+                last_count, first, end, wf_rate = asyncio.run(watch(bootstrap, wf.raw, "wf-processors", n))
             finally:
                 proc.terminate()
                 proc.wait(60)
@@ -159,17 +184,27 @@ def main() -> None:
             # baseline loop
             bl = Topics("bl")
             asyncio.run(ensure_topics(bootstrap, bench_specs(bl, categories)))
-            asyncio.run(fill(bootstrap, bl.raw, lines, n, "bl"))
+            asyncio.run(fill(bootstrap, bl.raw, lines, n, "bl", feeds))
             base_rate = asyncio.run(baseline(bootstrap, bl, root / "rules", n))
+            handed = asyncio.run(count_messages(bootstrap, wf.alerting_work))
         finally:
             broker.stop()
     label = "the 9 shipped category rules" if which == "packs" else "1,000 synthetic rules (1,000 category topics)"
-    print(f"{n} headlines, {label}, one worker on {os.cpu_count()} cores; rates after the first {WARMUP:.0%}")
-    print(f"watchfloor process (faust): {wf_rate:8.0f} headlines/s raw -> classified ({last_count}/{n} done); "
-          f"start -> first message processed {ready_s:.2f} s")
-    print(f"baseline aiokafka loop:     {base_rate:8.0f} headlines/s; ratio {wf_rate / base_rate:.2f}x")
-    print(json.dumps({"headlines": n, "rules": which, "faust_headlines_per_s": round(wf_rate), "baseline_headlines_per_s": round(base_rate),
-                      "ratio": round(wf_rate / base_rate, 3), "start_to_first_message_s": round(ready_s, 2)}))
+    print(f"{n} headlines ({stream}), {label}, one worker on {os.cpu_count()} cores; rates after the first {WARMUP:.0%}")
+    print(f"watchfloor process (transactions): {wf_rate:8.0f} headlines/s raw -> classified ({last_count}/{n} done, "
+          f"{handed} alert hand-offs); start -> first batch committed {ready_s:.2f} s")
+    print(f"baseline aiokafka loop:            {base_rate:8.0f} headlines/s; ratio {wf_rate / base_rate:.2f}x")
+    print(json.dumps({"headlines": n, "rules": which, "stream": stream, "process_headlines_per_s": round(wf_rate),
+                      "baseline_headlines_per_s": round(base_rate), "ratio": round(wf_rate / base_rate, 3),
+                      "alert_handoffs": handed, "start_to_first_commit_s": round(ready_s, 2)}))
+
+
+async def count_messages(bootstrap: str, topic: str) -> int:
+    """Records of a topic as a read_committed reader sees them (transaction markers not counted)."""
+    from core.kafka import read_to_end
+    from core.settings import Settings
+
+    return len(await read_to_end(Settings(bootstrap=bootstrap), topic))
 
 
 if __name__ == "__main__":

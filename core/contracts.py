@@ -153,12 +153,28 @@ class Silence(Message):
     created_by: str = ""
 
 
+class ProcessingDeadLetter(Message):
+    """A message a stage could not process, on `<prefix>.processing.dead`, keyed like the input.
+    The stage moved on; the original bytes are kept (as text, capped) so it can be replayed."""
+
+    schema_: Literal["processing.dead/1"] = Field("processing.dead/1", alias="schema", serialization_alias="schema")
+    stage: str = Field(description="Stage that gave up on it: classify or alerting")
+    reason: str = Field(description="Why: the parse or processing error, one line")
+    topic: str = Field(description="Topic the message was read from")
+    partition: int
+    offset: int
+    key: str | None = Field(None, description="The message key, as UTF-8 text (invalid bytes replaced)")
+    value: str | None = Field(None, description="The message value, as UTF-8 text (invalid bytes replaced), at most 64 KiB")
+    failed: UtcDatetime
+
+
 MESSAGE_TYPES: dict[str, type[Message]] = {
     "headline.raw/1": RawHeadline,
     "headline.classified/1": ClassifiedHeadline,
     "alert/1": Alert,
     "alert.dead/1": DeadLetter,
     "silence/1": Silence,
+    "processing.dead/1": ProcessingDeadLetter,
 }
 
 

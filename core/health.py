@@ -17,7 +17,7 @@ from prometheus_client.exposition import ThreadingWSGIServer
 
 log = logging.getLogger("watchfloor.health")
 
-DEFAULT_PORTS = {"run": 9100, "ingest": 9101, "process": 9102, "notify": 9103}
+DEFAULT_PORTS = {"run": 9100, "ingest": 9101, "process": 9102, "notify": 9103, "alert": 9104}
 
 _ready: dict[str, bool] = {}
 _heartbeat = {"at": time.monotonic()}

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from aiokafka import TopicPartition
 
-from core.kafka import make_consumer
+from core.kafka import make_consumer, topic_partitions
 from core.settings import ConfigError, Settings
 
 
@@ -42,10 +42,7 @@ async def read_range(
                              fetch_max_bytes=32 * 1024 * 1024, max_poll_records=batch_records)
     try:  # stopped in `finally` even when start fails: no unclosed client
         await consumer.start()
-        partitions = consumer.partitions_for_topic(topic)
-        if not partitions:
-            await consumer._client.force_metadata_update()  # noqa: SLF001 - aiokafka offers no public refresh
-            partitions = consumer.partitions_for_topic(topic)
+        partitions = await topic_partitions(settings, consumer, topic)
         if not partitions:
             raise ConfigError(f"topic {topic} does not exist (is WATCHFLOOR_TOPIC_PREFIX right?)")
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import ssl
+from collections.abc import AsyncIterator
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from core.outage import OUTAGE
 from core.settings import ConfigError, Settings
@@ -69,42 +71,62 @@ def make_producer(settings: Settings, **overrides: Any) -> AIOKafkaProducer:
 
 
 def make_consumer(settings: Settings, *topics: str, **overrides: Any) -> AIOKafkaConsumer:
-    kwargs: dict[str, Any] = {**client_kwargs(settings), "enable_auto_commit": False, "auto_offset_reset": "earliest"}
+    """read_committed: the stages write in transactions, and an aborted one must never be read."""
+    kwargs: dict[str, Any] = {**client_kwargs(settings), "enable_auto_commit": False, "auto_offset_reset": "earliest",
+                              "isolation_level": "read_committed"}
     kwargs.update(overrides)
     return AIOKafkaConsumer(*topics, **kwargs)
+
+
+async def topic_partitions(settings: Settings, consumer: AIOKafkaConsumer, topic: str) -> list[int]:
+    """The topic's partitions, [] if it does not exist. A consumer knows only the topics that existed
+    when it started and has no public metadata refresh, so a newer topic is looked up with an admin
+    client (all topics are described: naming one could auto-create it)."""
+    known = consumer.partitions_for_topic(topic)
+    if known is None:
+        admin = AIOKafkaAdminClient(**client_kwargs(settings))
+        try:  # closed in `finally` even when start fails: no unclosed client
+            await admin.start()
+            described = await admin.describe_topics()
+        finally:
+            await admin.close()
+        known = {p["partition"] for t in described if t["topic"] == topic and t["error_code"] == 0 for p in t["partitions"]}
+    return sorted(known)
+
+
+async def records_to_end(consumer: AIOKafkaConsumer, tps: list[TopicPartition]) -> AsyncIterator[ConsumerRecord]:
+    """The assigned partitions' records from their positions up to the end offsets at call time (under
+    read_committed the last stable offset: aborted and open transactions are not reached). Positions
+    are left at those end offsets, so a caller can keep consuming from there without a gap."""
+    end = await consumer.end_offsets(tps)
+    remaining = {tp for tp in tps if await consumer.position(tp) < end[tp]}
+    while remaining:
+        batch = await consumer.getmany(*remaining, timeout_ms=1000)
+        for tp, records in batch.items():
+            for r in records:
+                if r.offset < end[tp]:
+                    yield r
+        for tp in list(remaining):
+            if await consumer.position(tp) >= end[tp]:
+                remaining.discard(tp)
+    for tp in tps:
+        if await consumer.position(tp) > end[tp]:  # fetched past the end: those records were not yielded
+            consumer.seek(tp, end[tp])
 
 
 async def read_to_end(settings: Settings, topic: str) -> list[tuple[bytes | None, bytes | None]]:
     """Every (key, value) of a topic from the beginning to the end offsets at call time.
 
-    Used to load state kept in compacted topics; no consumer group, nothing committed.
+    No consumer group, nothing committed; see core/state.py for state kept in compacted topics.
     """
-    from aiokafka import TopicPartition
-
     consumer = make_consumer(settings, group_id=None)
     try:  # stopped in `finally` even when start fails: no unclosed client
         await consumer.start()
-        partitions = consumer.partitions_for_topic(topic)
-        if partitions is None:
-            await consumer._client.force_metadata_update()  # noqa: SLF001 - aiokafka offers no public refresh
-            partitions = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        tps = [TopicPartition(topic, p) for p in await topic_partitions(settings, consumer, topic)]
         if not tps:
             return []
         consumer.assign(tps)
-        end = await consumer.end_offsets(tps)
         await consumer.seek_to_beginning(*tps)
-        remaining = {tp for tp in tps if end[tp] > 0}
-        out: list[tuple[bytes | None, bytes | None]] = []
-        while remaining:
-            batch = await consumer.getmany(*remaining, timeout_ms=1000)
-            for tp, records in batch.items():
-                for r in records:
-                    if r.offset < end[tp]:
-                        out.append((r.key, r.value))
-            for tp in list(remaining):
-                if await consumer.position(tp) >= end[tp]:
-                    remaining.discard(tp)
-        return out
+        return [(r.key, r.value) async for r in records_to_end(consumer, tps)]
     finally:
         await consumer.stop()

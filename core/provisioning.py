@@ -1,7 +1,7 @@
 """`watchfloor topics plan | apply`: every topic the service needs, and how the cluster differs.
 
 For clusters whose topics are provisioned by policy: `plan` prints what to create (the stages'
-own topics and faust's internal ones), `apply` creates what is missing and reports drift on
+own topics and their state topics), `apply` creates what is missing and reports drift on
 what exists without changing it. Partition counts and retention can only be raised by hand.
 """
 
@@ -28,25 +28,14 @@ class Planned:
 
 
 def plan(settings: Settings, categories: list[str]) -> list[Planned]:
+    """Every topic of every stage, internal state topics included: nothing is created behind the
+    operator's back when WATCHFLOOR_CREATE_TOPICS=false."""
     topics = Topics(settings.topic_prefix)
-    group = f"{settings.topic_prefix}-processors"
     owners = {topics.raw: "ingest", topics.ingest_seen: "ingest", topics.classified: "process",
-              topics.alerts: "process", topics.alerts_dead: "notify", topics.deliveries: "notify",
-              topics.silences: "silence / console"}
-    out = [Planned(s, owners.get(s.name, "process")) for s in topics.specs(categories)]
-    p = topics.partitions  # faust's topics are co-partitioned with the raw topic, and set as faust sets them
-    out += [
-        Planned(TopicSpec(f"{group}-alerting", p, 7 * DAY_MS, key="alert rule id"), "process (faust agent)"),
-        Planned(TopicSpec(f"{group}-seen-headlines-changelog", p, 2 * DAY_MS, compacted=True, key="headline id + window"),
-                "process (faust table)"),
-        Planned(TopicSpec(f"{group}-alert-stories-changelog", p, 7 * DAY_MS, compacted=True, key="alert rule id",
-                          extra={"cleanup.policy": "compact"}),
-                "process (faust table)"),
-        Planned(TopicSpec(f"{group}-alert-throttles-changelog", p, 7 * DAY_MS, compacted=True,
-                          key="alert rule id + group", extra={"cleanup.policy": "compact"}),
-                "process (faust table)"),
-    ]
-    return out
+              topics.processing_seen: "process (state)", topics.alerting_work: "process",
+              topics.processing_dead: "process / alert", topics.alerts: "alert", topics.alerting_state: "alert (state)",
+              topics.alerts_dead: "notify", topics.deliveries: "notify", topics.silences: "silence / console"}
+    return [Planned(s, owners.get(s.name, "process")) for s in topics.specs(categories)]
 
 
 def format_plan(items: list[Planned], replication: int) -> str:

@@ -10,6 +10,13 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    import asyncio
+
+T = TypeVar("T")
 
 log = logging.getLogger("watchfloor.shutdown")
 
@@ -34,3 +41,23 @@ def arm_stop_deadline(seconds: float = STOP_DEADLINE, code: int = 1) -> None:
     timer.daemon = True
     timer.name = "watchfloor-stop-deadline"
     timer.start()
+
+
+def run_until_signal(main: "Callable[[asyncio.Event], Awaitable[T]]") -> T:
+    """Runs `main(stop)`; SIGINT/SIGTERM set `stop` (a clean stop) and start the deadline."""
+    import asyncio
+    import signal
+
+    async def runner() -> T:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+
+        def on_signal() -> None:
+            stop.set()
+            arm_stop_deadline()  # a stop that waits on an unreachable Kafka still ends
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, on_signal)
+        return await main(stop)
+
+    return asyncio.run(runner())

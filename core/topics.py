@@ -76,6 +76,26 @@ class Topics:
     def silences(self) -> str:
         return f"{self.prefix}.silences"
 
+    @property
+    def processing_dead(self) -> str:
+        """Messages a stage could not process, with the reason (dead letters of classify and alerting)."""
+        return f"{self.prefix}.processing.dead"
+
+    @property
+    def processing_seen(self) -> str:
+        """Classify's dedup state: headline ids done, co-partitioned with the raw topic (compacted)."""
+        return f"{self.prefix}.processing.seen"
+
+    @property
+    def alerting_work(self) -> str:
+        """Classified headlines handed to the alert rules they concern, keyed by rule id."""
+        return f"{self.prefix}.alerting.work"
+
+    @property
+    def alerting_state(self) -> str:
+        """Alert rules' stories and throttles, co-partitioned with the work topic (compacted)."""
+        return f"{self.prefix}.alerting.state"
+
     def resolve(self, name: str) -> str:
         """Lets operators type `headlines.raw` for `<prefix>.headlines.raw`."""
         return name if name.startswith(self.prefix + ".") else f"{self.prefix}.{name}"
@@ -90,6 +110,10 @@ class Topics:
             TopicSpec(self.ingest_seen, 3, 30 * DAY_MS, compacted=True, key="headline id"),
             TopicSpec(self.deliveries, 3, 30 * DAY_MS, compacted=True, key="alert id + channel hash"),
             TopicSpec(self.silences, 1, 365 * DAY_MS, compacted=True, key="silence id"),
+            TopicSpec(self.processing_dead, 1, 90 * DAY_MS, key="input key"),
+            TopicSpec(self.processing_seen, p, 2 * DAY_MS, compacted=True, key="headline id"),
+            TopicSpec(self.alerting_work, p, 7 * DAY_MS, key="alert rule id"),
+            TopicSpec(self.alerting_state, p, 30 * DAY_MS, compacted=True, key="story or throttle key"),
         ]
         specs += [TopicSpec(self.category(c), 3, 30 * DAY_MS, key="headline id") for c in categories]
         return specs

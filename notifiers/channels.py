@@ -30,7 +30,7 @@ from apprise.common import MATCH_ALWAYS_TAG
 from notifiers import console
 from notifiers.format import Kind, Message, kind_for_url
 from notifiers.redact import channel_hash, install_log_redaction, redact, register_url
-from core.settings import ConfigError, Settings
+from core.settings import ConfigError
 
 log = logging.getLogger("watchfloor.notify")
 
@@ -142,12 +142,6 @@ def known_tags(config_path: Path) -> set[str]:
     (With no config at all every tag goes to the console, so there is nothing to check.)"""
     _, services = _load(config_path)
     return {str(tag) for service in services for tag in service.tags}
-
-
-def configured_tags(settings: "Settings") -> set[str] | None:
-    """Tags of the configured Apprise file, so alert rules naming a missing tag are caught early;
-    None (no check) when no Apprise config is set: then every tag goes to the console."""
-    return known_tags(settings.apprise_config) if settings.apprise_config else None
 
 
 def _plugin_args(service: object, privacy_url: str) -> dict[str, Any]:

@@ -8,9 +8,16 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rules.loader import RuleSet, RulesError, load_rules, rule_files
 from core.metrics import RULE_RELOADS, RULES_LOADED
+
+if TYPE_CHECKING:
+    import asyncio
+    from collections.abc import Awaitable, Callable
+
+    from core.settings import Settings
 
 log = logging.getLogger("watchfloor.rules")
 
@@ -57,3 +64,44 @@ class LiveRules:
         RULES_LOADED.set(len(new.rules))
         log.info("rules reloaded", extra={"rules_version": new.version, "previous_version": old.version, "rules": len(new.rules)})
         return True
+
+
+def rules_location(settings: "Settings", override: Path | None = None) -> Path:
+    """--rules, else WATCHFLOOR_RULES, else the shipped packs."""
+    from rules.loader import DEFAULT_RULES
+
+    return override or settings.rules_dir or DEFAULT_RULES
+
+
+def live_rules(settings: "Settings", override: Path | None = None) -> LiveRules:
+    """The rules in force from start, with alert rules' Apprise tags checked against the Apprise
+    config wherever one is set; invalid rules at start are a configuration error."""
+    from core.settings import ConfigError
+    from rules.apprise_tags import configured_tags
+    from rules.loader import RulesError
+
+    location = rules_location(settings, override)
+    try:
+        return LiveRules(location, known_tags=configured_tags(settings))
+    except RulesError as exc:
+        raise ConfigError(f"the rules in {location} are not valid:\n{exc}") from None
+
+
+async def keep_reloading(live: LiveRules, stop: "asyncio.Event", every: float = 1.0,
+                         on_reload: "Callable[[list[str]], Awaitable[bool]] | None" = None) -> None:
+    """Hot reload for a stage's life: a valid edit is in force within `every` s; a bad one is
+    logged and the rules in force stay. `on_reload(new category ids)` returns False to be called
+    again next round (e.g. topics not created while Kafka is away)."""
+    import asyncio
+
+    pending: list[str] = []
+    while not stop.is_set():
+        before = set(live.current.category_ids)
+        if await asyncio.to_thread(live.maybe_reload) or pending:
+            pending = [c for c in live.current.category_ids if c not in before and c not in pending] + pending
+            if on_reload is None or await on_reload(pending):
+                pending = []
+        try:
+            await asyncio.wait_for(stop.wait(), every)
+        except TimeoutError:
+            pass

@@ -63,7 +63,12 @@ async def test_bad_messages_are_skipped_and_the_stream_goes_on(processor, settin
     await send(settings, headline(9, "Missile strike on Sumy"))
     [out] = await wait_for_messages(settings, topics.classified, 1, timeout=60)
     assert out["id"] == "h0009"
-    assert "skipping bad message" in processor.log_path.read_text()
+    dead = await wait_for_messages(settings, topics.processing_dead, 2, timeout=30)
+    assert {d["key"] for d in dead} == {"x", "y"} and {d["stage"] for d in dead} == {"classify"}
+    assert all(d["topic"] == topics.raw and d["offset"] >= 0 and d["partition"] >= 0 for d in dead)
+    by_key = {d["key"]: d for d in dead}
+    assert by_key["x"]["value"] == "not json" and "not a headline.raw message" in by_key["y"]["reason"]
+    assert "message set aside" in processor.log_path.read_text()
 
 
 async def test_hot_reload_changes_the_next_result_and_a_broken_edit_keeps_the_old_rules(processor, settings, rules_dir):
@@ -129,25 +134,3 @@ async def test_metrics_health_and_readiness_endpoints(processor, settings):
     assert "watchfloor_headlines_classified_total 1.0" in metrics
     assert 'watchfloor_category_matches_total{category="airstrike"} 1.0' in metrics
     assert "watchfloor_rules_loaded 2.0" in metrics
-
-
-async def test_first_start_gives_every_partition_a_committed_offset(settings):
-    """faust can only seek back to a committed offset after a rebalance; see seed_committed_offsets."""
-    from aiokafka import TopicPartition
-
-    from processors.service import alerting_topic, consumer_group, seed_committed_offsets
-    from core.kafka import make_consumer
-
-    topics = Topics(settings.topic_prefix)
-    await ensure_topics(settings.bootstrap, topics.specs())
-    await send(settings, headline(40, "Missile strike on Sumy"))
-    seeded = await seed_committed_offsets(settings, consumer_group(settings), [topics.raw])
-    assert len(seeded) == topics.partitions
-    consumer = make_consumer(settings, group_id=consumer_group(settings))
-    await consumer.start()
-    try:
-        offsets = [await consumer.committed(TopicPartition(topics.raw, p)) for p in range(topics.partitions)]
-    finally:
-        await consumer.stop()
-    assert offsets == [0] * topics.partitions  # from the start: nothing already on the topic is skipped
-    assert await seed_committed_offsets(settings, consumer_group(settings), [topics.raw]) == []

@@ -1,9 +1,9 @@
 """Backtest: what a rule change would have done to past headlines, before it goes live.
 
 The history is classified twice, by the rules in force and by the candidate rules, with the
-same code the processor runs; the alert rules are replayed in time order over each result with
-the processor's own story and throttle logic (alerting/engine.py), in memory. Silences are
-not replayed: they are not part of a rule change.
+same code the processor runs; the alert rules are replayed in time order over each result by
+the alert stage's own engine (alerting/engine.py: `AlertEngine.step` on an in-memory
+`AlertState`). Silences are not replayed: they are not part of a rule change.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from alerting.engine import add_report, build_alert, concerned_rules, decide, group_key
+from alerting.engine import FIRE, AlertEngine, AlertState
 from rules.engine import Engine, Match
 from rules.loader import RuleSet
 from rules.text import words
@@ -174,8 +174,7 @@ class Backtest:
     def _replay(ruleset: RuleSet, items: list[tuple[int, dict, list[Match]]], skip: set[str] = frozenset()) -> dict[str, dict[str, dict]]:  # type: ignore[assignment]
         """Alerts each rule fires over the history, keyed by alert id (deterministic, as live)."""
         watched = {c for r in ruleset.alerts if r.id not in skip for c in r.when.categories}
-        stories: dict[str, list[dict]] = {}
-        last_fired: dict[str, float] = {}
+        engine, state = AlertEngine(ruleset), AlertState()
         fired: dict[str, dict[str, dict]] = {}
         for timestamp, item, matches in items:
             if not any(m.id in watched for m in matches):
@@ -186,18 +185,14 @@ class Backtest:
                 "categories": [CategoryMatch(id=m.id, severity=m.severity, matched=list(m.matched)) for m in matches],
                 "classified": datetime.fromtimestamp(now, timezone.utc),
             })
-            for rule in concerned_rules(ruleset, headline):
-                if rule.id in skip:
+            for rule_id in engine.concerned(headline):
+                if rule_id in skip:
                     continue
-                state = stories.setdefault(rule.id, [])
-                story = add_report(state, headline, rule, now)
-                key = f"{rule.id}\x1f{group_key(rule, story)}"
-                decision = decide(rule, state, story, last_fired.get(key), now)
-                if decision.outcome != "fire":
+                step = engine.step(state, rule_id, headline, now)
+                if step.outcome != FIRE or step.alert is None:
                     continue
-                last_fired[key] = now
-                alert = build_alert(rule, story, decision, headline.id, now, ruleset.version)
-                fired.setdefault(rule.id, {})[f"{decision.group}\x1f{headline.id}"] = {
+                alert = step.alert
+                fired.setdefault(rule_id, {})[f"{alert.group}\x1f{headline.id}"] = {
                     "id": headline.id, "title": alert.title, "fired": alert.fired.isoformat(),
                     "sources": alert.source_count}
         return fired

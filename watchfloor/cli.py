@@ -66,22 +66,9 @@ def _config_errors():
 
 def _run_until_signal(main) -> object:  # type: ignore[no-untyped-def]
     """Runs `main(stop)` and turns SIGINT/SIGTERM into a clean stop instead of a traceback."""
+    from core.shutdown import run_until_signal
 
-    from core.shutdown import arm_stop_deadline
-
-    async def runner():  # type: ignore[no-untyped-def]
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-
-        def on_signal() -> None:
-            stop.set()
-            arm_stop_deadline()  # a stop that waits on an unreachable Kafka still ends
-
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, on_signal)
-        return await main(stop)
-
-    return asyncio.run(runner())
+    return run_until_signal(main)
 
 
 @app.command()
@@ -151,7 +138,23 @@ def process(
         settings.require_bootstrap()
         health.expect("process")
         health.serve("process")
-        run_processor(settings, rules)
+        _run_until_signal(lambda stop: run_processor(settings, stop, rules))
+
+
+@app.command()
+def alert(
+    rules: Optional[Path] = typer.Option(None, "--rules", help="rules folder (default: WATCHFLOOR_RULES or the shipped packs)"),
+) -> None:
+    """Run the alert rules over <prefix>.alerting.work and publish alerts to <prefix>.alerts."""
+    from alerting.service import run_alert_stage
+
+    setup_logging()
+    settings = Settings.from_env()
+    with _config_errors():
+        settings.require_bootstrap()
+        health.expect("alert")
+        health.serve("alert")
+        _run_until_signal(lambda stop: run_alert_stage(settings, stop, rules))
 
 
 @app.command()
@@ -196,8 +199,8 @@ app.add_typer(topics_app, name="topics")
 
 
 def _planned(rules: Optional[Path]):  # type: ignore[no-untyped-def]
-    from processors.service import live_rules
     from core.provisioning import plan
+    from rules.reload import live_rules
 
     settings = Settings.from_env()
     return settings, plan(settings, live_rules(settings, rules).current.category_ids)
@@ -350,7 +353,7 @@ def run(
 
     setup_logging()
     with _config_errors():
-        health.expect("ingest", "process", "notify")
+        health.expect("ingest", "process", "alert", "notify")
         health.serve("run")
         run_all(Settings.from_env(), feeds, rules, fresh=fresh)
 

@@ -10,7 +10,7 @@ from typing import Optional
 
 import typer
 
-from notifiers.channels import configured_tags
+from rules.apprise_tags import configured_tags
 from rules.engine import Failure, Hit
 from rules.loader import DEFAULT_RULES, RuleSet, RulesError, load_rules, match_lines, unused_categories
 from core.settings import Settings

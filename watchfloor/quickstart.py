@@ -19,8 +19,8 @@ log = logging.getLogger("watchfloor.run")
 def run_all(settings: Settings, feeds_file: Path | None = None, rules: Path | None = None, fresh: bool = False) -> None:
     from ingest.feeds import load_feeds
     from ingest.service import feeds_path
-    from processors.service import live_rules
     from core.broker import EmbeddedBroker
+    from rules.reload import live_rules
 
     # The operator's files are checked before anything starts: a missing feeds file or a bad rule
     # is one line now, not a worker crash after the broker has come up.
@@ -49,22 +49,9 @@ def run_all(settings: Settings, feeds_file: Path | None = None, rules: Path | No
 
 
 def _run_stages(settings: Settings, feeds_file: Path | None, rules: Path | None) -> None:
-    from ingest.service import run_ingest
-    from notifiers.service import run_notifier
-    from processors.app import build_app, run_worker
-    from processors.service import live_rules, prepare
-    from watchfloor.console.service import check_port_free, console_port, run_console
+    from core.shutdown import run_until_signal
+    from watchfloor.console.service import check_port_free, console_port
 
-    live = live_rules(settings, rules)
-    replication = asyncio.run(prepare(settings, live))
-
-    async def ingest() -> None:
-        await _until_cancelled(lambda stop: run_ingest(settings, feeds_file, stop=stop), "ingest")
-
-    async def notify() -> None:
-        await _until_cancelled(lambda stop: run_notifier(settings, None, stop), "notify")
-
-    tasks = [ingest, notify]
     port = console_port(settings)
     if port:
         try:
@@ -72,29 +59,42 @@ def _run_stages(settings: Settings, feeds_file: Path | None, rules: Path | None)
         except ConfigError as exc:  # a busy port must not keep the pipeline from running
             log.warning(f"web console not started: {exc}")
             port = 0
-    if port:
-        async def console() -> None:
-            await _until_cancelled(lambda stop: run_console(settings, port, stop=stop), "console")
-
-        tasks.append(console)
-        log.info(f"web console on http://127.0.0.1:{port}/ (WATCHFLOOR_CONSOLE_PORT=0 turns it off)")
-    run_worker(build_app(settings, live, replication, tasks=tasks))
+    run_until_signal(lambda stop: run_stages(settings, feeds_file, rules, stop, port))
     log.info("stopped cleanly")
 
 
-async def _until_cancelled(stage, name: str) -> None:  # type: ignore[no-untyped-def]
-    """Runs a stage until the worker stops it; turns the worker's cancellation into the stage's own stop."""
-    stop = asyncio.Event()
-    task = asyncio.ensure_future(stage(stop))
-    try:
-        await asyncio.shield(task)
-    except asyncio.CancelledError:
-        stop.set()
-        try:
-            await asyncio.wait_for(task, 15)
-        except Exception:  # the stage logs its own problems; shutting down goes on
-            log.warning("stage did not stop cleanly", extra={"stage": name})
-        raise
-    except Exception:
-        log.exception("stage failed", extra={"stage": name})
-        raise
+async def run_stages(settings: Settings, feeds_file: Path | None, rules: Path | None, stop: asyncio.Event,
+                     console_port: int = 0) -> None:
+    """Every stage as a task of one event loop, one stop for all; the first stage that fails
+    stops the others and its error ends the command."""
+    from alerting.service import run_alerting
+    from ingest.service import run_ingest
+    from notifiers.service import run_notifier
+    from processors.service import create_category_topics, prepare, run_classify
+    from rules.reload import keep_reloading, live_rules
+    from watchfloor.console.service import run_console
+
+    live = live_rules(settings, rules)
+    await prepare(settings, live)
+    stages = {
+        "ingest": run_ingest(settings, feeds_file, stop=stop),
+        "process": run_classify(settings, live, stop),
+        "alert": run_alerting(settings, live, stop),
+        "notify": run_notifier(settings, None, stop),
+        "rules": keep_reloading(live, stop, on_reload=create_category_topics(settings)),
+    }
+    if console_port:
+        stages["console"] = run_console(settings, console_port, stop=stop)
+        log.info(f"web console on http://127.0.0.1:{console_port}/ (WATCHFLOOR_CONSOLE_PORT=0 turns it off)")
+    tasks = {asyncio.ensure_future(coro): name for name, coro in stages.items()}
+    failed: BaseException | None = None
+    pending = set(tasks)
+    while pending:
+        done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if task.exception() is not None and failed is None:
+                failed = task.exception()
+                log.error("stage %s failed: %s; stopping the others", tasks[task], failed, extra={"stage": tasks[task]})
+            stop.set()  # one stage ending (by stop or by failure) ends them all
+    if failed is not None:
+        raise failed

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 from aiokafka import TopicPartition
 
-from core.kafka import make_consumer
+from core.kafka import make_consumer, topic_partitions
 from core.settings import ConfigError, Settings
 from core.topics import Topics
 
@@ -25,8 +25,7 @@ async def tail_topic(
     consumer = make_consumer(settings, group_id=None)
     try:
         await consumer.start()
-        await consumer._client.force_metadata_update()  # noqa: SLF001 - fresh topic list for the check below
-        partitions = consumer.partitions_for_topic(name)
+        partitions = await topic_partitions(settings, consumer, name)
         if not partitions:
             raise ConfigError(f"topic {name!r} does not exist")
         tps = [TopicPartition(name, p) for p in sorted(partitions)]

@@ -17,7 +17,7 @@ from typing import Any
 from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 
-from core.kafka import make_consumer
+from core.kafka import make_consumer, topic_partitions
 from core.settings import Settings
 from core.topics import Topics, ensure_topics
 
@@ -136,10 +136,7 @@ async def follow(settings: Settings, view: LiveView, stop: asyncio.Event) -> Non
             await consumer.start()
             tps = []
             for topic in kinds:
-                parts = consumer.partitions_for_topic(topic)
-                if not parts:
-                    await consumer._client.force_metadata_update()  # noqa: SLF001
-                    parts = consumer.partitions_for_topic(topic) or set()
+                parts = await topic_partitions(settings, consumer, topic)
                 tps += [TopicPartition(topic, p) for p in sorted(parts)]
             consumer.assign(tps)
             since = int((time.time() - view.hours * HOUR) * 1000)

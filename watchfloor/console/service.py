@@ -9,7 +9,7 @@ import logging
 
 import uvicorn
 
-from processors.service import live_rules
+from rules.reload import live_rules
 from watchfloor.console.live import LiveView, follow
 from watchfloor.console.web import build_console
 from core.settings import ConfigError, Settings

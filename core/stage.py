@@ -1,0 +1,271 @@
+"""Consume, transform, produce, exactly once: the loop under the classify and alerting stages.
+
+Each input partition has its own transactional producer (transactional id
+`<group>.<topic>.<partition>`). A batch fetched from a partition is handed to the stage's
+`Handler`; its outputs (result topics, state changelog records, dead letters) and the
+partition's next offset go into one Kafka transaction. Readers with
+`isolation_level=read_committed` see each input's outputs exactly once:
+
+- a crash before the commit aborts the transaction: the new owner of the partition (which
+  uses the same transactional id, so its start fences the old producer and aborts what it left
+  open) reads from the last committed offset and rebuilds state from the changelog;
+- a failed commit (broker gone, timeout) aborts, reloads the partition's state from the
+  changelog, seeks back to the committed offset and tries again: nothing is skipped, nothing
+  is committed past a message whose outputs were not acknowledged;
+- a message the handler cannot process becomes a dead letter with its reason, in the same
+  transaction, and the partition moves on.
+
+No faust and no private client API: aiokafka's public consumer, rebalance listener and
+transactional producer only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Protocol
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import KafkaConnectionError, KafkaError, ProducerFenced
+from prometheus_client import Counter
+
+from core import health
+from core.contracts import ProcessingDeadLetter
+from core.kafka import make_consumer, make_producer
+from core.settings import Settings
+
+log = logging.getLogger("watchfloor.stage")
+
+DEAD_LETTERS = Counter("watchfloor_processing_dead_total", "Messages sent to the dead-letter topic", ["stage"])
+TRANSACTIONS = Counter("watchfloor_transactions_total", "Transactions by outcome (committed, aborted)", ["stage", "outcome"])
+VALUE_CAP = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """One record to produce in the input's transaction; `partition` None lets Kafka pick by key."""
+
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    partition: int | None = None
+
+
+class Unprocessable(Exception):
+    """Raised by a handler for a message that can never be processed (bad bytes, bad schema)."""
+
+
+class Handler(Protocol):
+    """What a stage does; no Kafka in it beyond the records it is given."""
+
+    name: str
+
+    async def assigned(self, partitions: Sequence[int]) -> None:
+        """Load the state of these input partitions (from their changelog) before any record."""
+
+    def revoked(self, partitions: Sequence[int]) -> None:
+        """Forget the state of these partitions: another worker owns them now."""
+
+    def process(self, partition: int, record: ConsumerRecord) -> list[Output]:
+        """Outputs of one record; raise Unprocessable (or anything) to dead-letter it."""
+
+    def tick(self, partition: int, now: float) -> list[Output]:
+        """Periodic outputs for a partition (expiry tombstones), committed like any other."""
+
+
+class _Listener(ConsumerRebalanceListener):
+    def __init__(self, stage: "TransactionalStage") -> None:
+        self.stage = stage
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        await self.stage.release([tp.partition for tp in revoked if tp.topic == self.stage.topic])
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        await self.stage.acquire([tp.partition for tp in assigned if tp.topic == self.stage.topic])
+
+
+class TransactionalStage:
+    """Runs a Handler over `topic` in consumer group `group`, one transaction per partition batch."""
+
+    def __init__(self, settings: Settings, handler: Handler, topic: str, group: str, dead_topic: str, *,
+                 max_records: int = 5000, tick_every: float = 30.0, ready_name: str | None = None) -> None:
+        self.settings = settings
+        self.handler = handler
+        self.topic = topic
+        self.group = group
+        self.dead_topic = dead_topic
+        self.max_records = max_records
+        self.tick_every = tick_every
+        self.ready_name = ready_name
+        self.consumer: AIOKafkaConsumer | None = None
+        self.producers: dict[int, AIOKafkaProducer] = {}
+        self._lock = asyncio.Lock()
+        self._ticked: dict[int, float] = {}
+        self._broken: set[int] = set()  # partitions whose last transaction failed: reload before going on
+
+    # -- rebalance ---------------------------------------------------------------------------
+    async def acquire(self, partitions: list[int]) -> None:
+        """New partitions: a producer each (fencing any previous owner), then their state."""
+        async with self._lock:
+            for p in sorted(partitions):
+                if p not in self.producers:
+                    producer = make_producer(self.settings, transactional_id=f"{self.group}.{self.topic}.{p}",
+                                             linger_ms=2, max_batch_size=256 * 1024)
+                    try:
+                        await producer.start()
+                    except BaseException:
+                        await producer.stop()
+                        raise
+                    self.producers[p] = producer
+            fresh = [p for p in partitions if p not in self._ticked]
+            if fresh:
+                await self.handler.assigned(fresh)
+                now = time.monotonic()
+                for p in fresh:
+                    self._ticked[p] = now
+        log.info("partitions assigned", extra={"stage": self.handler.name, "partitions": sorted(self.producers)})
+        if self.ready_name:
+            health.set_ready(self.ready_name)
+
+    async def release(self, partitions: list[int]) -> None:
+        """Waits for the batch in flight (its transaction ends first), then lets the partitions go."""
+        async with self._lock:
+            self.handler.revoked(partitions)
+            for p in partitions:
+                self._ticked.pop(p, None)
+                self._broken.discard(p)
+                producer = self.producers.pop(p, None)
+                if producer is not None:
+                    await producer.stop()
+
+    # -- the loop ----------------------------------------------------------------------------
+    async def run(self, stop: asyncio.Event) -> None:
+        self.consumer = make_consumer(self.settings, group_id=self.group, isolation_level="read_committed",
+                                      max_poll_records=self.max_records, session_timeout_ms=10000,
+                                      heartbeat_interval_ms=2000, rebalance_timeout_ms=30000,
+                                      max_partition_fetch_bytes=4 * 1024 * 1024)
+        try:
+            await self.consumer.start()
+            self.consumer.subscribe([self.topic], listener=_Listener(self))
+            while not stop.is_set():
+                batch = await self.consumer.getmany(timeout_ms=500, max_records=self.max_records)
+                await self._commit_batches(batch)
+                await self._maintain()
+        finally:
+            await self._close()
+
+    async def _commit_batches(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+        async with self._lock:
+            for tp, records in batch.items():
+                if tp.partition in self.producers and records and tp.partition not in self._broken:
+                    await self._transact(tp, records)
+
+    async def _maintain(self) -> None:
+        """Ticks due partitions and retries broken ones (reload state, seek back to the commit)."""
+        async with self._lock:
+            now = time.monotonic()
+            for p in sorted(self._broken & set(self.producers)):
+                await self._recover(p)
+            for p, last in list(self._ticked.items()):
+                if now - last >= self.tick_every and p in self.producers and p not in self._broken:
+                    self._ticked[p] = now
+                    outputs = self.handler.tick(p, time.time())
+                    if outputs:
+                        await self._transact(TopicPartition(self.topic, p), [], outputs)
+
+    async def _transact(self, tp: TopicPartition, records: list[ConsumerRecord], extra: list[Output] = ()) -> None:  # type: ignore[assignment]
+        producer = self.producers[tp.partition]
+        outputs: list[Output] = list(extra)
+        for record in records:
+            try:
+                outputs.extend(self.handler.process(tp.partition, record))
+            except Exception as exc:  # the stage never stops on one message: it is set aside with its reason
+                outputs.append(self._dead_letter(record, exc))
+        try:
+            await producer.begin_transaction()
+            futures = [await producer.send(o.topic, o.value, key=o.key, partition=o.partition) for o in outputs]
+            if records:
+                await producer.send_offsets_to_transaction({tp: records[-1].offset + 1}, self.group)
+            await producer.commit_transaction()
+            for future in futures:
+                future.result()  # every output acknowledged, or the commit above would have failed
+            TRANSACTIONS.labels(self.handler.name, "committed").inc()
+        except ProducerFenced:
+            log.warning("another worker took partition %s over; letting it go", tp.partition,
+                        extra={"stage": self.handler.name})
+            TRANSACTIONS.labels(self.handler.name, "aborted").inc()
+            await self._drop(tp.partition)
+        except (KafkaError, OSError, asyncio.TimeoutError) as exc:
+            TRANSACTIONS.labels(self.handler.name, "aborted").inc()
+            log.warning("transaction for partition %s failed (%s); its state is reloaded and its messages read "
+                        "again from the last commit", tp.partition, type(exc).__name__, extra={"stage": self.handler.name})
+            await self._abort(producer)
+            self._broken.add(tp.partition)
+
+    async def _drop(self, partition: int) -> None:
+        """A fenced producer: the partition is someone else's; the rebalance that follows says so."""
+        self.handler.revoked([partition])
+        self._ticked.pop(partition, None)
+        producer = self.producers.pop(partition, None)
+        if producer is not None:
+            await producer.stop()
+
+    async def _abort(self, producer: AIOKafkaProducer) -> None:
+        try:
+            await producer.abort_transaction()
+        except Exception as exc:  # the broker may be gone; the transaction times out or is fenced on restart
+            log.debug("abort failed: %s", exc)
+
+    async def _recover(self, partition: int) -> None:
+        """State back to the changelog's committed view and the position back to the committed
+        offset, so the failed batch is processed again as if for the first time."""
+        assert self.consumer is not None
+        tp = TopicPartition(self.topic, partition)
+        try:
+            self.handler.revoked([partition])
+            await self.handler.assigned([partition])
+            committed = await self.consumer.committed(tp)
+            if committed is None:
+                await self.consumer.seek_to_beginning(tp)
+            else:
+                self.consumer.seek(tp, committed)
+        except (KafkaError, KafkaConnectionError, OSError, asyncio.TimeoutError) as exc:
+            log.debug("partition %s not recovered yet: %s", partition, exc)
+            await asyncio.sleep(1.0)
+            return
+        self._broken.discard(partition)
+        log.info("partition %s recovered: reading again from offset %s", partition, committed,
+                 extra={"stage": self.handler.name})
+
+    def _dead_letter(self, record: ConsumerRecord, exc: Exception) -> Output:
+        DEAD_LETTERS.labels(self.handler.name).inc()
+        reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:500] if str(exc) else type(exc).__name__
+        log.error("message set aside on %s: %s", self.dead_topic, reason,
+                  extra={"stage": self.handler.name, "topic": record.topic, "partition": record.partition,
+                         "offset": record.offset})
+        letter = ProcessingDeadLetter(
+            stage=self.handler.name, reason=reason, topic=record.topic, partition=record.partition, offset=record.offset,
+            key=record.key.decode("utf-8", "replace") if record.key is not None else None,
+            value=record.value[:VALUE_CAP].decode("utf-8", "replace") if record.value is not None else None,
+            failed=datetime.now(timezone.utc))
+        return Output(self.dead_topic, record.key, letter.to_bytes())
+
+    async def _close(self) -> None:
+        if self.ready_name:
+            health.set_ready(self.ready_name, False)
+        if self.consumer is not None:
+            try:
+                await self.consumer.stop()
+            except Exception as exc:
+                log.debug("consumer stop: %s", exc)
+        for producer in list(self.producers.values()):
+            try:
+                await producer.stop()
+            except Exception as exc:
+                log.debug("producer stop: %s", exc)
+        self.producers.clear()

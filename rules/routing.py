@@ -1,0 +1,34 @@
+"""Which alert rules a classified headline concerns: stateless, so the classify stage can hand
+each headline to the partition owning each rule without knowing anything of alert state."""
+
+from __future__ import annotations
+
+from core.contracts import ClassifiedHeadline
+from rules.loader import RuleSet
+from rules.model import SEVERITIES, AlertRule
+
+
+def rank(severity: str) -> int:
+    return SEVERITIES.index(severity)
+
+
+def concerned_rules(ruleset: RuleSet, headline: ClassifiedHeadline) -> list[AlertRule]:
+    """The alert rules whose category, severity and term filters this headline passes."""
+    if not ruleset.alerts or not headline.categories:
+        return []
+    term_hits: set[str] | None = None
+    out = []
+    for rule in ruleset.alerts:
+        cats = [c for c in headline.categories if c.id in rule.when.categories]
+        if not cats:
+            continue
+        if rule.when.severity_at_least and max(rank(c.severity) for c in cats) < rank(rule.when.severity_at_least):
+            continue
+        if rule.when.terms:
+            if term_hits is None:
+                engine = ruleset.alert_terms
+                term_hits = {m.id for m in engine.classify(headline.title, headline.summary)} if engine else set()
+            if rule.id not in term_hits:
+                continue
+        out.append(rule)
+    return out
