@@ -1,4 +1,4 @@
-"""Kafka connection security, one set of settings for every client (aiokafka and faust alike).
+"""Kafka connection security, one set of settings for every client (producers, consumers, admin).
 
 WATCHFLOOR_KAFKA_SECURITY_PROTOCOL  PLAINTEXT (default) | SSL | SASL_PLAINTEXT | SASL_SSL
 WATCHFLOOR_KAFKA_SASL_MECHANISM     PLAIN | SCRAM-SHA-256 | SCRAM-SHA-512 (default PLAIN with SASL)
@@ -63,17 +63,6 @@ class KafkaSecurity:
             out.update(sasl_mechanism=self.mechanism, sasl_plain_username=self.username,
                        sasl_plain_password=self.password)
         return out
-
-    def faust_credentials(self) -> Any:
-        """faust's own credential objects, so the processors connect exactly like the other stages."""
-        import faust
-
-        if self.mechanism:
-            return faust.SASLCredentials(username=self.username, password=self.password, mechanism=self.mechanism,
-                                         ssl_context=self.ssl_context())
-        if self.tls:
-            return faust.SSLCredentials(self.ssl_context())
-        return None
 
     def describe(self) -> str:
         """For error messages: which settings were in use, never the password."""

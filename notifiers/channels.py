@@ -27,7 +27,7 @@ from typing import Any
 from apprise import Apprise, AppriseAsset, AppriseConfig
 from apprise.common import MATCH_ALWAYS_TAG
 
-from notifiers import console
+from core import apprise_console as console
 from notifiers.format import Kind, Message, kind_for_url
 from notifiers.redact import channel_hash, install_log_redaction, redact, register_url
 from core.settings import ConfigError

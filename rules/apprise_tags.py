@@ -7,6 +7,7 @@ from pathlib import Path
 
 from apprise import AppriseAsset, AppriseConfig
 
+from core import apprise_console  # noqa: F401  (registers console://, so its tags count too)
 from core.settings import ConfigError, Settings
 
 

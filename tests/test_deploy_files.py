@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,8 +20,13 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 DEPLOY = REPO / "deploy"
 K8S = DEPLOY / "k8s"
-STAGES = {"ingest": 9101, "process": 9102, "notify": 9103}
-CODE_DIRS = ("watchfloor", "ingest", "processors", "notifiers")
+STAGES = {"ingest": 9101, "process": 9102, "alert": 9104, "notify": 9103}
+# Stages that get the Apprise config: notify delivers through it; process and alert load the alert
+# rules and check their `notify` tags against it (rules/apprise_tags.py), so they need it too.
+APPRISE_STAGES = ("process", "alert", "notify")
+# Stages that read the rules folder (hot-reloaded).
+RULES_STAGES = ("process", "alert")
+CODE_DIRS = ("core", "watchfloor", "ingest", "processors", "alerting", "rules", "notifiers")
 # Suffixes Prometheus adds to a metric's exposed series (counters, histograms).
 SERIES_SUFFIXES = ("_total", "_bucket", "_sum", "_count", "_created")
 
@@ -98,6 +104,14 @@ def unit_file(path: Path) -> dict[str, dict[str, list[str]]]:
     return sections
 
 
+def tryout_apprise_config() -> str:
+    """The try-out Apprise config the compose file's header tells you to write (printf '...')."""
+    text = (DEPLOY / "docker-compose.yml").read_text(encoding="utf-8")
+    match = re.search(r"printf '([^']*)' > deploy/apprise\.yaml", text)
+    assert match, "docker-compose.yml: the try-out `printf '...' > deploy/apprise.yaml` line is gone"
+    return match.group(1).replace("\\n", "\n")
+
+
 def dashboard() -> dict:
     return json.loads((DEPLOY / "grafana" / "watchfloor-dashboard.json").read_text(encoding="utf-8"))
 
@@ -118,6 +132,17 @@ def prometheus_rules() -> list[dict]:
     cm = k8s_objects("ConfigMap")["watchfloor-prometheus-rules"]
     doc = yaml.safe_load(cm["data"]["watchfloor.rules.yml"])
     return [rule for group in doc["groups"] for rule in group["rules"]]
+
+
+# --------------------------------------------------------------------------- stages
+
+
+def test_the_deployed_stages_are_the_codes_long_running_stages() -> None:
+    """A stage added to (or renamed in) the code must reach every deployment file: STAGES drives
+    the per-stage tests below."""
+    from core.health import DEFAULT_PORTS
+
+    assert STAGES == {name: port for name, port in DEFAULT_PORTS.items() if name != "run"}
 
 
 # --------------------------------------------------------------------------- Dockerfile
@@ -167,12 +192,17 @@ def test_dockerfile_copies_every_package_the_project_installs() -> None:
         assert package in copied, f"deploy/Dockerfile does not COPY {package}/"
 
 
+def test_dockerfile_exposes_every_stage_port() -> None:
+    exposed = {int(port) for op, arg in dockerfile_instructions() if op == "EXPOSE" for port in arg.split()}
+    assert set(STAGES.values()) <= exposed
+
+
 # --------------------------------------------------------------------------- docker compose
 
 
 def test_compose_has_kafka_and_one_service_per_stage_with_healthchecks() -> None:
     services = compose()["services"]
-    assert {"kafka", "ingest", "process", "notify"} <= set(services)
+    assert {"kafka", *STAGES} <= set(services)
     assert services["kafka"]["image"].split(":")[0].endswith("apache/kafka")
     kafka_env = services["kafka"]["environment"]
     assert kafka_env["KAFKA_PROCESS_ROLES"] == "broker,controller"
@@ -196,19 +226,92 @@ def test_compose_mounts_rules_and_feeds_from_the_repo_and_apprise_as_a_secret() 
         pairs = (v.split(":")[:2] for v in service.get("volumes", []) if isinstance(v, str))
         return {target: (DEPLOY / source).resolve().relative_to(REPO).as_posix() for source, target in pairs}
 
-    process_env, ingest_env = services["process"]["environment"], services["ingest"]["environment"]
-    assert host_dirs(services["process"])[process_env["WATCHFLOOR_RULES"]] == "rules/packs"
+    for stage in RULES_STAGES:
+        env = services[stage]["environment"]
+        assert host_dirs(services[stage])[env["WATCHFLOOR_RULES"]] == "rules/packs", stage
+    ingest_env = services["ingest"]["environment"]
     feeds = Path(ingest_env["WATCHFLOOR_FEEDS"])
     assert host_dirs(services["ingest"])[feeds.parent.as_posix()] == "ingest/samples"
     assert (REPO / "ingest" / "samples" / feeds.name).is_file()
+    assert "WATCHFLOOR_RULES" not in services["notify"]["environment"]
+    # The Apprise config is a compose secret, never an environment value or a bind mount.
+    for stage in APPRISE_STAGES:
+        secrets = services[stage].get("secrets", [])
+        assert all(s["source"] in doc["secrets"] for s in secrets), stage
+        assert not any("apprise" in v for v in services[stage].get("volumes", []) if isinstance(v, str)), stage
 
-    notify = services["notify"]
-    secret = notify["secrets"][0]
-    assert secret["source"] in doc["secrets"]
-    assert notify["environment"]["WATCHFLOOR_APPRISE_CONFIG"] == f"/run/secrets/{secret['target']}"
-    assert Path(secret["target"]).suffix in (".yaml", ".yml", ".txt")  # Apprise picks the format from it
+
+# --------------------------------------------------------------------------- the Apprise config (tag check)
+
+
+def test_compose_gives_the_apprise_secret_to_process_alert_and_notify() -> None:
+    doc = compose()
+    services = doc["services"]
+    sources = set()
+    for stage in APPRISE_STAGES:
+        service = services[stage]
+        secret = next((s for s in service.get("secrets", []) if isinstance(s, dict)), None)
+        assert secret, f"compose service {stage} has no Apprise secret"
+        assert secret["source"] in doc["secrets"]
+        assert service["environment"]["WATCHFLOOR_APPRISE_CONFIG"] == f"/run/secrets/{secret['target']}", stage
+        assert Path(secret["target"]).suffix in (".yaml", ".yml", ".txt")  # Apprise picks the format from it
+        sources.add(secret["source"])
+    assert len(sources) == 1, "process, alert and notify must check against the channels notify delivers to"
+    ingest = services["ingest"]
+    assert "WATCHFLOOR_APPRISE_CONFIG" not in ingest["environment"] and not ingest.get("secrets")
+
+
+def test_k8s_mounts_the_apprise_secret_read_only_for_process_alert_and_notify() -> None:
+    for stage in APPRISE_STAGES:
+        pod = deployment(stage)["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        volume = next((v for v in pod["volumes"] if "secret" in v), None)
+        assert volume and volume["secret"]["secretName"] == "watchfloor-apprise", stage
+        mount = next(m for m in container["volumeMounts"] if m["name"] == volume["name"])
+        assert mount.get("readOnly") is True, stage
+        config = Path(env_of(container)["WATCHFLOOR_APPRISE_CONFIG"])
+        assert config.parent.as_posix() == mount["mountPath"], stage
+        assert config.suffix in (".yaml", ".yml", ".txt"), stage
+        items = volume["secret"].get("items")
+        assert items is None or config.name in {i["path"] for i in items}, stage
+    (ingest,) = deployment("ingest")["spec"]["template"]["spec"]["containers"]
+    assert "WATCHFLOOR_APPRISE_CONFIG" not in env_of(ingest)
+    assert not any("secret" in v for v in deployment("ingest")["spec"]["template"]["spec"]["volumes"])
+
+
+def test_systemd_hands_the_apprise_credential_to_process_alert_and_notify() -> None:
+    sources = set()
     for stage in STAGES:
-        assert "WATCHFLOOR_APPRISE_CONFIG" not in services[stage]["environment"] or stage == "notify"
+        service = unit_file(DEPLOY / "systemd" / f"watchfloor-{stage}.service")["Service"]
+        credentials = service.get("LoadCredential", [])
+        if stage not in APPRISE_STAGES:
+            assert not credentials, stage
+            assert not any(e.startswith("WATCHFLOOR_APPRISE_CONFIG=") for e in service.get("Environment", [])), stage
+            continue
+        (credential,) = credentials
+        name, _, source = credential.partition(":")
+        assert f"WATCHFLOOR_APPRISE_CONFIG=%d/{name}" in service["Environment"], stage
+        assert Path(name).suffix in (".yaml", ".yml", ".txt"), stage
+        sources.add(source)
+    assert sources == {"/etc/watchfloor/apprise.yaml"}
+    env_file = (DEPLOY / "systemd" / "watchfloor.env.example").read_text(encoding="utf-8")
+    assert not re.search(r"^\s*WATCHFLOOR_APPRISE_CONFIG\s*=", env_file, re.MULTILINE)
+
+
+def test_the_tryout_apprise_config_passes_the_tag_check_of_the_shipped_rules(tmp_path: Path) -> None:
+    """process and alert refuse to start when an alert rule names a tag no Apprise URL has: the
+    try-out config of the compose file and deploy/README.md must carry the shipped packs' tags.
+    Checked as process and alert do it (rules.reload.live_rules), in a fresh interpreter, so no
+    plugin registered by another test's import helps."""
+    config = tmp_path / "apprise.yaml"
+    config.write_text(tryout_apprise_config(), encoding="utf-8")
+    assert tryout_apprise_config() in (DEPLOY / "README.md").read_text(encoding="utf-8").replace("\\n", "\n")
+    script = ("from core.settings import Settings; from rules.reload import live_rules; "
+              "live_rules(Settings.from_env())")
+    env = {**os.environ, "WATCHFLOOR_APPRISE_CONFIG": str(config), "WATCHFLOOR_RULES": str(REPO / "rules" / "packs")}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=REPO,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
 
 
 def _docker_compose() -> list[str] | None:
@@ -230,7 +333,7 @@ def test_compose_config_validates_with_docker_compose(tmp_path: Path) -> None:
     if cmd is None:
         pytest.skip("docker compose v2 is not installed")
     apprise = tmp_path / "apprise.yaml"
-    apprise.write_text("urls:\n  - console://:\n      tag: always\n")
+    apprise.write_text(tryout_apprise_config())
     env = {**os.environ, "WATCHFLOOR_APPRISE_FILE": str(apprise)}
     result = subprocess.run([*cmd, "-f", str(DEPLOY / "docker-compose.yml"), "config", "--quiet"],
                             capture_output=True, text=True, env=env, timeout=60)
@@ -250,7 +353,11 @@ def test_k8s_manifests_parse_and_have_the_expected_objects() -> None:
     assert kinds["Namespace"] == {"watchfloor"}
     assert kinds["Deployment"] == {f"watchfloor-{stage}" for stage in STAGES}
     assert {"watchfloor-env", "watchfloor-feeds", "watchfloor-prometheus-rules"} <= kinds["ConfigMap"]
-    assert "watchfloor-process" in kinds["PodDisruptionBudget"]
+    assert {"watchfloor-process", "watchfloor-alert"} <= kinds["PodDisruptionBudget"]
+    # No Services: nothing connects to the stages but Prometheus, which scrapes the pods.
+    # If one is added, it must be there for every stage alike.
+    services = kinds.get("Service", set())
+    assert not services or services == {f"watchfloor-{stage}" for stage in STAGES}
 
 
 @pytest.mark.parametrize("stage", sorted(STAGES))
@@ -281,35 +388,53 @@ def test_k8s_deployment_probes_metrics_port_and_resources(stage: str) -> None:
 def test_k8s_replicas_respect_the_partition_counts() -> None:
     from core.topics import Topics
 
-    ingest, process, notify = (deployment(s)["spec"] for s in ("ingest", "process", "notify"))
+    ingest, process, alert, notify = (deployment(s)["spec"] for s in ("ingest", "process", "alert", "notify"))
     assert ingest["replicas"] == 1 and ingest["strategy"]["type"] == "Recreate"  # one ingest per feeds file
-    raw_partitions = Topics().partitions
-    alerts_partitions = next(s.partitions for s in Topics().specs() if s.name == Topics().alerts)
-    assert 2 <= process["replicas"] <= raw_partitions
-    assert 1 <= notify["replicas"] <= alerts_partitions
+    topics = Topics()
+    partitions = {s.name: s.partitions for s in topics.specs()}
+    assert 2 <= process["replicas"] <= partitions[topics.raw]
+    assert 1 <= alert["replicas"] <= partitions[topics.alerting_work]
+    assert 1 <= notify["replicas"] <= partitions[topics.alerts]
+    # The PodDisruptionBudgets must let a drain go on: never all of a Deployment's pods required.
+    for name, pdb in k8s_objects("PodDisruptionBudget").items():
+        spec = deployment(name.removeprefix("watchfloor-"))["spec"]
+        assert pdb["spec"]["selector"]["matchLabels"].items() <= spec["template"]["metadata"]["labels"].items(), name
+        assert pdb["spec"].get("maxUnavailable", 0) >= 1 or pdb["spec"].get("minAvailable", spec["replicas"]) < spec["replicas"], name
 
 
 def test_k8s_rules_configmap_and_apprise_secret_are_mounted_and_documented() -> None:
-    process = deployment("process")["spec"]["template"]["spec"]
-    (container,) = process["containers"]
-    rules_volume = next(v for v in process["volumes"] if "configMap" in v and v["configMap"]["name"] == "watchfloor-rules")
-    mount = next(m for m in container["volumeMounts"] if m["name"] == rules_volume["name"])
-    assert env_of(container)["WATCHFLOOR_RULES"] == mount["mountPath"] + "/..data"
+    for stage in RULES_STAGES:
+        pod = deployment(stage)["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        rules_volume = next(v for v in pod["volumes"] if "configMap" in v and v["configMap"]["name"] == "watchfloor-rules")
+        mount = next(m for m in container["volumeMounts"] if m["name"] == rules_volume["name"])
+        assert mount.get("readOnly") is True, stage
+        assert env_of(container)["WATCHFLOOR_RULES"] == mount["mountPath"] + "/..data", stage
 
-    notify = deployment("notify")["spec"]["template"]["spec"]
-    (container,) = notify["containers"]
-    secret_volume = next(v for v in notify["volumes"] if "secret" in v)
-    assert secret_volume["secret"]["secretName"] == "watchfloor-apprise"
-    mount = next(m for m in container["volumeMounts"] if m["name"] == secret_volume["name"])
+    (container,) = deployment("notify")["spec"]["template"]["spec"]["containers"]
     config = env_of(container)["WATCHFLOOR_APPRISE_CONFIG"]
-    assert Path(config).parent.as_posix() == mount["mountPath"] and Path(config).suffix in (".yaml", ".yml", ".txt")
-    for stage in ("ingest", "process"):
-        (other,) = deployment(stage)["spec"]["template"]["spec"]["containers"]
-        assert "WATCHFLOOR_APPRISE_CONFIG" not in env_of(other), "only notify gets the Apprise secret"
+    assert "WATCHFLOOR_RULES" not in env_of(container)
 
     readme = (DEPLOY / "README.md").read_text(encoding="utf-8")
     assert "create configmap watchfloor-rules --from-file=rules/packs/" in readme
     assert f"create secret generic watchfloor-apprise --from-file={Path(config).name}=" in readme
+
+
+def test_no_stage_keeps_state_on_local_disk() -> None:
+    """State lives in Kafka topics; WATCHFLOOR_DATA_DIR is only for `watchfloor run`'s embedded
+    broker. No PersistentVolume, no compose volume and no systemd state directory for a stage."""
+    for stage in STAGES:
+        pod = deployment(stage)["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        assert "WATCHFLOOR_DATA_DIR" not in env_of(container), stage
+        assert not any("persistentVolumeClaim" in v or "hostPath" in v for v in pod["volumes"]), stage
+        service = compose()["services"][stage]
+        assert "WATCHFLOOR_DATA_DIR" not in service["environment"], stage
+        named = [v for v in service.get("volumes", []) if isinstance(v, str) and not v.startswith((".", "/"))]
+        assert not named, (stage, named)
+        unit = unit_file(DEPLOY / "systemd" / f"watchfloor-{stage}.service")["Service"]
+        assert not any(e.startswith("WATCHFLOOR_DATA_DIR=") for e in unit.get("Environment", [])), stage
+        assert "StateDirectory" not in unit, stage
 
 
 def test_rules_load_from_a_configmap_volume_through_its_data_folder(tmp_path: Path) -> None:
@@ -354,12 +479,14 @@ def test_systemd_unit_per_stage(stage: str) -> None:
         assert service.get(key) == [value], (stage, key)
     assert "multi-user.target" in unit["Install"]["WantedBy"]
     credentials = service.get("LoadCredential", [])
-    if stage == "notify":
+    if stage in APPRISE_STAGES:
         (credential,) = credentials
         name = credential.split(":")[0]
         assert f"WATCHFLOOR_APPRISE_CONFIG=%d/{name}" in service["Environment"]
     else:
         assert not credentials
+    if stage in RULES_STAGES:  # one Python worker uses one core at most
+        assert service.get("CPUQuota") == ["100%"], stage
 
 
 def test_systemd_env_file_example_sets_the_shared_settings_only() -> None:
@@ -368,6 +495,7 @@ def test_systemd_env_file_example_sets_the_shared_settings_only() -> None:
         if line.strip() and not line.lstrip().startswith("#"):
             key, _, value = line.partition("=")
             values[key.strip()] = value.strip()
+    # WATCHFLOOR_RULES here: process and alert must read the same rules.
     assert {"WATCHFLOOR_KAFKA_BOOTSTRAP", "WATCHFLOOR_TOPIC_PREFIX", "WATCHFLOOR_FEEDS", "WATCHFLOOR_RULES"} <= set(values)
     # Per-unit settings: an EnvironmentFile would override the units' Environment= lines.
     assert not {"WATCHFLOOR_METRICS_PORT", "WATCHFLOOR_DATA_DIR", "WATCHFLOOR_APPRISE_CONFIG"} & set(values)
@@ -413,17 +541,30 @@ def test_grafana_dashboard_covers_the_operational_views() -> None:
     for name in ("watchfloor_consumer_lag", "watchfloor_end_to_end_seconds_bucket",
                  "watchfloor_notify_deliveries_total", "watchfloor_alerts_fired_total",
                  "watchfloor_alerts_suppressed_total", "watchfloor_rule_reloads_total",
-                 "watchfloor_category_matches_total", "watchfloor_headlines_ingested_total"):
+                 "watchfloor_category_matches_total", "watchfloor_headlines_ingested_total",
+                 "watchfloor_processing_dead_total", "watchfloor_transactions_total"):
         assert name in used, name
     assert any("histogram_quantile(0.99" in e for e in dashboard_exprs())
 
 
 def test_prometheus_alert_rules_use_only_metrics_the_code_defines() -> None:
     rules = prometheus_rules()
-    assert {"WatchfloorConsumerLagHigh", "WatchfloorDeliveriesDead", "WatchfloorRuleReloadFailed"} <= {
-        r["alert"] for r in rules}
+    assert {"WatchfloorConsumerLagHigh", "WatchfloorDeliveriesDead", "WatchfloorRuleReloadFailed",
+            "WatchfloorMessagesDeadLettered", "WatchfloorTransactionsAborting"} <= {r["alert"] for r in rules}
     missing = unknown_metrics([r["expr"] for r in rules], code_metric_names())
     assert not missing, f"alert rules use metrics no code defines: {sorted(missing)}"
+    by_name = {r["alert"]: r for r in rules}
+    assert "increase(watchfloor_processing_dead_total[10m])" in by_name["WatchfloorMessagesDeadLettered"]["expr"]
+    assert 'outcome="aborted"' in by_name["WatchfloorTransactionsAborting"]["expr"]
+
+
+def test_deploy_readme_covers_the_stages_transactions_and_their_acls() -> None:
+    readme = (DEPLOY / "README.md").read_text(encoding="utf-8")
+    for stage, port in STAGES.items():
+        assert f"`watchfloor {stage}`" in readme and str(port) in readme, stage
+    for text in ("TransactionalId", "<prefix>-processors.", "<prefix>-alerting.", "IDEMPOTENT_WRITE",
+                 "isolation.level=read_committed", "<prefix>.alerting.work"):
+        assert text in readme, text
 
 
 # --------------------------------------------------------------------------- docs

@@ -1,5 +1,8 @@
 """The quick start's channel: with no Apprise config, every alert is printed to the terminal.
 
+It sits in the bottom layer because every reader of an Apprise config must know it: the
+notifier delivers through it, and the stages that check alert rules' tags must see its tags.
+
 `console://` is an Apprise plugin of our own (Apprise's custom-plugin decorator), so the console
 goes through the same Apprise delivery, retries and delivery log as any real channel.
 """
