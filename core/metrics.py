@@ -13,7 +13,6 @@ CLASSIFY_SECONDS = Histogram("watchfloor_classify_seconds", "Time to classify on
                              buckets=(1e-5, 5e-5, 1e-4, 5e-4, 1e-3, 5e-3, 1e-2))
 ALERTS_FIRED = Counter("watchfloor_alerts_fired_total", "Alerts fired", ["rule"])
 ALERTS_SUPPRESSED = Counter("watchfloor_alerts_suppressed_total", "Alerts held back", ["rule", "reason"])
-PROCESSING_ERRORS = Counter("watchfloor_processing_errors_total", "Messages skipped after an unexpected error", ["stage"])
 FEEDS_POLLED = Counter("watchfloor_feeds_polled_total", "Feed polls by outcome (ok, not-modified, failed, unreadable)", ["feed", "status"])
 HEADLINES_INGESTED = Counter("watchfloor_headlines_ingested_total", "New headlines published to the raw topic", ["feed"])
 CONSUMER_LAG = Gauge("watchfloor_consumer_lag", "Messages not yet processed by a consumer group", ["group", "topic"])

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from aiokafka import ConsumerRecord
 
-from core.metrics import CATEGORY_MATCHES, HEADLINES_CLASSIFIED, HEADLINES_DUPLICATE
+from core.metrics import CATEGORY_MATCHES, CLASSIFY_SECONDS, HEADLINES_CLASSIFIED, HEADLINES_DUPLICATE
 from core.settings import Settings
 from core.stage import Output
 from core.state import CompactedState
@@ -54,7 +54,9 @@ class ClassifyHandler:
             HEADLINES_DUPLICATE.inc()
             return []
         ruleset = self.live.current
+        started = time.perf_counter()
         out = classify_headline(raw, ruleset)
+        CLASSIFY_SECONDS.observe(time.perf_counter() - started)
         key, data = raw.id.encode(), out.to_bytes()
         outputs = [Output(self.topics.classified, key, data)]
         for match in out.categories:
