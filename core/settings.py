@@ -65,8 +65,6 @@ class Settings(BaseSettings):
                                       validation_alias="WATCHFLOOR_CONSOLE_PORT")
     console_token: SecretStr | None = Field(None, description="any text; unset: the console is read-only",
                                             validation_alias="WATCHFLOOR_CONSOLE_TOKEN")
-    process_concurrency: int = Field(1, ge=1, le=64, description="an integer 1-64",
-                                     validation_alias="WATCHFLOOR_PROCESS_CONCURRENCY")
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
         "PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL",
         validation_alias="WATCHFLOOR_KAFKA_SECURITY_PROTOCOL")

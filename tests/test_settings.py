@@ -53,11 +53,11 @@ def test_a_bad_setting_is_one_line_naming_it_for_every_command(command, variable
 def test_every_bad_variable_is_named_at_once():
     with pytest.raises(ConfigError) as caught:
         Settings.from_env({"WATCHFLOOR_METRICS_PORT": "99999", "WATCHFLOOR_CREATE_TOPICS": "maybe",
-                           "WATCHFLOOR_PROCESS_CONCURRENCY": "0", "WATCHFLOOR_TOPIC_PREFIX": "has space"})
+                           "WATCHFLOOR_CONSOLE_PORT": "-1", "WATCHFLOOR_TOPIC_PREFIX": "has space"})
     lines = str(caught.value).splitlines()
     assert [line.split("=")[0] for line in lines] == [
-        "WATCHFLOOR_TOPIC_PREFIX", "WATCHFLOOR_CREATE_TOPICS", "WATCHFLOOR_METRICS_PORT", "WATCHFLOOR_PROCESS_CONCURRENCY"]
-    assert "true or false" in lines[1] and "1-64" in lines[3]
+        "WATCHFLOOR_TOPIC_PREFIX", "WATCHFLOOR_CREATE_TOPICS", "WATCHFLOOR_METRICS_PORT", "WATCHFLOOR_CONSOLE_PORT"]
+    assert "true or false" in lines[1] and "0-65535" in lines[3]
 
 
 def test_values_are_typed_and_secrets_never_echoed(tmp_path):
