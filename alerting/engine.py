@@ -1,70 +1,48 @@
-"""Alert rules over classified headlines, without faust: which rules a headline concerns, how
-its reports gather into stories, and when a rule fires or is held back.
+"""Alert rules over classified headlines, without Kafka or faust: which rules a headline concerns,
+how its reports gather into stories, and when a rule fires or is held back.
 
-State is plain JSON-able dicts so the faust agent keeps it in changelog-backed tables:
-- per rule: the recent stories (`RuleStories`), kept for max(window, throttle);
-- per rule and group: when it last fired (the throttle).
+`AlertEngine.step` is the one decision procedure: the live alerting stage runs it per (rule,
+headline) in offset order and writes the changelog entries it returns; the backtest runs it over
+one in-memory `AlertState` (alerting/state.py). Stories are plain JSON-able dicts.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
-from alerting.stories import must_share, same_story, story_tokens
+from alerting.state import AlertState, encode_story, story_key, throttle_key
+from alerting.stories import story_tokens
 from rules.loader import RuleSet
-from rules.model import SEVERITIES, AlertRule
+from rules.model import AlertRule
+from rules.routing import concerned_rules, rank  # noqa: F401  (re-exported: one routing for classify and alerting)
 from core.contracts import Alert, ClassifiedHeadline, StoryReport
 
+if TYPE_CHECKING:  # the book is filled from Kafka by alerting/silences.py; the engine only asks it
+    from alerting.silences import SilenceBook
+
 MAX_REPORTS = 20
-MAX_STORIES_PER_RULE = 500
-MAX_MATCHED_SHOWN = 8  # a watch officer needs a hint of why, not the whole rule  # a flood of distinct stories must not grow one table value without bound
+MAX_STORIES_PER_RULE = 500  # a flood of distinct stories must not grow one rule's state without bound
+MAX_MATCHED_SHOWN = 8  # a watch officer needs a hint of why, not the whole rule
+
+FIRE, PENDING, THROTTLED, SILENCED, UNKNOWN = "fire", "pending", "throttled", "silenced", "unknown"
 
 
-def rank(severity: str) -> int:
-    return SEVERITIES.index(severity)
+def new_story(rule: AlertRule, headline: ClassifiedHeadline, tokens: frozenset[str], now: float) -> dict:
+    """A story opened by this headline; its id depends on rule and headline only, so a replay
+    after a crash opens the same story."""
+    return {
+        "id": hashlib.sha256(f"{rule.id}\x1f{headline.id}".encode()).hexdigest()[:16],
+        "tokens": sorted(tokens), "first_seen": now, "last_seen": now,
+        "title": headline.title, "summary": headline.summary,
+        "reports": [], "sources": [], "categories": [], "matched": [],
+    }
 
 
-def concerned_rules(ruleset: RuleSet, headline: ClassifiedHeadline) -> list[AlertRule]:
-    """The alert rules whose category, severity and term filters this headline passes (stateless)."""
-    if not ruleset.alerts or not headline.categories:
-        return []
-    term_hits: set[str] | None = None
-    out = []
-    for rule in ruleset.alerts:
-        cats = [c for c in headline.categories if c.id in rule.when.categories]
-        if not cats:
-            continue
-        if rule.when.severity_at_least and max(rank(c.severity) for c in cats) < rank(rule.when.severity_at_least):
-            continue
-        if rule.when.terms:
-            if term_hits is None:
-                engine = ruleset.alert_terms
-                term_hits = {m.id for m in engine.classify(headline.title, headline.summary)} if engine else set()
-            if rule.id not in term_hits:
-                continue
-        out.append(rule)
-    return out
-
-
-def add_report(stories: list[dict], headline: ClassifiedHeadline, rule: AlertRule, now: float) -> dict:
-    """Files the headline under its story (a new one if none is similar); prunes old stories."""
-    horizon = now - max(rule.window_s, rule.throttle_s)
-    stories[:] = [s for s in stories if s["last_seen"] >= horizon][-MAX_STORIES_PER_RULE:]
-    tokens = story_tokens(headline.title)
-    key_words = must_share(tokens)  # cheap test first: most stories share none of them
-    story = next((s for s in reversed(stories)
-                  if not key_words.isdisjoint(s["tokens"]) and same_story(frozenset(s["tokens"]), tokens)), None)
-    if story is None:
-        story = {
-            "id": hashlib.sha256(f"{rule.id}\x1f{headline.id}".encode()).hexdigest()[:16],
-            "tokens": sorted(tokens), "first_seen": now, "last_seen": now,
-            "title": headline.title, "summary": headline.summary,
-            "reports": [], "sources": [], "categories": [], "matched": [],
-        }
-        stories.append(story)
-    story["last_seen"] = now
+def file_report(story: dict, headline: ClassifiedHeadline, rule: AlertRule) -> None:
+    """Adds the headline's report, source, categories and terms to its story (once per headline)."""
     if not any(r["headline_id"] == headline.id for r in story["reports"]):
         if len(story["reports"]) < MAX_REPORTS:
             story["reports"].append({"headline_id": headline.id, "source": headline.source, "title": headline.title,
@@ -81,7 +59,6 @@ def add_report(stories: list[dict], headline: ClassifiedHeadline, rule: AlertRul
             story.setdefault("severity", c.severity)
             if rank(c.severity) > rank(story["severity"]):
                 story["severity"] = c.severity
-    return story
 
 
 @dataclass(frozen=True)
@@ -100,15 +77,15 @@ def group_key(rule: AlertRule, story: dict) -> str:
     return rule.id
 
 
-def decide(rule: AlertRule, stories: list[dict], story: dict, last_fired: float | None, now: float) -> Decision:
-    since = now - rule.window_s
-    in_window = sum(1 for s in stories if s["last_seen"] >= since)
+def judge(rule: AlertRule, story: dict, in_window: int, last_fired: float | None, now: float,
+          throttle_s: float | None = None) -> Decision:
+    """Enough sources and stories, then not within the group's throttle."""
     group = group_key(rule, story)
     if len(story["sources"]) < rule.when.sources_at_least or in_window < rule.when.count_at_least:
-        return Decision("pending", group, in_window)
-    if last_fired is not None and now - last_fired < rule.throttle_s:
-        return Decision("throttled", group, in_window)
-    return Decision("fire", group, in_window)
+        return Decision(PENDING, group, in_window)
+    if last_fired is not None and now - last_fired < (rule.throttle_s if throttle_s is None else throttle_s):
+        return Decision(THROTTLED, group, in_window)
+    return Decision(FIRE, group, in_window)
 
 
 def build_alert(rule: AlertRule, story: dict, decision: Decision, trigger_id: str, now: float, rules_version: str) -> Alert:
@@ -134,3 +111,83 @@ def build_alert(rule: AlertRule, story: dict, decision: Decision, trigger_id: st
         template=rule.template,
         rules_version=rules_version,
     )
+
+
+@dataclass
+class AlertStep:
+    """What one (rule, headline) step decided, and the changelog entries it changed."""
+
+    rule_id: str
+    outcome: str  # fire | pending (not enough sources or stories yet) | throttled | silenced | unknown (rule gone)
+    alert: Alert | None
+    silenced_by: str | None
+    records: list[tuple[str, bytes | None]] = field(default_factory=list)  # in order; None = tombstone
+    story_id: str | None = None
+    group: str | None = None
+
+
+class AlertEngine:
+    """The alert rules of one rule set over an `AlertState`: the same steps live and in the backtest."""
+
+    def __init__(self, ruleset: RuleSet, silences: SilenceBook | None = None, *,
+                 max_stories: int = MAX_STORIES_PER_RULE, changelog: bool = True) -> None:
+        """`changelog=False` is for a replay that keeps its state in memory only (the backtest):
+        steps decide alike but return no records, sparing the encoding."""
+        self.ruleset = ruleset
+        self.silences = silences
+        self.max_stories = max_stories
+        self.changelog = changelog
+        # durations parsed once: (rule, window, throttle, how long its stories are kept)
+        self._rules = {r.id: (r, r.window_s, r.throttle_s, max(r.window_s, r.throttle_s)) for r in ruleset.alerts}
+
+    def concerned(self, headline: ClassifiedHeadline) -> list[str]:
+        """Alert rule ids this headline concerns: the stage hands it to each rule's partition."""
+        return [r.id for r in concerned_rules(self.ruleset, headline)]
+
+    def step(self, state: AlertState, rule_id: str, headline: ClassifiedHeadline, now: float) -> AlertStep:
+        """Files the headline under the rule's story and decides: fire, or why not.
+
+        `now` is the headline's classification time, so a replay decides as the first run did
+        (silences included). Old stories and throttles are dropped first, with tombstones."""
+        plan = self._rules.get(rule_id)
+        if plan is None:
+            return AlertStep(rule_id, UNKNOWN, None, None, [])  # removed by a reload since
+        rule, window, throttle, horizon = plan
+        stories = state.stories(rule_id)
+        gone = stories.expire(now - horizon, self.max_stories)
+        # a throttle is kept a horizon longer than it holds: headlines a little out of order still meet it
+        ended = state.expire_throttles(rule_id, now - throttle - horizon)
+        records: list[tuple[str, bytes | None]] = []
+        if self.changelog:
+            records += [(story_key(rule_id, sid), None) for sid in gone]
+            records += [(key, None) for key in ended]
+        tokens = story_tokens(headline.title)
+        story = stories.match(tokens)
+        if story is None:
+            opened = new_story(rule, headline, tokens, now)
+            # the same headline again, with a title of no words, matches nothing: it keeps its story
+            story = stories.stories.get(opened["id"])
+            if story is None:
+                story = opened
+                stories.add(story)
+        stories.touch(story, now)
+        file_report(story, headline, rule)
+        if self.changelog:
+            records.append((story_key(rule_id, story["id"]), encode_story(story)))
+        decision = judge(rule, story, stories.count_since(now - window), state.last_fired(
+            throttle_key(rule_id, group_key(rule, story))), now, throttle)
+        done = AlertStep(rule_id, decision.outcome, None, None, records, story["id"], decision.group)
+        if decision.outcome != FIRE:
+            return done
+        if self.silences is not None:
+            muted = self.silences.silencing(rule_id, story["title"], story["summary"],
+                                            datetime.fromtimestamp(now, timezone.utc))
+            if muted is not None:
+                done.outcome, done.silenced_by = SILENCED, muted.id
+                return done
+        done.alert = build_alert(rule, story, decision, headline.id, now, self.ruleset.version)
+        key = throttle_key(rule_id, decision.group)
+        state.set_fired(rule_id, key, now)
+        if self.changelog:
+            records.append((key, repr(now).encode()))
+        return done

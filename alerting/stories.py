@@ -37,6 +37,7 @@ def stem(word: str) -> str:
     return word[:5]
 
 
+@lru_cache(maxsize=4096)  # one headline is filed under each rule it concerns
 def story_tokens(title: str) -> frozenset[str]:
     return frozenset(stem(w) for w in words(title) if len(w) > 1 or w.isdigit())
 
@@ -103,6 +104,21 @@ def must_share(tokens: frozenset[str]) -> frozenset[str]:
     return frozenset(ordered[cut:])
 
 
+def suffix_masses(tokens: frozenset[str]) -> tuple[tuple[str, float, float], ...]:
+    """(token, weight², rest) heaviest first (ties by token), rest = the squared weight of the
+    token and of every lighter one: the most overlap two sets can have if this is the first
+    token they share. Both sets must keep enough mass from there on to reach SAME_STORY, which
+    is what lets the candidate index (alerting/state.py) skip stories that cannot match."""
+    ordered = sorted((-_w2(t), t) for t in tokens)
+    out: list[tuple[str, float, float]] = []
+    rest = 0.0
+    for negative, token in reversed(ordered):
+        rest -= negative
+        out.append((token, -negative, rest))
+    out.reverse()
+    return tuple(out)
+
+
 def same_story(a: frozenset[str], b: frozenset[str]) -> bool:
     """Similar enough, and not about different rare things (Kharkiv is not Ternopil)."""
     if a.isdisjoint(b):
@@ -111,12 +127,23 @@ def same_story(a: frozenset[str], b: frozenset[str]) -> bool:
     norm_b, rare_b = _profile(b)
     if rare_a and rare_b and rare_a.isdisjoint(rare_b):
         return False
+    return overlap(a, b) >= SAME_STORY * math.sqrt(norm_a * norm_b)  # similarity(a, b) >= SAME_STORY
+
+
+def overlap(a: frozenset[str], b: frozenset[str]) -> float:
+    """The squared weights a and b share, summed as `same_story` sums them (so a caller's quick
+    rejection on it agrees with same_story to the last bit)."""
     squared = _SQUARED
     num = 0.0
     for token in a & b:
         value = squared.get(token)
         num += value if value is not None else _w2(token)
-    return num >= SAME_STORY * math.sqrt(norm_a * norm_b)  # similarity(a, b) >= SAME_STORY
+    return num
+
+
+def norm(tokens: frozenset[str]) -> float:
+    """The squared mass of a token set, as `same_story` uses it."""
+    return _profile(tokens)[0]
 
 
 def build_idf(headlines_file: Path, out: Path = IDF_FILE, min_df: int = 2) -> int:

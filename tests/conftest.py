@@ -100,6 +100,24 @@ def processor(cli_env, rules_dir, settings, tmp_path):
     log.close()
 
 
+@pytest.fixture
+def alerter(cli_env, rules_dir, settings, tmp_path):
+    """`watchfloor alert` on the test's rules: the stage that turns alert work into alerts."""
+    asyncio.run(ensure_topics(settings.bootstrap, Topics(settings.topic_prefix).specs()))
+    env = {**cli_env, "WATCHFLOOR_RULES": str(rules_dir)}
+    log = open(tmp_path / "alert.log", "w+")
+    proc = subprocess.Popen([str(BIN / "watchfloor"), "alert"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc.log_path = tmp_path / "alert.log"  # type: ignore[attr-defined]
+    yield proc
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    log.close()
+
+
 def _http_server() -> Iterator[HTTPServer]:
     """A real HTTP server in a thread; threaded so a slow handler does not block the others."""
     server = HTTPServer(host="127.0.0.1", port=0, threaded=True)

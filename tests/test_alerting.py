@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from alerting.engine import add_report, build_alert, concerned_rules, decide, group_key
+from alerting.engine import AlertEngine, AlertState, concerned_rules
 from alerting.silences import SilenceBook
 from rules.loader import load_rules
 from core.contracts import CategoryMatch, ClassifiedHeadline, Silence
@@ -68,29 +68,24 @@ def classified(ruleset, n: int, title: str, source: str, minutes: float = 0) -> 
 
 
 class RuleRunner:
-    """The agent's loop for one rule, over in-memory state."""
+    """The alert stage's step for one rule, over in-memory state."""
 
     def __init__(self, ruleset, rule_id: str) -> None:
-        self.ruleset = ruleset
-        self.rule = next(r for r in ruleset.alerts if r.id == rule_id)
-        self.stories: list[dict] = []
-        self.throttles: dict[str, float] = {}
+        self.engine = AlertEngine(ruleset)
+        self.state = AlertState()
+        self.rule_id = rule_id
         self.alerts = []
         self.outcomes = []
 
     def feed(self, h: ClassifiedHeadline) -> str:
-        if self.rule not in concerned_rules(self.ruleset, h):
+        if self.rule_id not in self.engine.concerned(h):
             self.outcomes.append("ignored")
             return "ignored"
-        now = h.classified.timestamp()
-        story = add_report(self.stories, h, self.rule, now)
-        key = group_key(self.rule, story)
-        d = decide(self.rule, self.stories, story, self.throttles.get(key), now)
-        if d.outcome == "fire":
-            self.alerts.append(build_alert(self.rule, story, d, h.id, now, self.ruleset.version))
-            self.throttles[key] = now
-        self.outcomes.append(d.outcome)
-        return d.outcome
+        step = self.engine.step(self.state, self.rule_id, h, h.classified.timestamp())
+        if step.alert is not None:
+            self.alerts.append(step.alert)
+        self.outcomes.append(step.outcome)
+        return step.outcome
 
 
 FIVE_FEEDS = [

@@ -1,4 +1,4 @@
-"""Alert rules live in `watchfloor process` on the real broker: one alert per story; silences honoured."""
+"""Alert rules live (`watchfloor process` + `watchfloor alert`) on the real broker: one alert per story; silences honoured."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ alerts:
 """
 
 
-async def test_five_feeds_one_story_one_alert_and_a_silence_stops_the_next(processor, settings, rules_dir, cli_env):
+async def test_five_feeds_one_story_one_alert_and_a_silence_stops_the_next(processor, alerter, settings, rules_dir, cli_env):
     (rules_dir / "strikes.yaml").write_text(RULES)
     await asyncio.sleep(2.5)  # the processor picks the new file up within a second
     topics = Topics(settings.topic_prefix)
@@ -66,13 +66,14 @@ async def test_five_feeds_one_story_one_alert_and_a_silence_stops_the_next(proce
     await asyncio.sleep(1)
     rules_fired = sorted(a["rule_id"] for _, v in await read_to_end(settings, topics.alerts) for a in [__import__("json").loads(v)])
     assert rules_fired == ["strikes", "talks"], "the silenced Odesa story must not alert"
-    log = processor.log_path.read_text()
+    log = alerter.log_path.read_text()
     assert "alert silenced" in log
     assert '"level": "error"' not in log, [l for l in log.splitlines() if '"level": "error"' in l]
 
 
-async def test_story_and_throttle_state_survive_a_processor_restart(processor, settings, rules_dir, cli_env, tmp_path):
-    """Tables live in Kafka changelogs: a restarted worker remembers the story and its throttle."""
+async def test_story_and_throttle_state_survive_an_alert_stage_kill(processor, alerter, settings, rules_dir, cli_env, tmp_path):
+    """State lives in the compacted alerting.state topic: a worker killed with SIGKILL and
+    restarted remembers the story and its throttle."""
     import signal
 
     (rules_dir / "strikes.yaml").write_text(RULES)
@@ -81,13 +82,13 @@ async def test_story_and_throttle_state_survive_a_processor_restart(processor, s
     first = headline(200, "Russian missile strike on Ternopil apartment blocks kills dozens").model_copy(update={"source": "A"})
     await send(settings, first)
     await wait_for_messages(settings, topics.classified, 1, timeout=60)
-    await asyncio.sleep(1.5)  # the table change is flushed to its changelog with the commit
-    processor.send_signal(signal.SIGKILL)
-    processor.wait(10)
+    await asyncio.sleep(2.5)  # the alert stage has committed the story with its offset
+    alerter.send_signal(signal.SIGKILL)
+    alerter.wait(10)
 
     log = open(tmp_path / "restart.log", "w")
-    env = {**cli_env, "WATCHFLOOR_RULES": str(rules_dir), "WATCHFLOOR_DATA_DIR": str(tmp_path / "data2")}
-    again = subprocess.Popen([str(BIN / "watchfloor"), "process"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    env = {**cli_env, "WATCHFLOOR_RULES": str(rules_dir)}
+    again = subprocess.Popen([str(BIN / "watchfloor"), "alert"], env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         second = headline(201, "Missile strike on Ternopil apartment blocks kills dozens").model_copy(update={"source": "B"})
         third = headline(202, "Dozens killed as Russian missiles hit Ternopil apartment blocks").model_copy(update={"source": "C"})
@@ -102,52 +103,4 @@ async def test_story_and_throttle_state_survive_a_processor_restart(processor, s
     finally:
         again.send_signal(signal.SIGTERM)
         again.wait(30)
-        log.close()
-
-
-async def test_story_state_kept_by_an_earlier_version_is_read_after_an_upgrade(cli_env, settings, rules_dir, tmp_path):
-    """Earlier versions kept one table entry per rule (its whole story list); this one keeps one
-    per story. A worker upgraded in place must still know the stories the old one recorded."""
-    import json
-    import signal
-
-    from aiokafka import AIOKafkaProducer
-    from aiokafka.partitioner import murmur2
-    from faust.serializers.registry import Registry
-
-    from alerting.engine import add_report
-    from rules.loader import load_rules
-    from core.contracts import ClassifiedHeadline
-    from core.provisioning import plan
-    from core.topics import ensure_topics
-
-    (rules_dir / "strikes.yaml").write_text(RULES)
-    topics = Topics(settings.topic_prefix)
-    await ensure_topics(settings.bootstrap, [p.spec for p in plan(settings, ["airstrike", "diplomacy"])])
-    rule = next(r for r in load_rules(rules_dir).alerts if r.id == "strikes")
-    first = headline(300, "Russian missile strike on Ternopil apartment blocks kills dozens").model_copy(update={"source": "A"})
-    old = ClassifiedHeadline.model_validate({**json.loads(first.to_bytes()), "schema": "headline.classified/1",
-                                             "categories": [{"id": "airstrike", "severity": "high", "matched": ["missile*"]}],
-                                             "rules_version": "old", "classified": datetime.now(timezone.utc)})
-    state: list[dict] = []
-    add_report(state, old, rule, datetime.now(timezone.utc).timestamp())
-    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap, acks="all")
-    await producer.start()
-    try:  # the old layout: key = rule id, value = the rule's story list, in the rule's partition
-        await producer.send_and_wait(f"{settings.topic_prefix}-processors-alert-stories-changelog", json.dumps(state).encode(),
-                                     key=Registry().dumps_key(str, "strikes", serializer="json"),  # as faust writes keys
-                                     partition=(murmur2(b"strikes") & 0x7FFFFFFF) % topics.partitions)
-    finally:
-        await producer.stop()
-    env = {**cli_env, "WATCHFLOOR_RULES": str(rules_dir), "WATCHFLOOR_DATA_DIR": str(tmp_path / "data")}
-    log = open(tmp_path / "upgraded.log", "w")
-    proc = subprocess.Popen([str(BIN / "watchfloor"), "process"], env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        second = headline(301, "Missile strike on Ternopil apartment blocks kills dozens").model_copy(update={"source": "B"})
-        await send(settings, second)
-        [alert] = [Alert.model_validate(m) for m in await wait_for_messages(settings, topics.alerts, 1, timeout=90)]
-        assert alert.source_count == 2 and [r.source for r in alert.reports] == ["A", "B"]
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(30)
         log.close()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ingest.feeds import SAMPLE_FEEDS, load_feeds
 from ingest.parse import parse_feed
-from alerting.engine import concerned_rules
+from rules.routing import concerned_rules
 from processors.classify import classify_headline
 from rules.loader import load_rules
 

@@ -174,7 +174,7 @@ class Backtest:
     def _replay(ruleset: RuleSet, items: list[tuple[int, dict, list[Match]]], skip: set[str] = frozenset()) -> dict[str, dict[str, dict]]:  # type: ignore[assignment]
         """Alerts each rule fires over the history, keyed by alert id (deterministic, as live)."""
         watched = {c for r in ruleset.alerts if r.id not in skip for c in r.when.categories}
-        engine, state = AlertEngine(ruleset), AlertState()
+        engine, state = AlertEngine(ruleset, changelog=False), AlertState()
         fired: dict[str, dict[str, dict]] = {}
         for timestamp, item, matches in items:
             if not any(m.id in watched for m in matches):
