@@ -54,7 +54,7 @@ def setup_logging(level: str = "INFO", json_logs: bool | None = None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("aiokafka", "httpx", "httpcore", "faust", "mode"):
+    for noisy in ("aiokafka", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     for name in ("aiokafka.consumer.fetcher", "aiokafka.consumer.group_coordinator"):
         logging.getLogger(name).addFilter(_RetriableKafkaNoise())

@@ -1,7 +1,7 @@
 """A Kafka outage said once: one warning when the connection is lost, a reminder every 30 s with
 how long it has lasted, and one line when it is back.
 
-aiokafka and faust log every failed attempt (about 90 lines a second with a few clients), which
+aiokafka logs every failed attempt (about 90 lines a second with a few clients), which
 buries everything else an operator needs to read. This filter sits on the log handler, swallows
 those per-attempt lines while it is reporting an outage, and a small thread decides when the
 cluster answers again (a TCP connect to a bootstrap address after a few quiet seconds).
@@ -16,16 +16,17 @@ import time
 
 log = logging.getLogger("watchfloor.kafka")
 
-# Per-attempt connection failures, as aiokafka, faust and mode word them.
+# Per-attempt connection failures, as aiokafka words them.
 PATTERNS = (
     "Unable connect to node", "Unable to connect", "Unable to update metadata", "Unable to request metadata",
     "Failed fetch messages",
     "KafkaConnectionError", "NodeNotReadyError", "Connection refused", "Connect call failed",
     "Error connecting to node", "Failed to update metadata", "RequestTimedOutError", "Unable to bootstrap",
     "Heartbeat failed", "Group Coordinator Request failed", "Error sending HeartbeatRequest",
-    "Got error produce response", "Topic metadata error", "Cannot get partitions for topic",
+    "Topic metadata error", "Cannot get partitions for topic",
 )
-_ORIGINS = ("aiokafka", "faust", "mode", "kafka")
+_ORIGINS = ("aiokafka", "kafka")
+_SETTLING = ("NotEnoughReplicas", "NotLeaderForPartition", "LeaderNotAvailable")
 
 
 class OutageReporter(logging.Filter):
@@ -70,6 +71,11 @@ class OutageReporter(logging.Filter):
                 return False
             record.levelno, record.levelname = logging.INFO, "INFO"
             return True
+        if "Got error produce response" in message and any(t in message for t in _SETTLING):
+            # A partition still electing its leader or filling its ISR (right after topic creation,
+            # or a broker restart): retried by the producer; a lasting one fails the send, and
+            # that is logged where it is handled (a failed transaction).
+            return False
         if not any(p in message for p in PATTERNS):
             return True
         self.failure(message)
