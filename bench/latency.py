@@ -1,6 +1,6 @@
 """End-to-end latency: headline on the raw topic -> alert delivered to a webhook, p50/p99.
 
-Starts its own broker, `watchfloor process` and `watchfloor notify` (real processes), a local
+Starts its own broker, `watchfloor process`, `watchfloor alert` and `watchfloor notify` (real processes), a local
 HTTP receiver behind Apprise's json://, then produces headlines at a fixed rate, each a new
 story that fires an alert. Latency = receiver's arrival time - produce time.
 Run: `.venv/bin/python bench/latency.py [RATE ...]` (default 100 headlines/s for 20 s);
@@ -113,13 +113,15 @@ def main() -> None:
         procs = []
         try:
             settings = Settings(bootstrap=broker.bootstrap, topic_prefix="bench", data_dir=root / "data")
-            asyncio.run(ensure_topics(broker.bootstrap, Topics("bench").specs(["airstrike"])))
+            from core.provisioning import plan
+
+            asyncio.run(ensure_topics(broker.bootstrap, [p.spec for p in plan(settings, ["airstrike"])]))
             env = {**os.environ, "WATCHFLOOR_KAFKA_BOOTSTRAP": broker.bootstrap, "WATCHFLOOR_TOPIC_PREFIX": "bench",
                    "WATCHFLOOR_RULES": str(root / "rules"), "WATCHFLOOR_APPRISE_CONFIG": str(root / "apprise.txt"),
-                   "WATCHFLOOR_DATA_DIR": str(root / "data")}
+                   "WATCHFLOOR_DATA_DIR": str(root / "data"), "WATCHFLOOR_METRICS_PORT": "0"}
             exe = str(Path(sys.executable).parent / "watchfloor")
             log = open(root / "stages.log", "w")
-            procs = [subprocess.Popen([exe, stage], env=env, stdout=log, stderr=subprocess.STDOUT) for stage in ("process", "notify")]
+            procs = [subprocess.Popen([exe, stage], env=env, stdout=log, stderr=subprocess.STDOUT) for stage in ("process", "alert", "notify")]
             # warm up: one alert end to end before measuring
             warm = asyncio.run(produce(settings, 1, 1, "9"))
             deadline = time.time() + 90

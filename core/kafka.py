@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
 from collections.abc import AsyncIterator
@@ -70,12 +71,26 @@ def make_producer(settings: Settings, **overrides: Any) -> AIOKafkaProducer:
     return AIOKafkaProducer(**kwargs)
 
 
+class _Consumer(AIOKafkaConsumer):
+    """aiokafka's consumer; its stop first lets the group-less coordinator's reset task start:
+    cancelled before it ever ran (a consumer stopped right after start), aiokafka's close
+    re-raises that CancelledError into the caller."""
+
+    async def stop(self) -> None:
+        await asyncio.sleep(0)
+        await super().stop()
+
+
 def make_consumer(settings: Settings, *topics: str, **overrides: Any) -> AIOKafkaConsumer:
     """read_committed: the stages write in transactions, and an aborted one must never be read."""
     kwargs: dict[str, Any] = {**client_kwargs(settings), "enable_auto_commit": False, "auto_offset_reset": "earliest",
-                              "isolation_level": "read_committed"}
+                              "isolation_level": "read_committed",
+                              # a transaction's records become readable only when its markers are
+                              # written, which does not always wake a waiting fetch: the broker then
+                              # answers after this wait. Each hop of the pipeline pays it at most once.
+                              "fetch_max_wait_ms": 20}
     kwargs.update(overrides)
-    return AIOKafkaConsumer(*topics, **kwargs)
+    return _Consumer(*topics, **kwargs)
 
 
 async def topic_partitions(settings: Settings, consumer: AIOKafkaConsumer, topic: str) -> list[int]:

@@ -114,8 +114,10 @@ class TransactionalStage:
         async with self._lock:
             for p in sorted(partitions):
                 if p not in self.producers:
+                    # retry_backoff_ms: a transaction begun right after the last one's commit is told
+                    # CONCURRENT_TRANSACTIONS while the markers are written; retry soon, not in 100 ms.
                     producer = make_producer(self.settings, transactional_id=f"{self.group}.{self.topic}.{p}",
-                                             linger_ms=2, max_batch_size=256 * 1024)
+                                             linger_ms=2, max_batch_size=256 * 1024, retry_backoff_ms=10)
                     try:
                         await producer.start()
                     except BaseException:
@@ -160,10 +162,13 @@ class TransactionalStage:
             await self._close()
 
     async def _commit_batches(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+        """Outputs are computed partition by partition; the partitions' transactions (each its own
+        producer) then commit concurrently, so a batch costs one round of commits, not six."""
         async with self._lock:
-            for tp, records in batch.items():
-                if tp.partition in self.producers and records and tp.partition not in self._broken:
-                    await self._transact(tp, records)
+            work = [(tp, records, self._outputs(tp, records)) for tp, records in batch.items()
+                    if tp.partition in self.producers and records and tp.partition not in self._broken]
+            if work:
+                await asyncio.gather(*(self._commit(tp, records, outputs) for tp, records, outputs in work))
 
     async def _maintain(self) -> None:
         """Ticks due partitions and retries broken ones (reload state, seek back to the commit)."""
@@ -176,16 +181,23 @@ class TransactionalStage:
                     self._ticked[p] = now
                     outputs = self.handler.tick(p, time.time())
                     if outputs:
-                        await self._transact(TopicPartition(self.topic, p), [], outputs)
+                        await self._commit(TopicPartition(self.topic, p), [], outputs)
 
-    async def _transact(self, tp: TopicPartition, records: list[ConsumerRecord], extra: list[Output] = ()) -> None:  # type: ignore[assignment]
-        producer = self.producers[tp.partition]
-        outputs: list[Output] = list(extra)
+    def _outputs(self, tp: TopicPartition, records: list[ConsumerRecord]) -> list[Output]:
+        outputs: list[Output] = []
         for record in records:
             try:
                 outputs.extend(self.handler.process(tp.partition, record))
             except Exception as exc:  # the stage never stops on one message: it is set aside with its reason
                 outputs.append(self._dead_letter(record, exc))
+        return outputs
+
+    async def _commit(self, tp: TopicPartition, records: list[ConsumerRecord], outputs: list[Output]) -> None:
+        """One transaction: the outputs, then the partition's next offset; any failure aborts it
+        and marks the partition for recovery (state reloaded, position back to the commit)."""
+        producer = self.producers.get(tp.partition)
+        if producer is None:  # fenced and let go by a concurrent commit of this batch
+            return
         try:
             await producer.begin_transaction()
             futures = [await producer.send(o.topic, o.value, key=o.key, partition=o.partition) for o in outputs]
