@@ -32,7 +32,7 @@ from typing import Protocol
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaConnectionError, KafkaError, ProducerFenced
-from prometheus_client import Counter
+from prometheus_client import Counter, Histogram
 
 from core import health
 from core.contracts import ProcessingDeadLetter
@@ -43,6 +43,8 @@ log = logging.getLogger("watchfloor.stage")
 
 DEAD_LETTERS = Counter("watchfloor_processing_dead_total", "Messages sent to the dead-letter topic", ["stage"])
 TRANSACTIONS = Counter("watchfloor_transactions_total", "Transactions by outcome (committed, aborted)", ["stage", "outcome"])
+COMMIT_SECONDS = Histogram("watchfloor_transaction_seconds", "Time from a transaction's begin to its commit",
+                           ["stage"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
 VALUE_CAP = 64 * 1024
 
 
@@ -198,6 +200,7 @@ class TransactionalStage:
         producer = self.producers.get(tp.partition)
         if producer is None:  # fenced and let go by a concurrent commit of this batch
             return
+        started = time.perf_counter()
         try:
             await producer.begin_transaction()
             futures = [await producer.send(o.topic, o.value, key=o.key, partition=o.partition) for o in outputs]
@@ -207,6 +210,7 @@ class TransactionalStage:
             for future in futures:
                 future.result()  # every output acknowledged, or the commit above would have failed
             TRANSACTIONS.labels(self.handler.name, "committed").inc()
+            COMMIT_SECONDS.labels(self.handler.name).observe(time.perf_counter() - started)
         except ProducerFenced:
             log.warning("another worker took partition %s over; letting it go", tp.partition,
                         extra={"stage": self.handler.name})
