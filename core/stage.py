@@ -31,7 +31,14 @@ from typing import Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
-from aiokafka.errors import KafkaConnectionError, KafkaError, ProducerFenced
+from aiokafka.errors import (
+    CorruptRecordException,
+    KafkaError,
+    MessageSizeTooLargeError,
+    ProducerFenced,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+)
 from prometheus_client import Counter, Histogram
 
 from core import health
@@ -46,6 +53,10 @@ TRANSACTIONS = Counter("watchfloor_transactions_total", "Transactions by outcome
 COMMIT_SECONDS = Histogram("watchfloor_transaction_seconds", "Time from a transaction's begin to its commit",
                            ["stage"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
 VALUE_CAP = 64 * 1024
+START_TIMEOUT = 15.0  # a producer start or abort that waits on an unreachable cluster is retried later
+# Errors that concern one record, not the connection or the producer: retrying cannot help, so
+# the input that produced the record is dead-lettered instead.
+REFUSED_RECORD = (MessageSizeTooLargeError, RecordListTooLargeError, CorruptRecordException, RecordTooLargeError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,23 +120,29 @@ class TransactionalStage:
         self._lock = asyncio.Lock()
         self._ticked: dict[int, float] = {}
         self._broken: set[int] = set()  # partitions whose last transaction failed: reload before going on
+        self._refused: dict[tuple[int, int], Exception] = {}  # (partition, offset) whose output Kafka refused
 
     # -- rebalance ---------------------------------------------------------------------------
+    async def _new_producer(self, partition: int) -> AIOKafkaProducer:
+        """A fresh transactional producer for the partition; starting it fences any other producer
+        with its id (a previous owner, or this worker's own failed one) and aborts what that left open.
+        retry_backoff_ms: a transaction begun right after the last one's commit is told
+        CONCURRENT_TRANSACTIONS while the markers are written; retry soon, not in 100 ms."""
+        producer = make_producer(self.settings, transactional_id=f"{self.group}.{self.topic}.{partition}",
+                                 linger_ms=2, max_batch_size=256 * 1024, retry_backoff_ms=10)
+        try:
+            await asyncio.wait_for(producer.start(), START_TIMEOUT)
+        except BaseException:
+            await producer.stop()
+            raise
+        return producer
+
     async def acquire(self, partitions: list[int]) -> None:
         """New partitions: a producer each (fencing any previous owner), then their state."""
         async with self._lock:
             for p in sorted(partitions):
                 if p not in self.producers:
-                    # retry_backoff_ms: a transaction begun right after the last one's commit is told
-                    # CONCURRENT_TRANSACTIONS while the markers are written; retry soon, not in 100 ms.
-                    producer = make_producer(self.settings, transactional_id=f"{self.group}.{self.topic}.{p}",
-                                             linger_ms=2, max_batch_size=256 * 1024, retry_backoff_ms=10)
-                    try:
-                        await producer.start()
-                    except BaseException:
-                        await producer.stop()
-                        raise
-                    self.producers[p] = producer
+                    self.producers[p] = await self._new_producer(p)
             fresh = [p for p in partitions if p not in self._ticked]
             if fresh:
                 await self.handler.assigned(fresh)
@@ -143,9 +160,7 @@ class TransactionalStage:
             for p in partitions:
                 self._ticked.pop(p, None)
                 self._broken.discard(p)
-                producer = self.producers.pop(p, None)
-                if producer is not None:
-                    await producer.stop()
+                await self._stop_producer(p)
 
     # -- the loop ----------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
@@ -173,76 +188,101 @@ class TransactionalStage:
                 await asyncio.gather(*(self._commit(tp, records, outputs) for tp, records, outputs in work))
 
     async def _maintain(self) -> None:
-        """Ticks due partitions and retries broken ones (reload state, seek back to the commit)."""
+        """Ticks due partitions and retries broken ones (new producer, state reloaded, position
+        back to the last commit)."""
         async with self._lock:
             now = time.monotonic()
-            for p in sorted(self._broken & set(self.producers)):
+            for p in sorted(self._broken):
                 await self._recover(p)
             for p, last in list(self._ticked.items()):
                 if now - last >= self.tick_every and p in self.producers and p not in self._broken:
                     self._ticked[p] = now
-                    outputs = self.handler.tick(p, time.time())
+                    outputs = [(o, None) for o in self.handler.tick(p, time.time())]
                     if outputs:
                         await self._commit(TopicPartition(self.topic, p), [], outputs)
 
-    def _outputs(self, tp: TopicPartition, records: list[ConsumerRecord]) -> list[Output]:
-        outputs: list[Output] = []
+    def _outputs(self, tp: TopicPartition, records: list[ConsumerRecord]) -> list[tuple[Output, int | None]]:
+        """Each output with the offset of the input it came from (to dead-letter that input if
+        Kafka refuses the output itself)."""
+        outputs: list[tuple[Output, int | None]] = []
         for record in records:
+            refused = self._refused.pop((tp.partition, record.offset), None)
+            if refused is not None:
+                outputs.append((self._dead_letter(record, refused), record.offset))
+                continue
             try:
-                outputs.extend(self.handler.process(tp.partition, record))
+                outputs.extend((o, record.offset) for o in self.handler.process(tp.partition, record))
             except Exception as exc:  # the stage never stops on one message: it is set aside with its reason
-                outputs.append(self._dead_letter(record, exc))
+                outputs.append((self._dead_letter(record, exc), record.offset))
         return outputs
 
-    async def _commit(self, tp: TopicPartition, records: list[ConsumerRecord], outputs: list[Output]) -> None:
-        """One transaction: the outputs, then the partition's next offset; any failure aborts it
-        and marks the partition for recovery (state reloaded, position back to the commit)."""
+    async def _commit(self, tp: TopicPartition, records: list[ConsumerRecord],
+                      outputs: list[tuple[Output, int | None]]) -> None:
+        """One transaction: every output acknowledged, then the partition's next offset, then the
+        commit. Any failure aborts it and marks the partition for recovery. (aiokafka would commit
+        a transaction one of whose sends failed: the acks are checked before the commit.)"""
         producer = self.producers.get(tp.partition)
-        if producer is None:  # fenced and let go by a concurrent commit of this batch
+        if producer is None:
             return
         started = time.perf_counter()
         try:
             await producer.begin_transaction()
-            futures = [await producer.send(o.topic, o.value, key=o.key, partition=o.partition) for o in outputs]
+            futures = [await producer.send(o.topic, o.value, key=o.key, partition=o.partition) for o, _ in outputs]
+            results = await asyncio.gather(*futures, return_exceptions=True)
+            failed = [(outputs[i][1], r) for i, r in enumerate(results) if isinstance(r, BaseException)]
+            if failed:
+                for offset, exc in failed:
+                    if offset is not None and isinstance(exc, REFUSED_RECORD):  # this input can never be written
+                        self._refused[(tp.partition, offset)] = exc
+                raise failed[0][1]
             if records:
                 await producer.send_offsets_to_transaction({tp: records[-1].offset + 1}, self.group)
             await producer.commit_transaction()
-            for future in futures:
-                future.result()  # every output acknowledged, or the commit above would have failed
             TRANSACTIONS.labels(self.handler.name, "committed").inc()
             COMMIT_SECONDS.labels(self.handler.name).observe(time.perf_counter() - started)
         except ProducerFenced:
-            log.warning("another worker took partition %s over; letting it go", tp.partition,
-                        extra={"stage": self.handler.name})
             TRANSACTIONS.labels(self.handler.name, "aborted").inc()
-            await self._drop(tp.partition)
-        except (KafkaError, OSError, asyncio.TimeoutError) as exc:
+            log.warning("the producer of partition %s was fenced; it is replaced if the partition is still ours",
+                        tp.partition, extra={"stage": self.handler.name})
+            self._broken.add(tp.partition)
+        except (KafkaError, OSError, asyncio.TimeoutError, AssertionError) as exc:
+            # AssertionError: aiokafka's transaction manager refuses a state change once its
+            # producer hit a fatal error; the producer is replaced below either way.
             TRANSACTIONS.labels(self.handler.name, "aborted").inc()
-            log.warning("transaction for partition %s failed (%s); its state is reloaded and its messages read "
-                        "again from the last commit", tp.partition, type(exc).__name__, extra={"stage": self.handler.name})
+            log.warning("transaction for partition %s failed (%s: %s); its messages are read again from the last "
+                        "commit", tp.partition, type(exc).__name__, str(exc)[:200], extra={"stage": self.handler.name})
             await self._abort(producer)
             self._broken.add(tp.partition)
 
-    async def _drop(self, partition: int) -> None:
-        """A fenced producer: the partition is someone else's; the rebalance that follows says so."""
-        self.handler.revoked([partition])
-        self._ticked.pop(partition, None)
+    async def _stop_producer(self, partition: int) -> None:
         producer = self.producers.pop(partition, None)
         if producer is not None:
-            await producer.stop()
+            try:
+                await producer.stop()
+            except Exception as exc:  # a failed producer may fail to stop cleanly too; it is discarded
+                log.debug("producer stop: %s", exc)
 
     async def _abort(self, producer: AIOKafkaProducer) -> None:
         try:
-            await producer.abort_transaction()
-        except Exception as exc:  # the broker may be gone; the transaction times out or is fenced on restart
+            await asyncio.wait_for(producer.abort_transaction(), START_TIMEOUT)
+        except Exception as exc:  # the broker may be gone; the new producer's start aborts it anyway
             log.debug("abort failed: %s", exc)
 
     async def _recover(self, partition: int) -> None:
-        """State back to the changelog's committed view and the position back to the committed
-        offset, so the failed batch is processed again as if for the first time."""
+        """After a failed transaction: the producer is replaced (a failed one may be in a state it
+        cannot leave, and the new one fences it and aborts its transaction), the state is reloaded
+        from the changelog's committed records and the position goes back to the committed offset,
+        so the batch is processed again as if for the first time."""
         assert self.consumer is not None
         tp = TopicPartition(self.topic, partition)
+        await self._stop_producer(partition)
+        if tp not in self.consumer.assignment():  # no longer ours: the rebalance gave it to another worker
+            self.handler.revoked([partition])
+            self._ticked.pop(partition, None)
+            self._broken.discard(partition)
+            return
         try:
+            self.producers[partition] = await self._new_producer(partition)
             self.handler.revoked([partition])
             await self.handler.assigned([partition])
             committed = await self.consumer.committed(tp)
@@ -250,8 +290,9 @@ class TransactionalStage:
                 await self.consumer.seek_to_beginning(tp)
             else:
                 self.consumer.seek(tp, committed)
-        except (KafkaError, KafkaConnectionError, OSError, asyncio.TimeoutError) as exc:
+        except (KafkaError, OSError, asyncio.TimeoutError) as exc:
             log.debug("partition %s not recovered yet: %s", partition, exc)
+            await self._stop_producer(partition)
             await asyncio.sleep(1.0)
             return
         self._broken.discard(partition)
