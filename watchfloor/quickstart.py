@@ -1,7 +1,7 @@
 """`watchfloor run`: every stage in one process, on an embedded broker unless a cluster is set.
 
-The faust worker owns the event loop; ingest and the notifier run as tasks of the same app, so
-one Ctrl-C stops them all cleanly (offsets committed), then the embedded broker.
+Every stage (ingest, classify, alert, notify, the console) runs as a task of one event loop with
+one stop: Ctrl-C stops them all cleanly (transactions committed or aborted), then the broker.
 """
 
 from __future__ import annotations
