@@ -1,5 +1,6 @@
-"""Stage 2: `<prefix>.headlines.raw` -> classify (with `rules`) -> `<prefix>.headlines.classified`
-and `<prefix>.category.<id>`; later, alert rules -> `<prefix>.alerts`.
+"""The classify stage: `<prefix>.headlines.raw` -> classify (with `rules`) ->
+`<prefix>.headlines.classified`, `<prefix>.category.<id>` and `<prefix>.alerting.work`.
 
-`classify` is the pure step; `app` is the faust application and its agents and tables.
+`classify` is the pure step; `stage` its handler on the transactional loop (core/stage.py);
+`service` the `watchfloor process` command's setup.
 """
