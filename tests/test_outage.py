@@ -107,3 +107,32 @@ def test_a_stage_stops_on_sigterm_within_10_s_with_kafka_gone(tmp_path, stage):
         if proc.poll() is None:
             proc.kill()
         broker.stop()
+
+
+def test_the_coordinator_settling_at_start_is_said_at_info_and_one_failure_opens_one_outage():
+    """aiokafka warns 'Marking the coordinator dead' at every healthy start: that is routine, not
+    a warning; connection failures are one warning however many there are."""
+    import logging
+
+    from core.outage import OutageReporter
+
+    reporter = OutageReporter(remind_every=3600, quiet_for=3600)
+    settling = logging.LogRecord("aiokafka.consumer.group_coordinator", logging.WARNING, "", 0,
+                                 "Marking the coordinator dead (node 1)for group watchfloor-processors.", None, None)
+    assert reporter.filter(settling) and settling.levelno == logging.INFO
+    said: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            said.append(record)
+
+    keep = Keep()
+    logging.getLogger("watchfloor.kafka").addHandler(keep)
+    try:
+        for _ in range(50):
+            failure = logging.LogRecord("aiokafka.conn", logging.ERROR, "", 0, "Unable connect to node with id 1: refused", None, None)
+            assert not reporter.filter(failure)  # held back
+    finally:
+        logging.getLogger("watchfloor.kafka").removeHandler(keep)
+    assert [r.getMessage().split(";")[0] for r in said] == ["lost the connection to Kafka at the cluster"]
+    assert reporter.in_outage
