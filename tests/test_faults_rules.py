@@ -1,4 +1,4 @@
-"""A rules file broken while `watchfloor process` runs, seen end to end at the webhook receiver.
+"""A rules file broken while `watchfloor process` and `watchfloor alert` run, seen end to end at the webhook receiver.
 
 tests/test_processor.py already proves that a broken *category* edit keeps the old categories;
 these tests cover what it does not: the *alert* rules keep firing through a broken edit, and an
@@ -30,6 +30,7 @@ async def _started(kafka: str, prefix: str, tmp_path: Path, hook_server: HTTPSer
     pipe = Pipeline(kafka, prefix, tmp_path, None, receiver.apprise_config(tmp_path / "apprise.txt"))
     await pipe.ensure_topics()
     pipe.process().start()
+    pipe.alert().start()
     pipe.notify().start()
     return pipe, receiver
 

@@ -96,7 +96,7 @@ def test_a_stage_stops_on_sigterm_within_10_s_with_kafka_gone(tmp_path, stage):
     log = tmp_path / f"{stage}.log"
     proc = start([stage], broker.bootstrap, tmp_path, log)
     try:
-        ready = {"process": "processor ready", "notify": "notifier started", "ingest": "ingest started"}[stage]
+        ready = {"process": "partitions assigned", "notify": "notifier started", "ingest": "ingest started"}[stage]
         assert wait_for(log, ready, 90), log.read_text()[-3000:]
         broker.kill()
         time.sleep(8)
