@@ -24,7 +24,7 @@ from core.contracts import ClassifiedHeadline
 from core.kafka import connection_problem
 from core.lag import report_lag
 from core.metrics import ALERTS_FIRED, ALERTS_SUPPRESSED
-from core.provisioning import plan
+from core.provisioning import provision
 from core.settings import ConfigError, Settings
 from core.stage import Output, TransactionalStage, Unprocessable
 from core.state import CompactedState
@@ -101,12 +101,8 @@ class AlertHandler:
 
 
 async def prepare(settings: Settings, live: LiveRules) -> None:
-    try:
-        await ensure_topics(settings, [p.spec for p in plan(settings, live.current.category_ids)])
-    except ConfigError:
-        raise
-    except Exception as exc:
-        raise connection_problem(settings, exc) from None
+    """Every planned topic exists (core/provisioning.py)."""
+    await provision(settings, live.current.category_ids)
 
 
 async def run_alerting(settings: Settings, live: LiveRules, stop: asyncio.Event) -> None:

@@ -117,3 +117,17 @@ async def drift(settings: Settings, items: list[Planned]) -> list[Drift]:
             if not same:
                 out.append(Drift(s.name, key, want, str(have)))
     return out
+
+
+async def provision(settings: Settings, categories: list[str]) -> None:
+    """Every planned topic exists before a stage starts (created, or named as missing with
+    WATCHFLOOR_CREATE_TOPICS=false); an unreachable cluster is one ConfigError line."""
+    from core.kafka import connection_problem
+    from core.settings import ConfigError
+
+    try:
+        await ensure_topics(settings, [p.spec for p in plan(settings, categories)])
+    except ConfigError:
+        raise
+    except Exception as exc:
+        raise connection_problem(settings, exc) from None

@@ -16,7 +16,7 @@ from aiokafka.errors import KafkaError
 from core import health
 from core.kafka import connection_problem
 from core.lag import report_lag
-from core.provisioning import plan
+from core.provisioning import provision
 from core.settings import ConfigError, Settings
 from core.stage import TransactionalStage
 from core.tasks import background, cancel_all
@@ -32,13 +32,8 @@ def consumer_group(settings: Settings) -> str:
 
 
 async def prepare(settings: Settings, live: LiveRules) -> None:
-    """Every planned topic exists (created, or named as missing with WATCHFLOOR_CREATE_TOPICS=false)."""
-    try:
-        await ensure_topics(settings, [p.spec for p in plan(settings, live.current.category_ids)])
-    except ConfigError:
-        raise
-    except Exception as exc:
-        raise connection_problem(settings, exc) from None
+    """Every planned topic exists (core/provisioning.py)."""
+    await provision(settings, live.current.category_ids)
 
 
 def create_category_topics(settings: Settings) -> "Callable[[list[str]], Awaitable[bool]]":
