@@ -103,7 +103,7 @@ def texts(driver, css: str) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 @needs_browser
-async def test_live_headlines_alerts_test_box_and_a_silence_from_the_page(processor, settings, rules_dir, cli_env,
+async def test_live_headlines_alerts_test_box_and_a_silence_from_the_page(processor, alerter, settings, rules_dir, cli_env,
                                                                        tmp_path, browser):
     from selenium.webdriver.common.by import By
 

@@ -91,7 +91,7 @@ def test_the_pipeline_runs_end_to_end_over_sasl_ssl(secure_kafka, prefix, tmp_pa
     stages = []
     logs = {}
     try:
-        for stage in ("ingest", "process", "notify"):
+        for stage in ("ingest", "process", "alert", "notify"):
             logs[stage] = tmp_path / f"{stage}.log"
             stages.append(subprocess.Popen([str(BIN / "watchfloor"), stage], env=env, stdout=open(logs[stage], "w"),
                                            stderr=subprocess.STDOUT))
@@ -116,7 +116,7 @@ def test_the_pipeline_runs_end_to_end_over_sasl_ssl(secure_kafka, prefix, tmp_pa
         assert PASSWORD not in log.read_text(), f"the password leaked into the {stage} log"
 
 
-@pytest.mark.parametrize("command", [["ingest", "--once"], ["process"], ["notify"], ["tail", "headlines.raw", "--no-follow"]])
+@pytest.mark.parametrize("command", [["ingest", "--once"], ["process"], ["alert"], ["notify"], ["tail", "headlines.raw", "--no-follow"]])
 def test_a_wrong_password_fails_fast_with_a_clear_message(secure_kafka, prefix, tmp_path, command):
     env = {**secure_env(secure_kafka, prefix, password="not-the-password"), "WATCHFLOOR_DATA_DIR": str(tmp_path)}
     started = time.monotonic()

@@ -24,7 +24,11 @@ def test_plan_lists_every_topic_with_its_settings(cli_env, rules_dir, prefix):
     assert raw[1:5] == ["6", "1", "7d", "delete"]  # the test broker has one node
     assert rows[f"{prefix}.ingest.seen"][4] == "compact,delete"
     assert {f"{prefix}.category.airstrike", f"{prefix}.category.diplomacy"} <= set(rows)  # one per category rule
-    assert f"{prefix}-processors-alert-stories-changelog" in rows
+    # the stages' own state and hand-off topics are planned like the rest (no library creates topics behind it)
+    assert rows[f"{prefix}.alerting.state"][4] == "compact,delete"
+    assert rows[f"{prefix}.processing.seen"][4] == "compact,delete"
+    assert rows[f"{prefix}.alerting.work"][1] == raw[1]
+    assert not [name for name in rows if "changelog" in name]
 
 
 def test_apply_creates_what_is_missing_and_reports_drift_without_changing_it(cli_env, rules_dir, prefix, kafka):
