@@ -65,6 +65,10 @@ class Settings(BaseSettings):
                                       validation_alias="WATCHFLOOR_CONSOLE_PORT")
     console_token: SecretStr | None = Field(None, description="any text; unset: the console is read-only",
                                             validation_alias="WATCHFLOOR_CONSOLE_TOKEN")
+    console_tile_url: str | None = Field(None, description="an http(s) URL template with {z}, {x} and {y}, e.g. "
+                                         "https://tile.openstreetmap.org/{z}/{x}/{y}.png; unset: the console's map draws "
+                                         "the shipped country outlines, offline",
+                                         validation_alias="WATCHFLOOR_CONSOLE_TILE_URL")
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
         "PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL",
         validation_alias="WATCHFLOOR_KAFKA_SECURITY_PROTOCOL")
@@ -100,6 +104,26 @@ class Settings(BaseSettings):
     def _exists(cls, value: Path | None) -> Path | None:
         if value is not None and not value.is_file():
             raise ValueError(f"no such file {value}")
+        return value
+
+    @field_validator("console_tile_url", mode="after")
+    @classmethod
+    def _tile_template(cls, value: str | None) -> str | None:
+        """The browser fetches this itself: only web URLs with the three tile placeholders make a map."""
+        if value is None:
+            return None
+        from urllib.parse import urlsplit
+
+        try:
+            parts = urlsplit(value)
+        except ValueError:
+            parts = None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname \
+                or any(c.isspace() or c in '"<>\\' for c in value):
+            raise ValueError("not an http(s) URL")
+        missing = [p for p in ("{z}", "{x}", "{y}") if p not in value]
+        if missing:
+            raise ValueError(f"{', '.join(missing)} missing from the URL")
         return value
 
     @model_validator(mode="after")
