@@ -20,6 +20,7 @@ from aiokafka.errors import KafkaError
 from core.kafka import make_consumer, topic_partitions
 from core.settings import Settings
 from core.topics import Topics, ensure_topics
+from watchfloor.console.places import clean_places
 
 log = logging.getLogger("watchfloor.console")
 
@@ -35,14 +36,15 @@ def brief_headline(doc: dict) -> dict | None:
     return {"id": doc.get("id"), "title": str(doc.get("title", ""))[:500], "source": str(doc.get("source", ""))[:200],
             "link": _link(doc.get("link")), "categories": [c.get("id") for c in cats],
             "severity": max((c.get("severity", "info") for c in cats), key=_rank),
-            "time": doc.get("classified") or doc.get("fetched")}
+            "time": doc.get("classified") or doc.get("fetched"), "places": clean_places(doc.get("places"))}
 
 
 def brief_alert(doc: dict) -> dict:
+    """The fields the page shows of an alert; `places` (checked) put it on the map."""
     return {"id": doc.get("id"), "rule": doc.get("rule_id"), "title": str(doc.get("title", ""))[:500],
             "severity": doc.get("severity"), "sources": doc.get("source_count"), "categories": doc.get("categories", []),
             "links": [_link(r.get("link")) for r in (doc.get("reports") or [])[:5] if _link(r.get("link"))],
-            "time": doc.get("fired")}
+            "time": doc.get("fired"), "places": clean_places(doc.get("places"))}
 
 
 def _link(value: Any) -> str | None:

@@ -24,6 +24,7 @@ from starlette.staticfiles import StaticFiles
 from alerting.silences import add_silence, expire_silence
 from rules.model import parse_duration
 from rules.reload import LiveRules
+from watchfloor.console.basemap import map_config
 from watchfloor.console.highlight import explain
 from watchfloor.console.live import LiveView
 from core.settings import ConfigError, Settings
@@ -37,13 +38,14 @@ def build_console(settings: Settings, view: LiveView, rules: LiveRules, token: s
                   closing: asyncio.Event | None = None) -> Starlette:
     """`closing` ends the event streams, so a stop does not wait for browsers to hang up."""
     closing = closing or asyncio.Event()
+    basemap = map_config(settings)
 
     async def index(request: Request) -> Response:
         return FileResponse(STATIC / "index.html", headers=_NO_STORE)
 
     async def state(request: Request) -> Response:
-        return JSONResponse({**view.state(), "writable": bool(token), "rules_version": rules.current.version},
-                            headers=_NO_STORE)
+        return JSONResponse({**view.state(), "writable": bool(token), "rules_version": rules.current.version,
+                             "map": basemap}, headers=_NO_STORE)
 
     async def events(request: Request) -> Response:
         queue = view.subscribe()
