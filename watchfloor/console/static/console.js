@@ -132,6 +132,8 @@ async function load() {
   $("chart-hours").textContent = chart.hours.length;
   renderChart();
   renderSilences(state.silences);
+  consoleMap.configure(state.map);
+  consoleMap.load(state);
   const token = sessionStorage.getItem("watchfloor-token");
   if (token) $("silence-token").value = token;
 }
@@ -144,8 +146,13 @@ function listen() {
     const h = JSON.parse(e.data);
     prepend($("headlines"), headlineItem(h, true));
     countHeadline(h);
+    consoleMap.add("headline", h, true);
   });
-  source.addEventListener("alert", (e) => prepend($("alerts"), alertItem(JSON.parse(e.data), true)));
+  source.addEventListener("alert", (e) => {
+    const a = JSON.parse(e.data);
+    prepend($("alerts"), alertItem(a, true));
+    consoleMap.add("alert", a, true);
+  });
   source.addEventListener("silences", (e) => renderSilences(JSON.parse(e.data).silences));
 }
 

@@ -1,0 +1,160 @@
+// The console's map: categorised headlines and alerts at their first (most specific) place.
+// Feed text is untrusted: popups and the legend are DOM nodes filled with textContent, never HTML
+// strings. Without a tile server the background is the vendored country outlines: no network.
+"use strict";
+
+const consoleMap = (() => {
+  const KEEP = 200;  // markers of each kind, like the lists
+  const map = L.map("map", { minZoom: 2, zoomSnap: 0.5, worldCopyJump: true }).setView([49, 28], 5);
+  map.createPane("wf-countries").style.zIndex = 250;  // where tiles would be, under every marker
+  map.createPane("wf-alerts").style.zIndex = 450;  // alerts above headlines
+  const markers = { headline: new Map(), alert: new Map() };  // id -> {marker, time}, oldest first
+  const categories = new Set();
+  let hours = 24;
+
+  function node(tag, text, cls) {
+    const n = document.createElement(tag);
+    if (text !== undefined && text !== null) n.textContent = String(text);
+    if (cls) n.className = cls;
+    return n;
+  }
+
+  function link(url, text) {
+    if (typeof url !== "string" || !/^https?:\/\//i.test(url)) return node("span", text);
+    const a = node("a", text);
+    a.href = url;
+    a.rel = "noopener noreferrer";
+    a.target = "_blank";
+    return a;
+  }
+
+  // A stable colour per category id (FNV-1a hash to a hue), the same in every tab and reload.
+  function colour(category) {
+    let h = 2166136261;
+    for (const ch of String(category)) h = Math.imul(h ^ ch.codePointAt(0), 16777619) >>> 0;
+    return `hsl(${h % 360}, 70%, ${36 + ((h >>> 9) % 16)}%)`;
+  }
+
+  function placeName(place) {
+    return place.country ? `${place.name}, ${place.country}` : place.name;
+  }
+
+  function popup(kind, item, place) {
+    const box = node("div", null, "wf-popup");
+    box.dataset.kind = kind;
+    box.dataset.id = String(item.id);
+    const title = node("strong", null, "wf-title");
+    title.append(link(kind === "alert" ? (item.links || [])[0] : item.link, item.title));
+    const from = kind === "alert"
+      ? `alert ${item.rule}: ${item.sources} source${item.sources === 1 ? "" : "s"}`
+      : item.source;
+    box.append(title, node("div", from, "wf-source muted"), node("div", placeName(place), "wf-place"));
+    const tags = node("div");
+    for (const c of item.categories || []) tags.append(node("span", c, "tag"));
+    box.append(tags);
+    return box;
+  }
+
+  function add(kind, item, fresh) {
+    const place = (item.places || [])[0];
+    const store = markers[kind];
+    if (!place || !Number.isFinite(place.lat) || !Number.isFinite(place.lon) || store.has(item.id)) return;
+    const category = (item.categories || [])[0] || "";
+    const fill = colour(category);
+    const style = kind === "alert"
+      ? { pane: "wf-alerts", radius: 11, color: "#1d232b", weight: 3, fillColor: fill, fillOpacity: 0.9 }
+      : { radius: 6, color: "#ffffff", weight: 1, fillColor: fill, fillOpacity: 0.85 };
+    const marker = L.circleMarker([place.lat, place.lon], { ...style, className: `wf-marker wf-${kind}` });
+    marker.bindPopup(() => popup(kind, item, place), { maxWidth: 320 });
+    marker.addTo(map);
+    const path = marker.getElement();
+    path.setAttribute("data-kind", kind);
+    path.setAttribute("data-id", String(item.id));
+    path.setAttribute("data-category", category);
+    path.setAttribute("data-place", placeName(place));
+    if (fresh) path.classList.add("wf-new");
+    store.set(item.id, { marker, time: Date.parse(item.time) || Date.now() });
+    while (store.size > KEEP) drop(store, store.keys().next().value);
+    if (category && !categories.has(category)) { categories.add(category); renderLegend(); }
+    count();
+  }
+
+  function drop(store, id) {
+    store.get(id).marker.remove();
+    store.delete(id);
+  }
+
+  // Markers older than the console's window go, as they would on a reload.
+  function prune() {
+    const oldest = Date.now() - hours * 3600000;
+    for (const store of Object.values(markers)) {
+      for (const [id, entry] of [...store]) if (entry.time < oldest) drop(store, id);
+    }
+    count();
+  }
+
+  function count() {
+    const text = `${markers.headline.size} headline${markers.headline.size === 1 ? "" : "s"}, ` +
+      `${markers.alert.size} alert${markers.alert.size === 1 ? "" : "s"} placed`;
+    document.getElementById("map-count").textContent = text;
+  }
+
+  const legend = L.control({ position: "bottomleft" });
+  legend.onAdd = () => L.DomUtil.create("div", "wf-legend");
+  legend.addTo(map);
+
+  function renderLegend() {
+    const box = legend.getContainer();
+    box.replaceChildren();
+    for (const c of [...categories].sort()) {
+      const row = node("div");
+      row.dataset.category = c;
+      const swatch = node("i");
+      swatch.style.background = colour(c);
+      row.append(swatch, node("span", c));
+      box.append(row);
+    }
+    const ring = node("div");
+    ring.append(node("i", null, "ring"), node("span", "alert (ringed)"));
+    box.append(ring);
+  }
+
+  function credit(settings) {
+    const text = settings.attribution || "";
+    return (settings.attribution_url ? link(settings.attribution_url, text) : node("span", text)).outerHTML;
+  }
+
+  async function outlines() {
+    map.getContainer().classList.add("wf-outline");
+    map.setMaxZoom(8);  // 1:110m outlines: further in shows nothing more
+    const world = await (await fetch("/static/vendor/world-atlas/countries-110m.json")).json();
+    L.geoJSON(topojson.feature(world, world.objects.countries), {
+      pane: "wf-countries", interactive: false, className: "wf-country", attribution: "Outlines: Natural Earth",
+      style: { color: "#8a96a3", weight: 0.7, fillColor: "#f7f5ef", fillOpacity: 1 },
+    }).addTo(map);
+  }
+
+  // The state's `map`: a tile server when WATCHFLOOR_CONSOLE_TILE_URL is set, else the outlines.
+  function configure(settings) {
+    if (settings && settings.tiles) {
+      L.tileLayer(settings.tiles, { maxZoom: 19, attribution: credit(settings), className: "wf-tiles" }).addTo(map);
+    } else {
+      outlines().catch((e) => console.error("world outlines", e));
+    }
+  }
+
+  // The page's first state: every marker, oldest first so the newest draw on top; the view fits them.
+  function load(state) {
+    hours = state.chart.hours.length || hours;
+    document.getElementById("map-hours").textContent = hours;
+    for (const h of [...state.headlines].reverse()) add("headline", h, false);
+    for (const a of [...state.alerts].reverse()) add("alert", a, false);
+    const all = [...markers.headline.values(), ...markers.alert.values()].map((m) => m.marker);
+    if (all.length) map.fitBounds(L.featureGroup(all).getBounds(), { padding: [30, 30], maxZoom: 5 });
+    count();
+    renderLegend();
+    setInterval(prune, 300000);
+  }
+
+  return { configure, load, add, colour };
+})();
