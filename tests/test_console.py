@@ -43,9 +43,10 @@ alerts:
 TOKEN = "console-test-token"
 
 
-def start_console(cli_env: dict, tmp_path: Path, rules_dir: Path, token: str | None) -> tuple[subprocess.Popen, str]:
+def start_console(cli_env: dict, tmp_path: Path, rules_dir: Path, token: str | None,
+                  extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    env = {**cli_env, "WATCHFLOOR_RULES": str(rules_dir)}
+    env = {**cli_env, "WATCHFLOOR_RULES": str(rules_dir), **(extra_env or {})}
     if token:
         env["WATCHFLOOR_CONSOLE_TOKEN"] = token
     log = open(tmp_path / f"console-{port}.log", "w")
@@ -148,9 +149,6 @@ async def test_live_headlines_alerts_test_box_and_a_silence_from_the_page(proces
         assert sorted(fired) == ['<img src=x onerror="document.title=1"> Missile strike on Odesa port',
                                  "Missile strike on Lviv depot"]
         browser.save_screenshot(str(tmp_path / "console.png"))
-        shot = os.environ.get("WATCHFLOOR_CONSOLE_SCREENSHOT")
-        if shot:  # docs/console.png is made this way
-            browser.save_screenshot(shot)
         assert (tmp_path / "console.png").stat().st_size > 10_000
     finally:
         stop(console)
