@@ -96,8 +96,9 @@ def open_popup(driver, element) -> str:  # type: ignore[no-untyped-def]
     element.click()
     css = f'.leaflet-popup-content .wf-popup[data-kind="{element.get_attribute("data-kind")}"][data-id="{element.get_attribute("data-id")}"]'
     wait_until(driver, lambda d: d.find_elements(By.CSS_SELECTOR, css), 10, "the popup")
-    # it fades in: its text shows once it is visible
-    return wait_until(driver, lambda d: d.find_element(By.CSS_SELECTOR, css).text, 10, "the popup's text")
+    # it fades in, and the map pans to show it whole: its title shows once it is in view
+    wait_until(driver, lambda d: d.find_element(By.CSS_SELECTOR, css + " .wf-title").text, 10, "the popup's title")
+    return driver.find_element(By.CSS_SELECTOR, css).text
 
 
 def resources(driver) -> list[str]:  # type: ignore[no-untyped-def]
@@ -128,16 +129,17 @@ async def test_markers_at_their_places_live_on_offline_outlines(settings, rules_
     ])
     await produce(settings, topics.alerts, [
         alert(1, "Missile strike on Ternopil apartment blocks kills dozens", ["airstrike"], [TERNOPIL], sources=3),
+        alert(3, "Tusk: people behind Warsaw–Lublin line blast worked with Russian intelligence", ["sabotage"], [LUBLIN]),
     ])
     console, url = start_console(cli_env, tmp_path, rules_dir, None)
     try:
         assert httpx.get(f"{url}/api/state").json()["map"] == {"tiles": None, "attribution": None, "attribution_url": None}
         browser.get(url)
-        wait_until(browser, lambda d: len(markers(d, "headline")) == 6 and len(markers(d, "alert")) == 1, 30,
-                   "6 headline markers and 1 alert marker")
+        wait_until(browser, lambda d: len(markers(d, "headline")) == 6 and len(markers(d, "alert")) == 2, 30,
+                   "6 headline markers and 2 alert markers")
         wait_until(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#map path.wf-country")) > 150, 30,
                    "the country outlines")
-        assert browser.find_element(By.ID, "map-count").text == "6 headlines, 1 alert placed"
+        assert browser.find_element(By.ID, "map-count").text == "6 headlines, 2 alerts placed"
         assert not browser.find_elements(By.CSS_SELECTOR, "#map img.leaflet-tile")
         wait_until(browser, lambda d: any("several regions overnight" in t for t in texts(d, "#headlines li")), 10, "the list")
 
@@ -175,17 +177,17 @@ async def test_markers_at_their_places_live_on_offline_outlines(settings, rules_
 
         # live: new headlines and alerts come as markers without a reload; hostile text stays text
         await produce(settings, topics.classified, [classified(10, HOSTILE, ["airstrike"], [KYIV, UKRAINE])])
-        await produce(settings, topics.alerts, [alert(2, "Tusk: people behind Warsaw–Lublin line blast worked with Russian "
-                                                         "intelligence", ["sabotage"], [LUBLIN], link="javascript:alert(1)")])
-        wait_until(browser, lambda d: len(markers(d, "headline")) == 7 and len(markers(d, "alert")) == 2, 30,
+        await produce(settings, topics.alerts, [alert(2, "UK: Yantar spy ship used lasers against RAF crews", ["maritime_espionage"],
+                                                      [KLAIPEDA], link="javascript:alert(1)")])
+        wait_until(browser, lambda d: len(markers(d, "headline")) == 7 and len(markers(d, "alert")) == 3, 30,
                    "the live markers")
-        assert browser.find_element(By.ID, "map-count").text == "7 headlines, 2 alerts placed"
+        assert browser.find_element(By.ID, "map-count").text == "7 headlines, 3 alerts placed"
         text = open_popup(browser, marker_at(browser, "headline", "Kyiv, UA"))
         assert '<img src=x onerror="window.pwned=1;document.title=1"> Drone attack on Kyiv' in text
         assert not browser.find_elements(By.CSS_SELECTOR, ".leaflet-popup-content img, #map img:not(.leaflet-tile)")
         assert browser.execute_script("return window.pwned") is None and browser.title == "Watchfloor console"
-        text = open_popup(browser, marker_at(browser, "alert", "Lublin, PL"))
-        assert "Warsaw–Lublin line blast" in text and not browser.find_elements(By.CSS_SELECTOR, ".leaflet-popup-content a")
+        text = open_popup(browser, marker_at(browser, "alert", "Klaipėda, LT"))
+        assert "Yantar spy ship used lasers" in text and not browser.find_elements(By.CSS_SELECTOR, ".leaflet-popup-content a")
 
         # everything the page loaded came from the console itself: it works without internet
         loaded = resources(browser)
