@@ -1,0 +1,89 @@
+"""How place names and headline words are compared: case kept for the guard against common
+words, Ukrainian and Russian case endings peeled off so that "Тернополю", "Одессе" and
+"Кривому Розі" find "Тернопіль", "Одесса" and "Кривий Ріг".
+
+Stems, not a lemmatizer: a name's stem is the name without its last vowel or soft sign, plus the
+Ukrainian alternations of the last syllable (Харків -> Харкова, Київ -> Києві, Ріг -> Розі). A
+word matches a stem when it is the stem followed by one of the case endings below; measured
+against pymorphy3 and simplemma in bench/places.py.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from rules.text import _FOLD  # one folding of apostrophes, dashes and ё for rules and places
+
+_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
+_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+
+# Case endings of Ukrainian and Russian nouns and adjectives (singular and plural), longest first.
+ENDINGS: frozenset[str] = frozenset(
+    "а я у ю і и ы е є ь ї о "
+    "ой ою ей ею ем ом ім им ий ій ої ая ое ее ые ую юю их ых ах ях ам ям "
+    "ами ями ові еві єві ого его ому ему "
+    "ье ья ью ьи ьем"  # Запорожье, Запорожья, Запорожью
+    .split()
+) | {""}
+MAX_ENDING = max(map(len, ENDINGS))
+_VOWELS = "аяуюіиыеєьїоэй"
+_ADJECTIVE_ENDINGS = frozenset("ий ій ый ой ая яя ое ее ье".split())
+MIN_STEM = 2  # "Яр" of "Часів Яр" is a stem of two letters
+
+
+def tokens_with_case(text: str) -> list[tuple[str, str]]:
+    """(as written, folded lower case) for every word; the possessive "'s" dropped, as rules do."""
+    folded = unicodedata.normalize("NFKC", text).translate(_FOLD)
+    out = []
+    for w in _WORD.findall(folded):
+        if w.endswith(("'s", "'S")) and len(w) > 2:
+            w = w[:-2]
+        out.append((w, w.casefold()))
+    return out
+
+
+def is_cyrillic(word: str) -> bool:
+    return bool(_CYRILLIC.search(word))
+
+
+def stems(word: str) -> set[str]:
+    """The stems a Cyrillic name word is inflected from (its last vowel off, alternations on)."""
+    if len(word) > 4 and word[-2:] in _ADJECTIVE_ENDINGS:
+        base = word[:-2]  # Кривий, Курская, Запорожье
+    elif len(word) > 3 and word[-1] in _VOWELS:
+        base = word[:-1]  # Одеса, Россия (Росси-и), Тернопіль
+    else:
+        base = word
+    out = {base}
+    # Ukrainian: і/о/е alternate in the last closed syllable (Харків/Харкова, Ріг/Рогу, Тернопіль/Тернополя)
+    i = max(base.rfind("і"), base.rfind("ї"))
+    if i >= 1 and i >= len(base) - 3:
+        head, tail = base[:i], base[i + 1 :]
+        if base[i] == "і":
+            out |= {head + "о" + tail, head + "е" + tail}
+        else:  # Київ -> Києва, Миколаїв -> Миколаєва
+            out.add(head + "є" + tail)
+    # final г/к/х soften before і in the dative and locative (Ріг -> Розі)
+    for hard, soft in (("г", "з"), ("к", "ц"), ("х", "с")):
+        for s in list(out):
+            if s.endswith(hard):
+                out.add(s[:-1] + soft)
+    return {s for s in out if len(s) >= MIN_STEM}
+
+
+def peel(word: str) -> list[str]:
+    """The stems a folded Cyrillic word of a headline may be: itself and itself less each ending."""
+    out = [word]
+    for n in range(1, min(MAX_ENDING, len(word) - MIN_STEM) + 1):
+        if word[-n:] in ENDINGS:
+            out.append(word[:-n])
+    return out
+
+
+def capitalised(written: str) -> bool:
+    return written[:1].isupper()
+
+
+def all_caps(written: str) -> bool:
+    return len(written) > 1 and written.isupper()

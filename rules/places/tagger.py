@@ -1,0 +1,229 @@
+"""The geotagger: the places a headline names, most specific first. Pure: no Kafka, no I/O after
+the gazetteer is loaded; `classify`, `process`, `rules test`, `rules eval` and `rules backtest`
+all call `tag`.
+
+1. Find: every word (and, for Ukrainian and Russian, every word less a case ending) is looked up
+   in the gazetteer's index; the words before it are checked against the form. Longest spans win.
+2. Guard: names that are everyday words ("Nice weather", "Reading list", "Mobile phone"), part of
+   a person's name ("Michael Jordan") or food ("Thanksgiving turkey") need a place's context:
+   a preposition of place before them, or their country named too.
+3. Choose: among places of one name, by population, kind (a country before a US state named
+   Georgia, a capital before the state of Washington), the other places of the headline (Georgia
+   beside Tbilisi, Pokrovsk beside Donetsk region) and the feed's language (Ukrainian feeds: Ukraine).
+
+Places are toponyms in the text, not demonyms: "Russian drones hit Kharkiv" is Kharkiv, Ukraine.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from pathlib import Path
+
+from rules.places.forms import all_caps, capitalised, is_cyrillic, peel, tokens_with_case
+from rules.places.gazetteer import Form, Gazetteer, Place, gazetteer
+
+MAX_PLACES = 10
+_LISTS = Path(__file__).resolve().parent / "data"
+
+# Words before a place name that say it is one ("in Nice", "біля Покровська", "в Одессе").
+PREPOSITIONS = frozenset(
+    "in at near from outside off across over into to toward towards around inside via through on of by "
+    "в у на під біля поблизу з із зі до над під від по около возле под из со от".split()
+)
+# Words that make the name part of another name: a company, a sea, a pipeline, a university.
+NOT_PLACE_AFTER = frozenset("airlines airways airline air sea stream a tech".split())
+NOT_PLACE_BEFORE = frozenset("air".split())
+# Directions and such may stand between the preposition and the name ("in northwestern Turkey").
+BETWEEN = frozenset(
+    "northern southern eastern western central north south east west northeastern northwestern southeastern "
+    "southwestern the occupied downtown suburban greater coastal rural embattled frontline front line city of "
+    "північній південній східній західній центральній окупованій прифронтовій "
+    "северной южной восточной западной центральной оккупированной прифронтовой".split()
+)
+
+
+def _word_list(name: str) -> frozenset[str]:
+    lines = (_LISTS / name).read_text(encoding="utf-8").splitlines()
+    return frozenset(w.strip().casefold() for w in lines if w.strip() and not w.startswith("#"))
+
+
+@lru_cache(maxsize=1)
+def _lists() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    return _word_list("common_words.txt"), _word_list("given_names.txt"), _word_list("food_words.txt")
+
+
+class Span:
+    __slots__ = ("start", "end", "forms")
+
+    def __init__(self, start: int, end: int, forms: list[Form]) -> None:
+        self.start, self.end, self.forms = start, end, forms
+
+
+def _rest_ok(form: Form, folded: list[str], peeled: list[list[str] | None], start: int) -> bool:
+    if start + len(form.rest) >= len(folded):
+        return False
+    for i, want in enumerate(form.rest, start=start + 1):
+        if isinstance(want, str):
+            if folded[i] != want:
+                return False
+        else:
+            keys = peeled[i]
+            if keys is None:
+                keys = peeled[i] = peel(folded[i])
+            if want.isdisjoint(keys):
+                return False
+    return True
+
+
+def _home(place: Place) -> bool:
+    """Places a Ukrainian or Russian headline may open with, inflected ("Херсонщину обстріляли")."""
+    return place.kind != "city"
+
+
+def find_spans(gaz: Gazetteer, written: list[str], folded: list[str]) -> list[Span]:
+    """Every form found, longest first among overlapping ones (Nizhny Novgorod region, not Novgorod).
+
+    Only capitalised words can begin a name, so only they are looked up. A text's first word is
+    capitalised anyway: there a Cyrillic name must stand uninflected or not at all ("Атака" is not
+    a form of Ataq, "Бої" not of Bo; "Тернопіль: ..." still is Ternopil).
+    """
+    index = gaz.index
+    peeled: list[list[str] | None] = [None] * len(folded)
+    found: list[Span] = []
+    for start, word in enumerate(written):
+        if not capitalised(word):
+            continue
+        cyrillic = is_cyrillic(word)
+        keys = peel(folded[start]) if cyrillic else (folded[start],)
+        peeled[start] = list(keys)
+        caps = all_caps(word)
+        by_end: dict[int, list[Form]] = {}
+        for key in keys:
+            for form in index.get(key, ()):
+                if form.acronym != caps and (form.acronym or len(word) <= 4):
+                    continue  # US, UK, РФ only in capitals; a short word in capitals is an acronym (UN, NATO)
+                if form.rest and not _rest_ok(form, folded, peeled, start):
+                    continue
+                if start == 0 and cyrillic and form.word0 != folded[0] and not _home(gaz.places[form.place]):
+                    continue
+                by_end.setdefault(start + form.length, []).append(form)
+        for end, forms in by_end.items():
+            found.append(Span(start, end, forms))
+    found.sort(key=lambda s: (-(s.end - s.start), s.start))
+    taken = [False] * len(folded)
+    out = []
+    for span in found:
+        if any(taken[span.start:span.end]):
+            continue
+        for i in range(span.start, span.end):
+            taken[i] = True
+        out.append(span)
+    out.sort(key=lambda s: s.start)
+    return out
+
+
+def _guarded(span: Span, written: list[str], folded: list[str], mentioned_countries: set[str], gaz: Gazetteer) -> bool:
+    """True when the words around a name say it is not a place here. `mentioned_countries`: the
+    countries the other names of the text surely are in."""
+    common, given, food = _lists()
+    name = " ".join(folded[span.start:span.end])
+    before = folded[span.start - 1] if span.start > 0 else ""
+    after = folded[span.end] if span.end < len(folded) else ""
+    if before in given and capitalised(written[span.start - 1]):
+        return True  # Michael Jordan, Jim Jordan
+    if after in NOT_PLACE_AFTER or before in NOT_PLACE_BEFORE:
+        return True  # Alaska Airlines, Air Canada, South China Sea, Nord Stream, Texas A&M
+    if name in given and span.end < len(written) and capitalised(written[span.end]) and not is_cyrillic(name):
+        return True  # a given name before a capitalised word: Michael (Isle of Man) in "Michael Jordan"
+    if food and (before in food or after in food) and name in common:
+        return True  # Thanksgiving turkey, turkey dinner
+    if name not in common or any(gaz.places[f.place].kind == "country" or f.acronym for f in span.forms):
+        return False  # countries are named as actors ("Jordan says"); only people and food mislead there
+    # an everyday word: a place only with a preposition of place or its country beside it
+    j = span.start - 1
+    while j >= 0 and folded[j] in BETWEEN:
+        j -= 1
+    if j >= 0 and folded[j] in PREPOSITIONS and j >= span.start - 3:
+        return False
+    countries = {gaz.places[f.place].country for f in span.forms}
+    return not (countries & mentioned_countries)
+
+
+def _score(place: Place, form: Form, language: str | None, context: set[str], regions: set[str],
+           inside: set[str]) -> float:
+    s = math.log10(place.population + 10)
+    if form.main:
+        s += 1.0
+    if place.kind == "country":
+        s += 3.0
+    elif place.kind == "region":
+        s += -2.0 if form.bare_region else 0.5
+    elif place.capital:
+        s += 2.0
+    if language == "uk" and place.country == "UA":
+        s += 1.0
+    elif language == "ru" and place.country in ("RU", "UA"):
+        s += 0.5
+    if place.country in context:
+        s += 3.0
+    if place.kind == "city" and place.admin1 and f"{place.country}.{place.admin1}" in regions:
+        s += 2.0
+    if place.kind == "region" and f"{place.country}.{place.admin1}" in inside:
+        s += 3.0
+    return s
+
+
+def _choose(gaz: Gazetteer, span: Span, language: str | None, context: set[str], regions: set[str],
+            inside: set[str]) -> Place:
+    best = max(span.forms, key=lambda f: (_score(gaz.places[f.place], f, language, context, regions, inside),
+                                          -gaz.places[f.place].id))
+    return gaz.places[best.place]
+
+
+def tag_text(text: str, language: str | None = None, gaz: Gazetteer | None = None) -> list[Place]:
+    """The places of one text, in order of appearance (before sorting by kind)."""
+    gaz = gaz or gazetteer()
+    toks = tokens_with_case(text)
+    if not toks:
+        return []
+    written = [w for w, _ in toks]
+    folded = [f for _, f in toks]
+    spans = find_spans(gaz, written, folded)
+    if not spans:
+        return []
+    # names with one candidate, not everyday words, give their country as context to the others
+    common = _lists()[0]
+    sure = {i: gaz.places[s.forms[0].place].country for i, s in enumerate(spans)
+            if len({f.place for f in s.forms}) == 1 and " ".join(folded[s.start:s.end]) not in common}
+    kept = [s for i, s in enumerate(spans)
+            if not _guarded(s, written, folded, {c for j, c in sure.items() if j != i}, gaz)]
+    # first choice on prior alone, then again with the other names' choices as context
+    first = [_choose(gaz, s, language, set(), set(), set()) for s in kept]
+    out = []
+    for i, span in enumerate(kept):
+        others = [p for j, p in enumerate(first) if j != i]
+        context = {p.country for p in others}
+        regions = {f"{p.country}.{p.admin1}" for p in others if p.kind == "region"}
+        inside = {f"{p.country}.{p.admin1}" for p in others if p.kind == "city" and p.admin1}
+        out.append(_choose(gaz, span, language, context, regions, inside))
+    return out
+
+
+_KIND_ORDER = {"city": 0, "region": 1, "country": 2}
+
+
+def tag(title: str, summary: str = "", language: str | None = None, gaz: Gazetteer | None = None) -> list[Place]:
+    """A headline's places, most specific first (cities, then regions, then countries), each once;
+    the title's before the summary's within a kind."""
+    found = tag_text(title, language, gaz)
+    if summary:
+        found += tag_text(summary, language, gaz)
+    seen: set[int] = set()
+    unique = []
+    for p in found:
+        if p.id not in seen:
+            seen.add(p.id)
+            unique.append(p)
+    unique.sort(key=lambda p: _KIND_ORDER[p.kind])  # stable: order of appearance within a kind
+    return unique[:MAX_PLACES]
