@@ -18,7 +18,7 @@ from alerting.stories import story_tokens
 from rules.loader import RuleSet
 from rules.model import AlertRule
 from rules.routing import concerned_rules, rank  # noqa: F401  (re-exported: one routing for classify and alerting)
-from core.contracts import Alert, ClassifiedHeadline, StoryReport
+from core.contracts import Alert, ClassifiedHeadline, Place, StoryReport
 
 if TYPE_CHECKING:  # the book is filled from Kafka by alerting/silences.py; the engine only asks it
     from alerting.silences import SilenceBook
@@ -51,6 +51,7 @@ def file_report(story: dict, headline: ClassifiedHeadline, rule: AlertRule) -> N
                                      "fetched": headline.fetched.isoformat()})
         if headline.source not in story["sources"]:
             story["sources"].append(headline.source)
+        add_places(story, headline)
     for c in headline.categories:
         if c.id in rule.when.categories:
             if c.id not in story["categories"]:
@@ -59,6 +60,21 @@ def file_report(story: dict, headline: ClassifiedHeadline, rule: AlertRule) -> N
             story.setdefault("severity", c.severity)
             if rank(c.severity) > rank(story["severity"]):
                 story["severity"] = c.severity
+
+
+MAX_PLACES = 10
+_KIND_ORDER = {"city": 0, "region": 1, "country": 2}
+
+
+def add_places(story: dict, headline: ClassifiedHeadline) -> None:
+    """The story's places: every report's, each once, most specific first (what the alert names)."""
+    places = story.setdefault("places", [])
+    known = {p["id"] for p in places}
+    new = [p.model_dump() for p in headline.places if p.id not in known]
+    if new:
+        places.extend(new)
+        places.sort(key=lambda p: _KIND_ORDER.get(p["kind"], 3))
+        del places[MAX_PLACES:]
 
 
 @dataclass(frozen=True)
@@ -101,6 +117,7 @@ def build_alert(rule: AlertRule, story: dict, decision: Decision, trigger_id: st
         title=story["title"],
         summary=story["summary"],
         categories=list(story["categories"]),
+        places=[Place(**p) for p in story.get("places", [])],
         matched=list(story["matched"])[:MAX_MATCHED_SHOWN],
         reports=[StoryReport(**r) for r in story["reports"]],
         source_count=len(story["sources"]),

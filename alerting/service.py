@@ -20,7 +20,7 @@ from aiokafka import ConsumerRecord
 from alerting.engine import AlertEngine, AlertState
 from alerting.silences import SilenceBook, follow_silences
 from core import health
-from core.contracts import ClassifiedHeadline
+from core.contracts import ClassifiedHeadline, read_message
 from core.kafka import connection_problem
 from core.lag import report_lag
 from core.metrics import ALERTS_FIRED, ALERTS_SUPPRESSED
@@ -77,8 +77,10 @@ class AlertHandler:
         try:
             item = json.loads(record.value)
             rule_id = item["rule"]
-            headline = ClassifiedHeadline.model_validate(item["headline"])
-        except (ValueError, KeyError, TypeError) as exc:
+            headline = read_message(item["headline"])  # a headline.classified/1 of before an upgrade, too
+            if not isinstance(headline, ClassifiedHeadline):
+                raise TypeError(f"a {headline.schema_} message, not a classified headline")
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise Unprocessable(f"not an alerting work item: {exc}") from None
         step = self.engine().step(self.states[partition], rule_id, headline, headline.classified.timestamp())
         outputs = []

@@ -59,7 +59,7 @@ def titles() -> list[str]:
 def headline(i: int, title: str, seconds: float) -> ClassifiedHeadline:
     return ClassifiedHeadline(id=f"b{i}", feed_id="bench", source=f"Source {i % 40}", title=title, fetched=T0,
                               categories=[CategoryMatch(id="airstrike", severity="high", matched=["missile*"])],
-                              rules_version="bench", classified=T0 + timedelta(seconds=seconds))
+                              places=[], rules_version="bench", classified=T0 + timedelta(seconds=seconds))
 
 
 def filled(engine: AlertEngine, lines: list[str], n: int) -> tuple[list[tuple[str, bytes]], int]:

@@ -77,14 +77,30 @@ class CategoryMatch(BaseModel):
     matched: list[str] = Field(description="The rule's terms, as written, that were found")
 
 
-class ClassifiedHeadline(RawHeadline):
-    """A raw headline plus its categories, on `<prefix>.headlines.classified` (every headline)
-    and on `<prefix>.category.<id>` (each headline that matched that category). Keyed by `id`."""
+class Place(BaseModel):
+    """A place a headline names (a toponym, not a demonym), from the GeoNames gazetteer."""
 
-    schema_: Literal["headline.classified/1"] = Field(  # type: ignore[assignment]
-        "headline.classified/1", alias="schema", serialization_alias="schema"
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: int = Field(description="GeoNames id: the same whatever the language (Тернопіль, Тернополь and Ternopil are one id)")
+    name: str = Field(description="English name (GeoNames)")
+    kind: Literal["city", "region", "country"] = Field(description="region: a first-level division (oblast, US state, ...)")
+    country: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2 code of the country it is in (or is)")
+    admin1: str | None = Field(None, description="GeoNames first-level division code within the country (UA: \"22\" is Ternopil Oblast), or null")
+    lat: float = Field(ge=-90, le=90, description="Latitude (WGS84) of the city, or a point inside the region or country")
+    lon: float = Field(ge=-180, le=180, description="Longitude (WGS84)")
+
+
+class ClassifiedHeadline(RawHeadline):
+    """A raw headline plus its categories and places, on `<prefix>.headlines.classified` (every
+    headline) and on `<prefix>.category.<id>` (each headline that matched that category). Keyed by `id`."""
+
+    schema_: Literal["headline.classified/2"] = Field(  # type: ignore[assignment]
+        "headline.classified/2", alias="schema", serialization_alias="schema"
     )
     categories: list[CategoryMatch] = Field(description="Matched categories; empty when none matched")
+    places: list[Place] = Field(description="Places the title and summary name, most specific first (cities, "
+                                            "regions, countries), each once, at most 10; empty when none")
     rules_version: str = Field(description="Version (content hash) of the rule set that classified it")
     classified: UtcDatetime = Field(description="RFC 3339 UTC time of classification")
 
@@ -116,6 +132,7 @@ class Alert(Message):
     title: str = Field(description="Title of the story (its first report)")
     summary: str = Field("", description="Summary of the story's first report")
     categories: list[str] = Field(description="Categories of the story's reports")
+    places: list[Place] = Field(default_factory=list, description="Places the story's reports name, most specific first")
     matched: list[str] = Field(default_factory=list, description="Terms that matched, as written in the rules")
     reports: list[StoryReport] = Field(description="Reports of the story so far, first first, at most 20")
     source_count: int = Field(description="Distinct sources that reported the story")
@@ -170,7 +187,7 @@ class ProcessingDeadLetter(Message):
 
 MESSAGE_TYPES: dict[str, type[Message]] = {
     "headline.raw/1": RawHeadline,
-    "headline.classified/1": ClassifiedHeadline,
+    "headline.classified/2": ClassifiedHeadline,
     "alert/1": Alert,
     "alert.dead/1": DeadLetter,
     "silence/1": Silence,
@@ -179,9 +196,11 @@ MESSAGE_TYPES: dict[str, type[Message]] = {
 
 
 # Readers of earlier versions still on the topics: schema id -> upgrade to the current model's
-# input. Empty while every message type is at version 1; an incompatible change adds its
-# previous version here (see docs/topics.md, "Schema evolution").
-UPGRADES: dict[str, tuple[str, "Callable[[dict], dict]"]] = {}
+# input. An incompatible change adds its previous version here (see docs/topics.md, "Schema evolution").
+UPGRADES: dict[str, tuple[str, "Callable[[dict], dict]"]] = {
+    # headline.classified/2 added the required `places`; a /1 headline named none we know of
+    "headline.classified/1": ("headline.classified/2", lambda doc: {"places": [], **doc}),
+}
 
 
 class UnknownSchema(ValueError):

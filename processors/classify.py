@@ -7,7 +7,8 @@ from datetime import datetime, timezone
 from pydantic import ValidationError
 
 from rules.loader import RuleSet
-from core.contracts import CategoryMatch, ClassifiedHeadline, RawHeadline
+from rules.places import tag
+from core.contracts import CategoryMatch, ClassifiedHeadline, Place, RawHeadline
 
 
 class BadMessage(ValueError):
@@ -29,6 +30,7 @@ def classify_headline(raw: RawHeadline, ruleset: RuleSet, now: datetime | None =
     return ClassifiedHeadline(
         **raw.model_dump(exclude={"schema_"}),
         categories=[CategoryMatch(id=m.id, severity=m.severity, matched=list(m.matched)) for m in matches],
+        places=[Place(**p.as_dict()) for p in tag(raw.title, raw.summary, raw.language)],
         rules_version=ruleset.version,
         classified=now or datetime.now(timezone.utc),
     )

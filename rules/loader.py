@@ -13,6 +13,8 @@ import yaml
 from pydantic import ValidationError
 
 from rules.engine import CompiledRule, Cond, Engine, TermError, TermTable, compile_term
+from rules.places.filter import PlaceFilter, resolve
+from rules.places.gazetteer import gazetteer
 from rules.model import KNOWN_KEYS, AlertRule, CategoryRule, Condition
 
 TOP_LEVEL_KEYS = ["rules", "alerts"]
@@ -48,6 +50,7 @@ class RuleSet:
     lines: dict[str, tuple[Path, int]] = field(default_factory=dict)
     alerts: list[AlertRule] = field(default_factory=list)
     alert_terms: Engine | None = None  # one pseudo-rule per alert rule with `terms`, id = alert rule id
+    place_filters: dict[str, PlaceFilter] = field(default_factory=dict)  # alert rule id -> its `when.where`
 
     @property
     def category_ids(self) -> list[str]:
@@ -122,9 +125,9 @@ def load_rules(
                 continue
             compiled.append(CompiledRule(rule.id, rule.severity, tuple(rule.fields), cond, frozenset(cond.positive_terms())))
             rules.append(rule)
-    alerts, alert_terms = _compile_alerts(parsed, set(where), known_tags, use_c, problems)
+    alerts, alert_terms, place_filters = _compile_alerts(parsed, set(where), known_tags, use_c, problems)
     engine = Engine(compiled, table, use_c=use_c)
-    ruleset = RuleSet(engine, rules, digest.hexdigest()[:12], files, where, alerts, alert_terms)
+    ruleset = RuleSet(engine, rules, digest.hexdigest()[:12], files, where, alerts, alert_terms, place_filters)
     if run_tests:
         valid = {r.id for r in rules}
         problems += _run_inline_tests(ruleset, [(pf.path, [(i, r) for i, r in pf.rules if r.id in valid], pf.lines) for pf in parsed])
@@ -135,8 +138,9 @@ def load_rules(
 
 def _compile_alerts(
     parsed: list[ParsedFile], categories: set[str], known_tags: set[str] | None, use_c: bool, problems: list[Problem]
-) -> tuple[list[AlertRule], Engine]:
+) -> tuple[list[AlertRule], Engine, dict[str, PlaceFilter]]:
     table = TermTable()
+    filters: dict[str, PlaceFilter] = {}
     compiled: list[CompiledRule] = []
     alerts: list[AlertRule] = []
     where: dict[str, tuple[Path, int]] = {}
@@ -169,9 +173,15 @@ def _compile_alerts(
                     ok = False
                 elif ok:
                     compiled.append(CompiledRule(alert.id, "info", ("title", "summary"), cond, frozenset(cond.positive_terms())))
+            if alert.when.where is not None:
+                resolved = resolve(alert.when.where, gazetteer())  # loaded only for rules with `where`
+                for sub, message in resolved.problems:
+                    problems.append(Problem(path, _line(lines, (*base, "when", "where", *sub)), f"alert {alert.id!r}: {message}"))
+                    ok = False
+                filters[alert.id] = resolved.filter
             if ok:
                 alerts.append(alert)
-    return alerts, Engine(compiled, table, use_c=use_c)
+    return alerts, Engine(compiled, table, use_c=use_c), filters
 
 
 def check_rules(location: Path | None = None, known_tags: set[str] | None = None) -> tuple[RuleSet | None, list[Problem]]:

@@ -60,6 +60,28 @@ def parse_duration(text: str) -> float:
 Duration = Annotated[str, Field(pattern=DURATION_PATTERN, description="a number and a unit s, m, h or d: 90s, 15m, 1h30m, 2d")]
 
 
+class Near(BaseModel):
+    """An asset to watch: a port, a plant, a base. A headline naming a city within `km` of it matches."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    km: float = Field(gt=0, le=2000, description="radius in kilometres")
+    name: str = Field("", description="what is there, shown in `rules test` (e.g. 'Port of Gdansk')")
+
+
+class AlertWhere(BaseModel):
+    """Where the headline must have happened: any of its places in any of these (see docs/rules.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    countries: list[str] = Field(default_factory=list, description="ISO 3166-1 alpha-2 codes or English names")
+    regions: list[str] = Field(default_factory=list, description="first-level regions: names in English, Ukrainian or Russian, or GeoNames codes such as UA.05")
+    places: list[Union[int, str]] = Field(default_factory=list, description="cities, regions or countries by name, or GeoNames ids")
+    near: list[Near] = Field(default_factory=list, description="within km of a point")
+
+
 class AlertWhen(BaseModel):
     """What a classified headline must satisfy for the rule to consider it."""
 
@@ -70,6 +92,7 @@ class AlertWhen(BaseModel):
     terms: list[Union[str, Condition]] = Field(default_factory=list, description="any of these terms (category term syntax)")
     sources_at_least: int = Field(1, ge=1, description="distinct sources reporting the same story")
     count_at_least: int = Field(1, ge=1, description="matching stories within the window (spikes)")
+    where: Optional[AlertWhere] = Field(None, description="places: the headline must name one of these")
 
 
 class AlertRule(BaseModel):
@@ -105,7 +128,7 @@ class RuleFile(BaseModel):
 
 KNOWN_KEYS = sorted(
     set(RuleFile.model_fields) | set(CategoryRule.model_fields) | set(Condition.model_fields) | set(RuleTests.model_fields)
-    | set(AlertRule.model_fields) | set(AlertWhen.model_fields)
+    | set(AlertRule.model_fields) | set(AlertWhen.model_fields) | set(AlertWhere.model_fields) | set(Near.model_fields)
 )
 
 

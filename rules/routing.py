@@ -13,7 +13,7 @@ def rank(severity: str) -> int:
 
 
 def concerned_rules(ruleset: RuleSet, headline: ClassifiedHeadline) -> list[AlertRule]:
-    """The alert rules whose category, severity and term filters this headline passes."""
+    """The alert rules whose category, severity, place and term filters this headline passes."""
     if not ruleset.alerts or not headline.categories:
         return []
     term_hits: set[str] | None = None
@@ -24,6 +24,10 @@ def concerned_rules(ruleset: RuleSet, headline: ClassifiedHeadline) -> list[Aler
             continue
         if rule.when.severity_at_least and max(rank(c.severity) for c in cats) < rank(rule.when.severity_at_least):
             continue
+        if rule.when.where is not None:
+            place_filter = ruleset.place_filters.get(rule.id)
+            if place_filter is None or not place_filter.matches(headline.places):
+                continue
         if rule.when.terms:
             if term_hits is None:
                 engine = ruleset.alert_terms

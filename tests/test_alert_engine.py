@@ -69,7 +69,7 @@ def headline(n: int, title: str, source: str = "A", minutes: float = 0, category
     return ClassifiedHeadline(
         id=f"h{n}", feed_id=source.lower(), source=source, title=title, link=f"https://{n}.example/", fetched=T0,
         categories=[CategoryMatch(id=category, severity="high", matched=["missile*"])],
-        rules_version="test", classified=T0 + timedelta(minutes=minutes))
+        places=[], rules_version="test", classified=T0 + timedelta(minutes=minutes))
 
 
 def run(engine: AlertEngine, state: AlertState, rule_id: str, h: ClassifiedHeadline):

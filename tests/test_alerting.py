@@ -63,7 +63,7 @@ def classified(ruleset, n: int, title: str, source: str, minutes: float = 0) -> 
     return ClassifiedHeadline(
         id=f"h{n}", feed_id=source.lower().replace(" ", "-"), source=source, title=title, link=f"https://{n}.example/",
         fetched=T0, categories=[CategoryMatch(id=m.id, severity=m.severity, matched=list(m.matched)) for m in matches],
-        rules_version=ruleset.version, classified=T0 + timedelta(minutes=minutes),
+        places=[], rules_version=ruleset.version, classified=T0 + timedelta(minutes=minutes),
     )
 
 

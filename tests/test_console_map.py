@@ -46,7 +46,7 @@ def classified(n: int, title: str, categories: list[str], places: list[dict] | N
     """A classified headline as the classify stage writes it, plus the `places` the geo step adds."""
     now = datetime.now(timezone.utc)
     doc = ClassifiedHeadline(id=f"h{n:04d}", feed_id="test", source=source, title=title,
-                             link=link or f"https://wire.example/{n}", fetched=now, rules_version="test",
+                             link=link or f"https://wire.example/{n}", fetched=now, rules_version="test", places=[],
                              classified=now, categories=[CategoryMatch(id=c, severity="high", matched=["x"]) for c in categories])
     value = json.loads(doc.to_bytes())
     if places is not None:

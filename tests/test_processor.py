@@ -30,7 +30,7 @@ async def test_headlines_come_out_classified_on_the_right_topics(processor, sett
                headline(4, "Drone attack on Odesa port during peace talks"))
     classified = await wait_for_messages(settings, topics.classified, 4, timeout=60)
     by_id = {m["id"]: m for m in classified}
-    assert {m["schema"] for m in classified} == {"headline.classified/1"}
+    assert {m["schema"] for m in classified} == {"headline.classified/2"}
     assert [c["id"] for c in by_id["h0001"]["categories"]] == ["airstrike"]
     assert by_id["h0001"]["categories"][0] == {"id": "airstrike", "severity": "high", "matched": ["missile strike*"]}
     assert [c["id"] for c in by_id["h0002"]["categories"]] == ["diplomacy"]

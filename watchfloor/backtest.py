@@ -19,6 +19,7 @@ from rules.engine import Engine, Match
 from rules.loader import RuleSet
 from rules.text import words
 from core.contracts import CategoryMatch, ClassifiedHeadline
+from rules.places import tag
 
 KEEP = 1000  # gained/lost headlines and alerts kept per category or rule; counts are exact
 
@@ -180,8 +181,10 @@ class Backtest:
             if not any(m.id in watched for m in matches):
                 continue
             now = timestamp / 1000
+            if "places" not in item:  # tagged once, for the headlines an alert rule replays (both rule sets)
+                item["places"] = [p.as_dict() for p in tag(item.get("title", ""), item.get("summary", ""), item.get("language"))]
             headline = ClassifiedHeadline.model_validate({
-                **item, "schema": "headline.classified/1", "rules_version": ruleset.version,
+                **item, "schema": "headline.classified/2", "rules_version": ruleset.version,
                 "categories": [CategoryMatch(id=m.id, severity=m.severity, matched=list(m.matched)) for m in matches],
                 "classified": datetime.fromtimestamp(now, timezone.utc),
             })
