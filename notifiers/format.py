@@ -36,6 +36,7 @@ from urllib.parse import quote, urlsplit
 
 from apprise import NotifyFormat, NotifyType
 
+from rules.places.gazetteer import map_url, place_label
 from core.contracts import Alert
 from core.text import clean, strip_control
 
@@ -50,7 +51,9 @@ URL_MAX = 2000
 LIST_MAX = 300  # categories, matched terms
 TEMPLATE_MAX = 4000
 
-TEMPLATE_FIELDS = frozenset({"title", "summary", "severity", "rule_id", "source_count", "story_count", "categories", "links"})
+TEMPLATE_FIELDS = frozenset({"title", "summary", "severity", "rule_id", "source_count", "story_count", "categories", "links",
+                             "place", "where"})
+MAX_PLACES_SHOWN = 3
 
 _NOTIFY_TYPES = {
     "info": NotifyType.INFO,
@@ -228,6 +231,21 @@ def _links_block(kind: Kind, items: list[Link], more: int) -> str:
     return "\n".join(lines)
 
 
+def _where_block(alert: Alert, kind: Kind) -> str:
+    """"Where: Ternopil, Ukraine (map) · Kharkiv, Ukraine": each place linked to OpenStreetMap."""
+    esc = _ESCAPE[kind]
+    parts = []
+    for p in alert.places[:MAX_PLACES_SHOWN]:
+        label, url = esc(place_label(p.name, p.kind, p.country)), map_url(p.lat, p.lon, p.kind)
+        if kind is Kind.EMAIL:
+            parts.append(f'<a href="{html_escape(url)}">{label}</a>' + _PLAIN_ONLY.format(html_escape(url)))
+        elif kind is Kind.SLACK:
+            parts.append(f"[{label}](<{url}>)")
+        else:
+            parts.append(f"{label} ({url})")
+    return ("Where: " + " · ".join(parts)) if parts else ""
+
+
 def template_values(alert: Alert, kind: Kind) -> dict[str, str]:
     """The named template fields, already escaped for `kind`."""
     esc = _ESCAPE[kind]
@@ -241,6 +259,8 @@ def template_values(alert: Alert, kind: Kind) -> dict[str, str]:
         "story_count": str(alert.story_count),
         "categories": esc(_list(alert.categories)),
         "links": _links_block(kind, items, more),
+        "place": esc(place_label(alert.places[0].name, alert.places[0].kind, alert.places[0].country)) if alert.places else "",
+        "where": _where_block(alert, kind),
     }
 
 
@@ -310,12 +330,13 @@ def default_body(alert: Alert, kind: Kind) -> str:
             '<html><body style="font-family: sans-serif">'
             f"<h2>{v['title']}</h2>"
             f"<p>{_headline(alert, v, ('<strong>', '</strong>'))}</p>"
+            + (f"<p>{v['where']}</p>" if v["where"] else "") +
             f"{summary}{v['links']}"
             f'<p style="color: #666">{footer}</p>'
             "</body></html>"
         )
     bold = ("**", "**") if kind is Kind.SLACK else ("", "")
-    blocks = [_headline(alert, v, bold), v["summary"], v["links"], _footer(alert, kind)]
+    blocks = [_headline(alert, v, bold), v["where"], v["summary"], v["links"], _footer(alert, kind)]
     return "\n".join(b for b in blocks if b)
 
 
@@ -348,6 +369,8 @@ def webhook_fields(alert: Alert) -> dict[str, Any]:
         "first_seen": _utc_text(alert.first_seen),
         "fired": _utc_text(alert.fired),
         "rules_version": alert.rules_version,
+        "places": [{**p.model_dump(), "label": place_label(p.name, p.kind, p.country), "map": map_url(p.lat, p.lon, p.kind)}
+                   for p in alert.places],
         "links": [
             {
                 "title": clean(r.title, REPORT_TITLE_MAX, html=False),

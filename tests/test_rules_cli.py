@@ -148,10 +148,14 @@ def test_classify_streams_json_lines_in_order(rules_dir):
     assert proc.returncode == 0, proc.stderr
     out = [json.loads(l) for l in proc.stdout.splitlines()]
     assert len(out) == 5
-    assert out[0] == {"id": "1", "title": "Missile strike on Odesa", "summary": "x", "extra": [1],
-                      "categories": [{"id": "airstrike", "severity": "high", "matched": ["missile strike*"]}]}
+    odesa = {"id": 698740, "name": "Odesa", "kind": "city", "country": "UA", "admin1": "17"}
+    assert {k: v for k, v in out[0].items() if k != "places"} == {
+        "id": "1", "title": "Missile strike on Odesa", "summary": "x", "extra": [1],
+        "categories": [{"id": "airstrike", "severity": "high", "matched": ["missile strike*"]}]}
+    assert [{k: p[k] for k in odesa} for p in out[0]["places"]] == [odesa]
     assert out[1]["title"] == "Peace talks open in Geneva" and [c["id"] for c in out[1]["categories"]] == ["diplomacy"]
-    assert out[2]["categories"] == []
+    assert [p["name"] for p in out[1]["places"]] == ["Geneva"]
+    assert out[2]["categories"] == [] and out[2]["places"] == []
     assert out[3]["title"] == '["not", "an", "object"]'
     assert [c["id"] for c in out[4]["categories"]] == ["airstrike"]
 
@@ -165,8 +169,10 @@ def test_classify_handles_a_large_stream(rules_dir, tmp_path):
         proc = subprocess.run([WATCHFLOOR, "classify", "--rules", str(rules_dir)], stdin=stdin, capture_output=True, text=True)
     out = proc.stdout.splitlines()
     assert len(out) == 200_000
-    assert json.loads(out[-1]) == {"id": "199999", "title": "Missile strike on Odesa",
-                                   "categories": [{"id": "airstrike", "severity": "high", "matched": ["missile strike*"]}]}
+    last = json.loads(out[-1])
+    assert [p["name"] for p in last.pop("places")] == ["Odesa"]
+    assert last == {"id": "199999", "title": "Missile strike on Odesa",
+                    "categories": [{"id": "airstrike", "severity": "high", "matched": ["missile strike*"]}]}
 
 
 def test_rules_eval_prints_scores_and_misclassified(rules_dir, tmp_path):

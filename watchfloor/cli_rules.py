@@ -10,6 +10,8 @@ from typing import Optional
 
 import typer
 
+from rules.places import place_label, tag
+
 from rules.apprise_tags import configured_tags
 from rules.engine import Failure, Hit
 from rules.loader import DEFAULT_RULES, RuleSet, RulesError, load_rules, match_lines, unused_categories
@@ -57,13 +59,17 @@ def check(directory: Optional[Path] = typer.Argument(None, help="rules folder or
 def test(
     headline: str = typer.Argument(..., help="a headline to try"),
     summary: str = typer.Option("", "--summary", help="optional summary text"),
+    language: Optional[str] = typer.Option(None, "--language", help="the feed's language (uk, ru, en): guides places"),
     rules: Optional[Path] = RulesOption,
 ) -> None:
-    """Show which rules match a headline, and why (terms and word positions); for rules that
-    found terms but do not match, why not (the `none` term that vetoed, the `all` item missing).
-    Exit 1 if none matches."""
+    """Show the places a headline names, which rules match it and why (terms and word positions);
+    for rules that found terms but do not match, why not (the `none` term that vetoed, the `all`
+    item missing). Exit 1 if none matches."""
     ruleset = _load_or_exit(rules_location(rules))
     engine = ruleset.engine
+    places = tag(headline, summary, language)
+    typer.echo("places: " + ("; ".join(f"{place_label(p.name, p.kind, p.country)} ({p.kind}, GeoNames {p.id})"
+                                       for p in places) or "none found"))
     matches = engine.classify(headline, summary)
     hits = engine.explain(headline, summary)
     for m in matches:
@@ -147,7 +153,7 @@ def evaluate_cmd(
 
 
 def classify(rules: Optional[Path] = RulesOption) -> None:
-    """Read JSON lines (or plain titles) on stdin; write each with its "categories", in order.
+    """Read JSON lines (or plain titles) on stdin; write each with its "categories" and "places", in order.
 
     A line that starts with `{` but is not JSON is a broken record, not a title: it is reported
     on stderr with its line number, skipped, and the command exits 1 at the end."""
@@ -176,6 +182,8 @@ def classify(rules: Optional[Path] = RulesOption) -> None:
         item["categories"] = [
             {"id": m.id, "severity": m.severity, "matched": list(m.matched)} for m in engine.classify(title, summary)
         ]
+        language = item.get("language") if isinstance(item.get("language"), str) else None
+        item["places"] = [p.as_dict() for p in tag(title, summary, language)]
         out.write(json.dumps(item, ensure_ascii=False) + "\n")
         if interactive:
             out.flush()

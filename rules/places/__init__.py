@@ -4,7 +4,7 @@ first-level regions in English, Ukrainian and Russian) and a pure tagger that fi
 `tag(title, summary, language)` -> list of `Place`, most specific first.
 """
 
-from rules.places.gazetteer import Place, distance_km, gazetteer
+from rules.places.gazetteer import Place, country_name, distance_km, gazetteer, map_url, place_label
 from rules.places.tagger import tag
 
-__all__ = ["Place", "distance_km", "gazetteer", "tag"]
+__all__ = ["Place", "country_name", "distance_km", "gazetteer", "map_url", "place_label", "tag"]

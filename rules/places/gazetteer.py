@@ -234,6 +234,28 @@ def gazetteer() -> Gazetteer:
     return gaz
 
 
+@lru_cache(maxsize=1)
+def _country_names() -> dict[str, str]:
+    data = json.loads((DATA / "admin.json").read_text(encoding="utf-8"))
+    return {c["iso"]: c["name"] for c in data["countries"]}
+
+
+def country_name(iso: str) -> str:
+    """English name of a country code, without loading the gazetteer (for alert texts)."""
+    return _country_names().get(iso, iso)
+
+
+def place_label(name: str, kind: str, country: str) -> str:
+    """"Ternopil, Ukraine"; a country is its name alone."""
+    return name if kind == "country" else f"{name}, {country_name(country)}"
+
+
+def map_url(lat: float, lon: float, kind: str) -> str:
+    """An OpenStreetMap link centred on the place, zoomed to its kind."""
+    zoom = {"city": 11, "region": 7, "country": 5}.get(kind, 8)
+    return f"https://www.openstreetmap.org/?mlat={lat:.4f}&mlon={lon:.4f}#map={zoom}/{lat:.4f}/{lon:.4f}"
+
+
 def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     """Great-circle distance (haversine), for `near:` in alert rules."""
     p1, p2 = math.radians(lat1), math.radians(lat2)

@@ -1,0 +1,196 @@
+"""The geotagger as a watch officer relies on it: where each headline happened, in English,
+Ukrainian and Russian, with the everyday words that are also place names left alone; and the
+places on classified headlines, in alert rules (`where:`) and in alert texts."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import BIN, ROOT, SHARED_HEADLINES
+from core.contracts import Alert, ClassifiedHeadline, Place, RawHeadline, StoryReport, read_message
+from notifiers.format import Kind, render
+from processors.classify import classify_headline
+from rules.loader import RulesError, load_rules
+from rules.places import tag
+from rules.places.evaluate import load_english, load_written, score
+from rules.routing import concerned_rules
+
+
+def where(text: str, language: str | None = None) -> list[tuple[str, str, str]]:
+    return [(p.name, p.kind, p.country) for p in tag(text, language=language)]
+
+
+@pytest.mark.parametrize("text, language, expected", [
+    ("Ракетний удар по Тернополю: десятки загиблих", "uk", ("Ternopil", "city", "UA")),
+    ("Вночі у Тернополі лунали вибухи", "uk", ("Ternopil", "city", "UA")),
+    ("Дрони атакували Одесу, є поранені", "uk", ("Odesa", "city", "UA")),
+    ("В Одессе прогремели взрывы", "ru", ("Odesa", "city", "UA")),
+    ("Обстріл Харкова: пошкоджено школу", "uk", ("Kharkiv", "city", "UA")),
+    ("Засідання уряду в Києві", "uk", ("Kyiv", "city", "UA")),
+    ("Ракета влучила в підприємство у Кривому Розі", "uk", ("Kryvyy Rih", "city", "UA")),
+    ("У Миколаєві оголосили тривогу", "uk", ("Mykolayiv", "city", "UA")),
+    ("В Курской области объявлена ракетная опасность", "ru", ("Kursk Oblast", "region", "RU")),
+    ("Сили ППО збили дрони над Донеччиною", "uk", ("Donetsk Oblast", "region", "UA")),
+    ("Shelling in the Donetsk region kills two", "en", ("Donetsk Oblast", "region", "UA")),
+    ("Fighting rages near Pokrovsk", "en", ("Pokrovsk", "city", "UA")),
+    ("IAEA team rotates at Enerhodar", "en", ("Enerhodar", "city", "UA")),
+    ("Russia claims capture of Kupiansk", "en", ("Kupyansk", "city", "UA")),
+    ("Бої за Часів Яр тривають", "uk", ("Chasiv Yar", "city", "UA")),
+])
+def test_inflected_and_multilingual_names_find_their_place(text, language, expected):
+    assert expected in where(text, language)
+
+
+def test_one_place_has_one_id_in_every_language():
+    ids = {p.id for text, lang in [("Missile strike on Ternopil", "en"), ("Ракетний удар по Тернополю", "uk"),
+                                   ("Ракетный удар по Тернополю", "ru"), ("Тернополь: разбор завалов", "ru")]
+           for p in tag(text, language=lang)}
+    assert ids == {691650}
+
+
+def test_places_are_toponyms_not_demonyms():
+    assert where("Russian drones hit Kharkiv") == [("Kharkiv", "city", "UA")]
+    assert where("Українські дрони атакували російські НПЗ", "uk") == []
+    assert where("Ukrainian troops and Russian forces clash") == []
+
+
+@pytest.mark.parametrize("text", ["Nice weather ahead for the weekend", "Reading list: ten books for the winter",
+                                  "Mobile phone sales fall again", "Thanksgiving turkey prices soar",
+                                  "Michael Jordan sells his house", "Bath time tips for new parents",
+                                  "Kim Jong Un visits a factory", "Alaska Airlines cancels flights"])
+def test_everyday_words_names_and_companies_are_left_alone(text):
+    assert where(text) == []
+
+
+def test_a_common_word_is_a_place_when_the_text_says_so():
+    assert ("Nice", "city", "FR") in where("Knife attack in Nice leaves three injured")
+    assert ("Turkey", "country", "TR") in where("Turkey says it will host new round of talks")
+
+
+def test_disambiguation_by_context_kind_and_population():
+    assert ("Georgia", "country", "GE") in where("Protesters rally in Tbilisi as Georgia's parliament meets")
+    assert where("Talks in Washington end without a deal")[0] == ("Washington", "city", "US")
+    assert where("Pokrovsk: Russian forces advance")[0][2] == "UA"
+    assert where("Drones hit Pokrovsk, Donetsk region")[:2] == [("Pokrovsk", "city", "UA"),
+                                                                  ("Donetsk Oblast", "region", "UA")]
+
+
+def test_most_specific_first_each_once():
+    places = where("Poland says Warsaw–Lublin line blast in Poland was sabotage; Lublin police detain two")
+    assert places == [("Warsaw", "city", "PL"), ("Lublin", "city", "PL"), ("Poland", "country", "PL")]
+
+
+def _report(s) -> str:  # type: ignore[no-untyped-def]
+    return " ".join(f"{k} P={s.precision(k):.3f} R={s.recall(k):.3f}" for k in ("all", "city", "region", "country"))
+
+
+def test_written_ukrainian_and_russian_held_out_half():
+    rows = [r for r in load_written(ROOT / "tests" / "data" / "places_ukru.jsonl") if r.split == "test"]
+    s = score(rows)
+    assert len(rows) >= 90
+    for lang in ("uk", "ru"):
+        assert s.f1(lang) >= 0.90, f"{lang}: F1 {s.f1(lang):.3f}; {_report(s)}\n" + "\n".join(s.errors)
+
+
+def test_real_english_headlines_held_out_half():
+    if not SHARED_HEADLINES.exists():
+        pytest.skip("shared headlines not present")
+    rows = [r for r in load_english(ROOT / "tests" / "data" / "places_en.jsonl", SHARED_HEADLINES) if r.split == "test"]
+    s = score(rows)
+    assert len(rows) >= 180
+    assert s.precision() >= 0.88 and s.recall() >= 0.88, _report(s) + "\n" + "\n".join(s.errors)
+
+
+# --- places on messages, in alert rules and in alert texts -------------------------------------------
+
+NOW = datetime(2025, 11, 19, 6, 0, tzinfo=timezone.utc)
+RULES = """\
+rules:
+  - id: airstrike
+    title: Strikes
+    severity: high
+    match:
+      any: ["missile strike*", "ракетн* удар*", "drone attack*"]
+alerts:
+  - id: west-ukraine
+    when:
+      categories: [airstrike]
+      where:
+        regions: [Ternopil Oblast, Lviv Oblast]
+    notify: [west]
+  - id: gdansk-port
+    when:
+      categories: [airstrike]
+      where:
+        near: [{lat: 54.40, lon: 18.66, km: 30, name: Port of Gdansk}]
+    notify: [baltic]
+  - id: russia
+    when:
+      categories: [airstrike]
+      where:
+        countries: [RU]
+        places: [Kursk]
+    notify: [east]
+"""
+
+
+def raw(title: str, language: str = "en") -> RawHeadline:
+    return RawHeadline(id=title[:16], feed_id="f", source="Wire", title=title, fetched=NOW, language=language)
+
+
+def test_classified_headline_carries_places_and_rules_route_by_them(tmp_path):
+    (tmp_path / "r.yaml").write_text(RULES)
+    ruleset = load_rules(tmp_path)
+    west = classify_headline(raw("Ракетний удар по Тернополю", "uk"), ruleset)
+    assert [p.name for p in west.places] == ["Ternopil"]
+    assert json.loads(west.to_bytes())["schema"] == "headline.classified/2"
+    assert [r.id for r in concerned_rules(ruleset, west)] == ["west-ukraine"]
+    gdynia = classify_headline(raw("Drone attack on Gdynia shipyard"), ruleset)  # 20 km from the port
+    assert [r.id for r in concerned_rules(ruleset, gdynia)] == ["gdansk-port"]
+    belgorod = classify_headline(raw("Missile strike on Belgorod"), ruleset)
+    assert [r.id for r in concerned_rules(ruleset, belgorod)] == ["russia"]
+    nowhere = classify_headline(raw("Missile strike reported"), ruleset)
+    assert concerned_rules(ruleset, nowhere) == []
+
+
+def test_a_version_1_classified_headline_is_still_read():
+    doc = json.loads(classify_headline(raw("Missile strike on Lviv"), load_rules(None)).to_bytes())
+    doc["schema"] = "headline.classified/1"
+    del doc["places"]
+    old = read_message(doc)
+    assert isinstance(old, ClassifiedHeadline) and old.places == []
+
+
+def test_rules_check_names_unknown_places_with_file_and_line(tmp_path):
+    (tmp_path / "r.yaml").write_text(RULES.replace("Lviv Oblast", "Lvov Oblastt").replace("[RU]", "[RU, Narnia]"))
+    with pytest.raises(RulesError) as err:
+        load_rules(tmp_path)
+    text = str(err.value)
+    lines = RULES.splitlines()
+    assert f"r.yaml:{next(i for i, l in enumerate(lines, 1) if 'Lviv Oblast' in l)}: alert 'west-ukraine': unknown region 'Lvov Oblastt'" in text
+    assert "unknown country 'Narnia'" in text
+
+
+def test_rules_test_shows_the_places_found(tmp_path):
+    (tmp_path / "r.yaml").write_text(RULES)
+    out = subprocess.run([str(BIN / "watchfloor"), "rules", "test", "Ракетний удар по Тернополю", "--rules", str(tmp_path)],
+                         capture_output=True, text=True, timeout=60)
+    assert "places: Ternopil, Ukraine (city, GeoNames 691650)" in out.stdout
+
+
+def test_alerts_name_the_place_and_link_to_a_map():
+    ternopil = Place(id=691650, name="Ternopil", kind="city", country="UA", admin1="22", lat=49.55404, lon=25.59067)
+    alert = Alert(id="a1", rule_id="west-ukraine", severity="high", group_by="story", group="s1", story_id="s1",
+                  title="Missile strike on Ternopil", categories=["airstrike"], places=[ternopil],
+                  reports=[StoryReport(headline_id="h1", source="Wire", title="Missile strike on Ternopil")],
+                  source_count=1, first_seen=NOW, fired=NOW, notify=["west"], rules_version="t")
+    osm = "https://www.openstreetmap.org/?mlat=49.5540&mlon=25.5907#map=11/49.5540/25.5907"
+    for kind in (Kind.SLACK, Kind.EMAIL, Kind.TEXT):
+        body = render(alert, kind).body
+        assert "Ternopil, Ukraine" in body and osm.replace("&", "&amp;" if kind is Kind.EMAIL else "&") in body
+    assert "Where: [Ternopil, Ukraine](<" + osm + ">)" in render(alert, Kind.SLACK).body
