@@ -22,6 +22,7 @@ from core.stage import TransactionalStage
 from core.tasks import background, cancel_all
 from core.topics import Topics, ensure_topics
 from processors.stage import ClassifyHandler
+from rules.places.gazetteer import gazetteer
 from rules.reload import LiveRules, keep_reloading, live_rules, rules_location  # noqa: F401  (re-exported)
 
 log = logging.getLogger("watchfloor.process")
@@ -68,10 +69,11 @@ async def run_classify(settings: Settings, live: LiveRules, stop: asyncio.Event)
 
 async def run_processor(settings: Settings, stop: asyncio.Event, rules: Path | None = None) -> None:
     """`watchfloor process`: rules checked, topics ensured, the loop run with hot rule reloads."""
+    places = background(asyncio.to_thread(gazetteer), "places gazetteer")  # loads while Kafka connects
     live = live_rules(settings, rules)
     await prepare(settings, live)
     reloading = background(keep_reloading(live, stop, on_reload=create_category_topics(settings)), "rule reloads")
     try:
         await run_classify(settings, live, stop)
     finally:
-        await cancel_all([reloading])
+        await cancel_all([reloading, places])

@@ -8,6 +8,7 @@ worker owning raw partition p holds exactly the ids of partition p.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Sequence
@@ -20,6 +21,7 @@ from core.stage import Output
 from core.state import CompactedState
 from core.topics import Topics
 from processors.classify import classify_headline, parse_raw
+from rules.places.gazetteer import gazetteer
 from rules.reload import LiveRules
 from rules.routing import concerned_rules
 
@@ -43,6 +45,7 @@ class ClassifyHandler:
             ttl=DEDUP_WINDOW, stamp=lambda v: v)
 
     async def assigned(self, partitions: Sequence[int]) -> None:
+        await asyncio.to_thread(gazetteer)  # ready before the first headline (started at process start)
         await self.seen.load(partitions)
 
     def revoked(self, partitions: Sequence[int]) -> None:

@@ -12,8 +12,11 @@ load and 60 MB (bench/places.py measures both).
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
+import threading
+import time
 import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -25,6 +28,7 @@ from rapidfuzz.fuzz import ratio
 
 from rules.places.forms import is_cyrillic, stems, tokens_with_case
 
+log = logging.getLogger("watchfloor.places")
 DATA = Path(__file__).resolve().parent / "data"
 REGION_NAMES = Path(__file__).resolve().parent / "region_names.yaml"
 WORLD_CUTOFF = 15000
@@ -165,6 +169,7 @@ def _names(city: dict, focus: bool) -> list[str]:
     are mostly words of these languages ("Бо", "Атак")."""
     main = _plain(city["name"])
     big = int(city["population"] or 0) >= CYRILLIC_CITY_POPULATION
+    first = {main[:1], city["name"][:1].casefold()}
     names = []
     if _plain(city["name"]) != city["name"].casefold():
         names.append(main)
@@ -172,8 +177,11 @@ def _names(city: dict, focus: bool) -> list[str]:
         if _LATIN.match(alt):
             if alt.isupper() or (len(alt) <= 3 and not big):
                 continue  # codes, and short names of small towns: "Of", "Hit", "Un"
-            if focus or ratio(_plain(alt), main) >= 80:
+            if focus:
                 names.append(alt)
+            elif abs(len(alt) - len(main)) <= len(main) // 4 + 1 and alt[:1].casefold() in first:
+                if ratio(_plain(alt), main) >= 80:  # the costly test, for the few that may pass it
+                    names.append(alt)
         elif (focus or big) and _CYRILLIC.match(alt):
             names.append(alt)
     return names
@@ -224,14 +232,26 @@ def _load_admin(gaz: Gazetteer) -> None:
                 gaz.add_form(index, name)
 
 
-@lru_cache(maxsize=1)
+_LOCK = threading.Lock()
+_LOADED: list[Gazetteer] = []
+
+
 def gazetteer() -> Gazetteer:
-    """The process's one gazetteer, loaded on first use (about a second)."""
-    gaz = Gazetteer()
-    _load_cities(gaz)
-    _load_admin(gaz)
-    gaz._seen.clear()
-    return gaz
+    """The process's one gazetteer, loaded on first use (about two seconds, so the stages start
+    loading it in a thread while they connect to Kafka). Thread-safe: loaded once."""
+    if _LOADED:
+        return _LOADED[0]
+    with _LOCK:
+        if not _LOADED:
+            started = time.perf_counter()
+            gaz = Gazetteer()
+            _load_cities(gaz)
+            _load_admin(gaz)
+            gaz._seen.clear()
+            _LOADED.append(gaz)
+            log.info("places gazetteer loaded", extra={"places": len(gaz.places), "names": sum(map(len, gaz.index.values())),
+                                                       "seconds": round(time.perf_counter() - started, 2)})
+    return _LOADED[0]
 
 
 @lru_cache(maxsize=1)
