@@ -85,7 +85,7 @@ class Form(NamedTuple):
 @dataclass
 class Gazetteer:
     places: list[Place] = field(default_factory=list)
-    index: dict[str, list[Form]] = field(default_factory=dict)  # first word (or its stem) -> forms
+    index: dict[str, list[Form]] = field(default_factory=dict)  # first word (its stem; Latin: first two) -> forms
     by_id: dict[int, Place] = field(default_factory=dict)
     countries: dict[str, Place] = field(default_factory=dict)  # ISO code -> country
     regions: dict[str, Place] = field(default_factory=dict)  # "UA.22" -> region
@@ -123,7 +123,9 @@ class Gazetteer:
             firsts = stems(folded[0]) if not acronym else {folded[0]}
         else:
             rest = folded[1:]
-            firsts = (folded[0],)
+            # Latin names of several words under their first two ("new york"): "New", "San", "North"
+            # open thousands of names, and a headline's "New" then checks only those going on alike
+            firsts = (folded[0] if len(folded) == 1 else f"{folded[0]} {folded[1]}",)
         form = Form(index, rest, cyr, acronym, bare, main, folded[0] if cyr else None)
         index_ = self.index
         for first in firsts:
@@ -139,7 +141,10 @@ class Gazetteer:
         if not folded:
             return []
         out: dict[int, Place] = {}
-        keys = stems(folded[0]) if is_cyrillic(text) else {folded[0]}
+        if is_cyrillic(text):
+            keys = stems(folded[0])
+        else:
+            keys = {folded[0] if len(folded) == 1 else f"{folded[0]} {folded[1]}"}
         for key in keys:
             for form in self.index.get(key, ()):
                 if form.length == len(folded) and all(

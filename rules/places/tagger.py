@@ -91,11 +91,17 @@ def find_spans(gaz: Gazetteer, written: list[str], folded: list[str]) -> list[Sp
     index = gaz.index
     peeled: list[list[str] | None] = [None] * len(folded)
     found: list[Span] = []
+    last = len(written) - 1
     for start, word in enumerate(written):
-        if not capitalised(word):
+        if not word[:1].isupper():
             continue
         cyrillic = is_cyrillic(word)
-        keys = peel(folded[start]) if cyrillic else (folded[start],)
+        if cyrillic:
+            keys = peel(folded[start])
+        elif start < last:
+            keys = (folded[start], f"{folded[start]} {folded[start + 1]}")
+        else:
+            keys = (folded[start],)
         peeled[start] = list(keys)
         caps = all_caps(word)
         by_end: dict[int, list[Form]] = {}
