@@ -21,7 +21,7 @@ _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 # Case endings of Ukrainian and Russian nouns and adjectives (singular and plural), longest first.
 ENDINGS: frozenset[str] = frozenset(
     "а я у ю і и ы е є ь ї о "
-    "ой ою ей ею ем ом ім им ий ій ої ая ое ее ые ую юю их ых ах ях ам ям "
+    "ой ою ей ею єю ем ом ім им ий ій ої ая ое ее ые ую юю их ых ах ях ам ям ів ов "
     "ами ями ові еві єві ого его ому ему "
     "ье ья ью ьи ьем"  # Запорожье, Запорожья, Запорожью
     .split()
