@@ -273,17 +273,7 @@ def lemma_find_spans(table_: dict[tuple[str, ...], list[Form]], longest: int, le
                             by_end.setdefault(start + n, []).append(form)
             for end, forms in by_end.items():
                 found.append(tagger.Span(start, end, forms))
-        found.sort(key=lambda s: (-(s.end - s.start), s.start))
-        taken = [False] * len(folded)
-        out = []
-        for span in found:
-            if any(taken[span.start:span.end]):
-                continue
-            for i in range(span.start, span.end):
-                taken[i] = True
-            out.append(span)
-        out.sort(key=lambda s: s.start)
-        return out
+        return tagger.longest_first(found, len(folded))
 
     return find_spans
 

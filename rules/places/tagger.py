@@ -116,8 +116,13 @@ def find_spans(gaz: Gazetteer, written: list[str], folded: list[str]) -> list[Sp
                 by_end.setdefault(start + form.length, []).append(form)
         for end, forms in by_end.items():
             found.append(Span(start, end, forms))
+    return longest_first(found, len(folded))
+
+
+def longest_first(found: list[Span], words: int) -> list[Span]:
+    """Spans that do not overlap, the longest kept where two do, in text order."""
     found.sort(key=lambda s: (-(s.end - s.start), s.start))
-    taken = [False] * len(folded)
+    taken = [False] * words
     out = []
     for span in found:
         if any(taken[span.start:span.end]):
