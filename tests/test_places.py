@@ -194,3 +194,14 @@ def test_alerts_name_the_place_and_link_to_a_map():
         body = render(alert, kind).body
         assert "Ternopil, Ukraine" in body and osm.replace("&", "&amp;" if kind is Kind.EMAIL else "&") in body
     assert "Where: [Ternopil, Ukraine](<" + osm + ">)" in render(alert, Kind.SLACK).body
+
+
+def test_one_cut_into_words_serves_rules_and_places():
+    """The classify step cuts a headline once: its folded words must be what the rules engine cuts."""
+    from rules.places.forms import tokens_with_case
+    from rules.text import words
+
+    texts = [json.loads(line).get("title", "") for line in (ROOT / "tests" / "data" / "labelled.jsonl").read_text().splitlines() if line.strip()]
+    texts += [json.loads(line)["text"] for line in (ROOT / "tests" / "data" / "places_ukru.jsonl").read_text().splitlines()]
+    texts += ["ЁЛКА на Ёлочной", "Kyiv’s mayor — “don't”", "STRASSE Straße ﬁnal", "Zaporizhzhia-plant"]
+    assert [t for t in texts if words(t) != [f for _, f in tokens_with_case(t)]] == []

@@ -33,13 +33,18 @@ MIN_STEM = 2  # "Яр" of "Часів Яр" is a stem of two letters
 
 
 def tokens_with_case(text: str) -> list[tuple[str, str]]:
-    """(as written, folded lower case) for every word; the possessive "'s" dropped, as rules do."""
+    """(as written, folded lower case) for every word; the folded words are `rules.text.words`'
+    (the possessive "'s" dropped, ё folded), so one cut serves the rules and the places."""
     folded = unicodedata.normalize("NFKC", text).translate(_FOLD)
+    written = _WORD.findall(folded)
+    lower = _WORD.findall(folded.casefold().translate(_FOLD))  # as rules.text.words cuts it
+    if len(lower) != len(written):  # a letter whose case folding splits a word (İ): word by word
+        lower = [w.casefold().translate(_FOLD) for w in written]
     out = []
-    for w in _WORD.findall(folded):
-        if w.endswith(("'s", "'S")) and len(w) > 2:
-            w = w[:-2]
-        out.append((w, w.casefold()))
+    for w, f in zip(written, lower):
+        if f.endswith("'s") and len(f) > 2:
+            w, f = w[:-2], f[:-2]
+        out.append((w, f))
     return out
 
 

@@ -192,10 +192,13 @@ def _choose(gaz: Gazetteer, span: Span, language: str | None, context: set[str],
     return gaz.places[best.place]
 
 
-def tag_text(text: str, language: str | None = None, gaz: Gazetteer | None = None) -> list[Place]:
-    """The places of one text, in order of appearance (before sorting by kind)."""
+def tag_text(text: str, language: str | None = None, gaz: Gazetteer | None = None,
+             toks: list[tuple[str, str]] | None = None) -> list[Place]:
+    """The places of one text, in order of appearance (before sorting by kind). `toks`: the text
+    already cut by `tokens_with_case` (the classify step cuts once for rules and places)."""
     gaz = gaz or gazetteer()
-    toks = tokens_with_case(text)
+    if toks is None:
+        toks = tokens_with_case(text)
     if not toks:
         return []
     written = [w for w, _ in toks]
@@ -224,12 +227,14 @@ def tag_text(text: str, language: str | None = None, gaz: Gazetteer | None = Non
 _KIND_ORDER = {"city": 0, "region": 1, "country": 2}
 
 
-def tag(title: str, summary: str = "", language: str | None = None, gaz: Gazetteer | None = None) -> list[Place]:
+def tag(title: str, summary: str = "", language: str | None = None, gaz: Gazetteer | None = None, *,
+        title_tokens: list[tuple[str, str]] | None = None, summary_tokens: list[tuple[str, str]] | None = None,
+        ) -> list[Place]:
     """A headline's places, most specific first (cities, then regions, then countries), each once;
     the title's before the summary's within a kind."""
-    found = tag_text(title, language, gaz)
+    found = tag_text(title, language, gaz, title_tokens)
     if summary:
-        found += tag_text(summary, language, gaz)
+        found += tag_text(summary, language, gaz, summary_tokens)
     seen: set[int] = set()
     unique = []
     for p in found:
