@@ -205,3 +205,16 @@ def test_one_cut_into_words_serves_rules_and_places():
     texts += [json.loads(line)["text"] for line in (ROOT / "tests" / "data" / "places_ukru.jsonl").read_text().splitlines()]
     texts += ["ЁЛКА на Ёлочной", "Kyiv’s mayor — “don't”", "STRASSE Straße ﬁnal", "Zaporizhzhia-plant"]
     assert [t for t in texts if words(t) != [f for _, f in tokens_with_case(t)]] == []
+
+
+def test_rules_eval_places_scores_the_tagger_and_names_a_missing_headlines_file():
+    wf = str(BIN / "watchfloor")
+    ok = subprocess.run([wf, "rules", "eval-places", str(ROOT / "tests" / "data" / "places_ukru.jsonl"), "--split", "test"],
+                        capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0, ok.stderr
+    rows = {line.split()[0]: line.split()[1:] for line in ok.stdout.splitlines()[2:] if line.split() and line[0] != " "}
+    assert {"all", "city", "region", "country", "uk", "ru"} <= set(rows)
+    assert float(rows["uk"][2]) >= 0.9 and int(rows["all"][3]) >= 100  # F1 and places labelled
+    bad = subprocess.run([wf, "rules", "eval-places", str(ROOT / "tests" / "data" / "places_en.jsonl")],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "give the headlines file" in bad.stderr and "Traceback" not in bad.stderr

@@ -120,6 +120,30 @@ def _terms_of(cond) -> set[str]:  # type: ignore[no-untyped-def]
     return out
 
 
+@rules_app.command("eval-places")
+def evaluate_places_cmd(
+    file: Path = typer.Argument(..., help="JSON lines with text (or title), language and places; or line numbers"),
+    headlines: Optional[Path] = typer.Option(None, "--headlines", help="the file `line` numbers point into"),
+    split: str = typer.Option("all", "--split", help="all, tune or test (rows carry a split; English by date)"),
+    show: int = typer.Option(20, "--show", help="wrong places to print"),
+) -> None:
+    """Precision and recall of the geotagger (the tagger `process` runs) on headlines labelled with
+    their places, overall, per kind and per language (docs/places.md)."""
+    from rules.places.evaluate import load, score
+
+    try:
+        rows = [r for r in load(file, headlines) if split == "all" or r.split == split]
+    except (ValueError, OSError, KeyError, IndexError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2)
+    s = score(rows)
+    typer.echo(f"{len(rows)} headlines ({split})\n{'':10} precision  recall     F1  places")
+    for key in ("all", "city", "region", "country", *sorted({r.language or "?" for r in rows})):
+        typer.echo(f"{key:10} {s.precision(key):9.3f} {s.recall(key):7.3f} {s.f1(key):6.3f} {s.tp[key] + s.fn[key]:7d}")
+    for line in sorted(s.errors)[:show]:
+        typer.echo("  " + line)
+
+
 @rules_app.command("eval")
 def evaluate_cmd(
     file: Path = typer.Argument(..., help="JSON lines with title, optional summary, and labels"),

@@ -55,6 +55,18 @@ def load_english(path: Path, headlines: Path) -> list[Labelled]:
     return out
 
 
+def load(path: Path, headlines: Path | None = None) -> list[Labelled]:
+    """Either format: rows with `text` (or `title`) and `places`, or rows with `line` numbers into
+    `headlines` (one "Title - Publisher" per line)."""
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if rows and "line" in rows[0]:
+        if headlines is None:
+            raise ValueError(f"{path} labels lines by number: give the headlines file they number")
+        return load_english(path, headlines)
+    return [Labelled(r.get("text") or r.get("title", ""), r.get("language"), r.get("places", []), r.get("split", "test"),
+                     r.get("text") or r.get("title", "")) for r in rows]
+
+
 def load_written(path: Path) -> list[Labelled]:
     return [Labelled(r["text"], r.get("language"), r["places"], r.get("split", "test"), r["text"])
             for r in map(json.loads, path.read_text(encoding="utf-8").splitlines()) if r.get("text")]
