@@ -214,6 +214,8 @@ def tag_text(text: str, language: str | None = None, gaz: Gazetteer | None = Non
             if not _guarded(s, written, folded, {c for j, c in sure.items() if j != i}, gaz)]
     # first choice on prior alone, then again with the other names' choices as context
     first = [_choose(gaz, s, language, set(), set(), set()) for s in kept]
+    if len(kept) < 2:
+        return first  # no other name to give context
     out = []
     for i, span in enumerate(kept):
         others = [p for j, p in enumerate(first) if j != i]
