@@ -4,26 +4,49 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from datetime import datetime, timezone
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import InvalidProducerEpoch, KafkaError, OutOfOrderSequenceNumber, ProducerFenced, UnknownProducerId
 
 from core.contracts import RawHeadline
 from core.kafka import make_producer
 from core.settings import Settings
 from core.topics import Topics
 
+log = logging.getLogger("watchfloor.ingest")
+
+
+# Errors after which an idempotent producer cannot send again (aiokafka's sender task ends with
+# them): the broker lost or rejected the producer's sequence, e.g. when it restarted mid-send.
+FATAL = (OutOfOrderSequenceNumber, UnknownProducerId, InvalidProducerEpoch, ProducerFenced)
+
 
 class HeadlinePublisher:
     def __init__(self, settings: Settings, topics: Topics, producer: AIOKafkaProducer | None = None) -> None:
+        self.settings = settings
         self.topics = topics
         self.producer = producer or make_producer(settings)
+        self._started = False
 
     async def start(self) -> None:
         await self.producer.start()
+        self._started = True
 
     async def stop(self) -> None:
         await self.producer.stop()
+
+    async def _replace(self, why: BaseException, quiet: bool = False) -> None:
+        """A new producer for the next publish; the failed one is closed. `quiet`: a start that
+        failed while Kafka is away, which the poll's own failure line already reports."""
+        if not quiet:
+            log.warning("the Kafka producer cannot send (%s); a new one takes over", type(why).__name__)
+        old, self.producer, self._started = self.producer, make_producer(self.settings), False
+        try:
+            await old.stop()
+        except (KafkaError, OSError) as exc:  # it is dead already; closing it is best effort
+            log.info("closing the failed producer: %s", exc)
 
     async def publish(self, headlines: list[RawHeadline]) -> None:
         """Returns once the broker acknowledged every headline and its seen marker.
@@ -33,12 +56,23 @@ class HeadlinePublisher:
         """
         if not headlines:
             return
+        if not self._started:  # a replacement, started when Kafka answers again
+            try:
+                await self.start()
+            except (KafkaError, OSError) as exc:
+                await self._replace(exc, quiet=True)
+                raise
         now = datetime.now(timezone.utc).isoformat()
-        sends = []
-        for h in headlines:
-            key = h.id.encode()
-            sends.append(await self.producer.send(self.topics.raw, h.to_bytes(), key=key))
-        for h in headlines:
-            marker = json.dumps({"schema": "ingest.seen/1", "feed_id": h.feed_id, "at": now}).encode()
-            sends.append(await self.producer.send(self.topics.ingest_seen, marker, key=h.id.encode()))
-        await asyncio.gather(*sends)
+        try:
+            sends = []
+            for h in headlines:
+                key = h.id.encode()
+                sends.append(await self.producer.send(self.topics.raw, h.to_bytes(), key=key))
+            for h in headlines:
+                marker = json.dumps({"schema": "ingest.seen/1", "feed_id": h.feed_id, "at": now}).encode()
+                sends.append(await self.producer.send(self.topics.ingest_seen, marker, key=h.id.encode()))
+            await asyncio.gather(*sends)
+        except FATAL as exc:
+            # nothing was marked seen: the next poll publishes these headlines again, with the new producer
+            await self._replace(exc)
+            raise
