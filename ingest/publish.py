@@ -23,28 +23,46 @@ log = logging.getLogger("watchfloor.ingest")
 FATAL = (OutOfOrderSequenceNumber, UnknownProducerId, InvalidProducerEpoch, ProducerFenced)
 
 
+def _fatal(exc: BaseException) -> bool:
+    """The listed errors, and aiokafka's bare KafkaError, which its sender task ends with on any
+    unexpected failure (every later send then raises it again)."""
+    return isinstance(exc, FATAL) or type(exc) is KafkaError
+
+
 class HeadlinePublisher:
+    """Every feed's poll publishes through it concurrently: starting and replacing the producer
+    are serialised, and a failure replaces only the producer that failed (not a newer one)."""
+
     def __init__(self, settings: Settings, topics: Topics, producer: AIOKafkaProducer | None = None) -> None:
         self.settings = settings
         self.topics = topics
         self.producer = producer or make_producer(settings)
-        self._started = False
+        self._started: AIOKafkaProducer | None = None  # the producer that was started
+        self._lock = asyncio.Lock()
 
     async def start(self) -> None:
-        await self.producer.start()
-        self._started = True
+        async with self._lock:
+            await self._start()
+
+    async def _start(self) -> None:
+        if self._started is not self.producer:
+            await self.producer.start()
+            self._started = self.producer
 
     async def stop(self) -> None:
         await self.producer.stop()
 
-    async def _replace(self, why: BaseException, quiet: bool = False) -> None:
-        """A new producer for the next publish; the failed one is closed. `quiet`: a start that
-        failed while Kafka is away, which the poll's own failure line already reports."""
+    async def _replace(self, failed: AIOKafkaProducer, why: BaseException, quiet: bool = False) -> None:
+        """A new producer for the next publish, unless `failed` was replaced already; the failed
+        one is closed. `quiet`: a start that failed while Kafka is away, which the poll's own
+        failure line already reports."""
+        if self.producer is not failed:
+            return
         if not quiet:
             log.warning("the Kafka producer cannot send (%s); a new one takes over", type(why).__name__)
-        old, self.producer, self._started = self.producer, make_producer(self.settings), False
+        self.producer = make_producer(self.settings)
         try:
-            await old.stop()
+            await failed.stop()
         except (KafkaError, OSError) as exc:  # it is dead already; closing it is best effort
             log.info("closing the failed producer: %s", exc)
 
@@ -52,27 +70,32 @@ class HeadlinePublisher:
         """Returns once the broker acknowledged every headline and its seen marker.
 
         The headline is sent before its marker; a crash between the two republishes it on
-        restart (at-least-once), which the processor's dedup by id absorbs.
+        restart (at-least-once), which the processor's dedup by id absorbs. A producer that can
+        no longer send is replaced, and the error raised: nothing was marked seen, so the next
+        poll publishes these headlines again.
         """
         if not headlines:
             return
-        if not self._started:  # a replacement, started when Kafka answers again
-            try:
-                await self.start()
-            except (KafkaError, OSError) as exc:
-                await self._replace(exc, quiet=True)
-                raise
+        async with self._lock:
+            producer = self.producer
+            if self._started is not producer:  # a replacement, started when Kafka answers again
+                try:
+                    await self._start()
+                except (KafkaError, OSError) as exc:
+                    await self._replace(producer, exc, quiet=True)
+                    raise
         now = datetime.now(timezone.utc).isoformat()
         try:
             sends = []
             for h in headlines:
                 key = h.id.encode()
-                sends.append(await self.producer.send(self.topics.raw, h.to_bytes(), key=key))
+                sends.append(await producer.send(self.topics.raw, h.to_bytes(), key=key))
             for h in headlines:
                 marker = json.dumps({"schema": "ingest.seen/1", "feed_id": h.feed_id, "at": now}).encode()
-                sends.append(await self.producer.send(self.topics.ingest_seen, marker, key=h.id.encode()))
+                sends.append(await producer.send(self.topics.ingest_seen, marker, key=h.id.encode()))
             await asyncio.gather(*sends)
-        except FATAL as exc:
-            # nothing was marked seen: the next poll publishes these headlines again, with the new producer
-            await self._replace(exc)
+        except KafkaError as exc:
+            if _fatal(exc):
+                async with self._lock:
+                    await self._replace(producer, exc)
             raise
