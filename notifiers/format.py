@@ -37,7 +37,7 @@ from urllib.parse import quote, urlsplit
 from apprise import NotifyFormat, NotifyType
 
 from rules.places.gazetteer import map_url, place_label
-from core.contracts import Alert
+from core.contracts import Alert, Place
 from core.text import clean, strip_control
 
 log = logging.getLogger("watchfloor.notify")
@@ -231,12 +231,20 @@ def _links_block(kind: Kind, items: list[Link], more: int) -> str:
     return "\n".join(lines)
 
 
+PLACE_MAX = 120
+
+
+def _label(place: Place) -> str:
+    """"Ternopil, Ukraine", cleaned like feed text: a place on the alerts topic may come from any producer."""
+    return clean(place_label(place.name, place.kind, place.country), PLACE_MAX, html=False)
+
+
 def _where_block(alert: Alert, kind: Kind) -> str:
     """"Where: Ternopil, Ukraine (map) · Kharkiv, Ukraine": each place linked to OpenStreetMap."""
     esc = _ESCAPE[kind]
     parts = []
     for p in alert.places[:MAX_PLACES_SHOWN]:
-        label, url = esc(place_label(p.name, p.kind, p.country)), map_url(p.lat, p.lon, p.kind)
+        label, url = esc(_label(p)), map_url(p.lat, p.lon, p.kind)
         if kind is Kind.EMAIL:
             parts.append(f'<a href="{html_escape(url)}">{label}</a>' + _PLAIN_ONLY.format(html_escape(url)))
         elif kind is Kind.SLACK:
@@ -259,7 +267,7 @@ def template_values(alert: Alert, kind: Kind) -> dict[str, str]:
         "story_count": str(alert.story_count),
         "categories": esc(_list(alert.categories)),
         "links": _links_block(kind, items, more),
-        "place": esc(place_label(alert.places[0].name, alert.places[0].kind, alert.places[0].country)) if alert.places else "",
+        "place": esc(_label(alert.places[0])) if alert.places else "",
         "where": _where_block(alert, kind),
     }
 
@@ -369,8 +377,8 @@ def webhook_fields(alert: Alert) -> dict[str, Any]:
         "first_seen": _utc_text(alert.first_seen),
         "fired": _utc_text(alert.fired),
         "rules_version": alert.rules_version,
-        "places": [{**p.model_dump(), "label": place_label(p.name, p.kind, p.country), "map": map_url(p.lat, p.lon, p.kind)}
-                   for p in alert.places],
+        "places": [{**p.model_dump(), "name": clean(p.name, PLACE_MAX, html=False), "label": _label(p),
+                    "map": map_url(p.lat, p.lon, p.kind)} for p in alert.places],
         "links": [
             {
                 "title": clean(r.title, REPORT_TITLE_MAX, html=False),

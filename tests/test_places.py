@@ -218,3 +218,31 @@ def test_rules_eval_places_scores_the_tagger_and_names_a_missing_headlines_file(
     bad = subprocess.run([wf, "rules", "eval-places", str(ROOT / "tests" / "data" / "places_en.jsonl")],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "give the headlines file" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_where_names_a_cyrillic_place_as_written_and_refuses_an_empty_where(tmp_path):
+    rules = RULES.replace("regions: [Ternopil Oblast, Lviv Oblast]", 'places: [Покровськ, "691650"]')
+    (tmp_path / "r.yaml").write_text(rules)
+    ruleset = load_rules(tmp_path)
+    pokrovsk = classify_headline(raw("Missile strike on Pokrovsk"), ruleset)
+    pokrovske = classify_headline(raw("Missile strike on Pokrovske"), ruleset)  # another town, same stem
+    ternopil = classify_headline(raw("Missile strike on Ternopil"), ruleset)  # by its id, quoted
+    assert [r.id for r in concerned_rules(ruleset, pokrovsk)] == ["west-ukraine"]
+    assert [p.name for p in pokrovske.places] == ["Pokrovske"] and concerned_rules(ruleset, pokrovske) == []
+    assert [r.id for r in concerned_rules(ruleset, ternopil)] == ["west-ukraine"]
+    (tmp_path / "r.yaml").write_text(RULES.replace("where:\n        regions: [Ternopil Oblast, Lviv Oblast]", "where: {}"))
+    with pytest.raises(RulesError) as err:
+        load_rules(tmp_path)
+    assert "could never fire" in str(err.value)
+
+
+def test_place_names_in_alert_texts_are_cleaned_like_feed_text():
+    odd = Place(id=1, name="Kyiv\n\n<!here> \u202e\x1b[31m" + "A" * 5000, kind="city", country="UA", lat=50.4, lon=30.5)
+    alert = Alert(id="a2", rule_id="r", severity="high", group_by="story", group="s", story_id="s", title="t",
+                  categories=["airstrike"], places=[odd], reports=[], source_count=1, first_seen=NOW, fired=NOW,
+                  notify=["x"], rules_version="t")
+    for kind in (Kind.SLACK, Kind.TEXT, Kind.EMAIL):
+        where_line = next(line for line in render(alert, kind).body.split("\n") if "Kyiv" in line)
+        assert "\x1b" not in where_line and "\u202e" not in where_line and len(where_line) < 1000
+        if kind is not Kind.TEXT:  # escaped where it would be markup
+            assert "<!here>" not in where_line

@@ -72,6 +72,8 @@ def resolve(where: object, gaz: Gazetteer) -> Resolved:
                                              f"'Kursk region', 'Донеччина', or a GeoNames code such as UA.05)"))
     ids: set[int] = set()
     for j, p in enumerate(where.places):  # type: ignore[attr-defined]
+        if isinstance(p, str) and p.strip().isdigit():
+            p = int(p)  # a GeoNames id written in quotes
         if isinstance(p, int):
             if p in gaz.by_id:
                 ids.add(p)
@@ -85,4 +87,6 @@ def resolve(where: object, gaz: Gazetteer) -> Resolved:
         else:
             problems.append((("places", j), f"unknown place {p!r} (a city, region or country the gazetteer knows, or a GeoNames id)"))
     near = tuple((n.lat, n.lon, n.km) for n in where.near)  # type: ignore[attr-defined]
+    if not (where.countries or where.regions or where.places or near):  # type: ignore[attr-defined]
+        problems.append(((), "`where` names no country, region, place or point, so the rule could never fire"))
     return Resolved(PlaceFilter(frozenset(countries), frozenset(regions), frozenset(ids), near), problems)

@@ -136,7 +136,8 @@ class Gazetteer:
                 forms.append(form)
 
     def place_named(self, text: str, kind: Kind | None = None) -> list[Place]:
-        """Places one of whose forms is exactly `text` (for `rules check` of `where:`)."""
+        """Places one of whose forms is exactly `text` (for `where:` in alert rules): a Cyrillic
+        name as written, not a town sharing its stem (Покровськ is not Pokrovske)."""
         folded = tuple(t for _, t in tokens_with_case(text))
         if not folded:
             return []
@@ -147,6 +148,8 @@ class Gazetteer:
             keys = {folded[0] if len(folded) == 1 else f"{folded[0]} {folded[1]}"}
         for key in keys:
             for form in self.index.get(key, ()):
+                if form.word0 is not None and form.word0 != folded[0]:
+                    continue
                 if form.length == len(folded) and all(
                         folded[i] == p if isinstance(p, str) else folded[i] in p or any(folded[i].startswith(s) for s in p)
                         for i, p in enumerate(form.rest, start=1)):

@@ -17,6 +17,7 @@ Places are toponyms in the text, not demonyms: "Russian drones hit Kharkiv" is K
 from __future__ import annotations
 
 import math
+from collections import Counter
 from functools import lru_cache
 from pathlib import Path
 
@@ -24,6 +25,8 @@ from rules.places.forms import all_caps, capitalised, is_cyrillic, peel, tokens_
 from rules.places.gazetteer import Form, Gazetteer, Place, gazetteer
 
 MAX_PLACES = 10
+MAX_NAMES = 100  # names looked at per text: a summary is capped at 2,000 characters, other producers' are not
+MAX_WORDS = 400  # words looked at per text (a capped summary has about 300)
 _LISTS = Path(__file__).resolve().parent / "data"
 
 # Words before a place name that say it is one ("in Nice", "біля Покровська", "в Одессе").
@@ -199,11 +202,12 @@ def tag_text(text: str, language: str | None = None, gaz: Gazetteer | None = Non
     gaz = gaz or gazetteer()
     if toks is None:
         toks = tokens_with_case(text)
+    toks = toks[:MAX_WORDS]
     if not toks:
         return []
     written = [w for w, _ in toks]
     folded = [f for _, f in toks]
-    spans = find_spans(gaz, written, folded)
+    spans = find_spans(gaz, written, folded)[:MAX_NAMES]
     if not spans:
         return []
     # names with one candidate, not everyday words, give their country as context to the others
@@ -216,14 +220,21 @@ def tag_text(text: str, language: str | None = None, gaz: Gazetteer | None = Non
     first = [_choose(gaz, s, language, set(), set(), set()) for s in kept]
     if len(kept) < 2:
         return first  # no other name to give context
+    # what the other names give, counted once: each name then takes its own share away
+    countries = Counter(p.country for p in first)
+    regions = Counter(f"{p.country}.{p.admin1}" for p in first if p.kind == "region")
+    inside = Counter(f"{p.country}.{p.admin1}" for p in first if p.kind == "city" and p.admin1)
     out = []
-    for i, span in enumerate(kept):
-        others = [p for j, p in enumerate(first) if j != i]
-        context = {p.country for p in others}
-        regions = {f"{p.country}.{p.admin1}" for p in others if p.kind == "region"}
-        inside = {f"{p.country}.{p.admin1}" for p in others if p.kind == "city" and p.admin1}
-        out.append(_choose(gaz, span, language, context, regions, inside))
+    for span, mine in zip(kept, first):
+        code = f"{mine.country}.{mine.admin1}"
+        out.append(_choose(gaz, span, language, _others(countries, mine.country),
+                           _others(regions, code if mine.kind == "region" else None),
+                           _others(inside, code if mine.kind == "city" and mine.admin1 else None)))
     return out
+
+
+def _others(counts: Counter, own: str | None) -> set[str]:
+    return {k for k, n in counts.items() if n - (k == own) > 0}
 
 
 _KIND_ORDER = {"city": 0, "region": 1, "country": 2}
