@@ -14,6 +14,7 @@ _FOLD = str.maketrans(
         "ё": "е",
         "\u0301": None,
         "\u0300": None,
+        "\u0307": None,  # the dot of a lower-cased Turkish İ: "İstanbul" is "istanbul"
     }
 )
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")

@@ -203,7 +203,8 @@ def test_one_cut_into_words_serves_rules_and_places():
 
     texts = [json.loads(line).get("title", "") for line in (ROOT / "tests" / "data" / "labelled.jsonl").read_text().splitlines() if line.strip()]
     texts += [json.loads(line)["text"] for line in (ROOT / "tests" / "data" / "places_ukru.jsonl").read_text().splitlines()]
-    texts += ["ЁЛКА на Ёлочной", "Kyiv’s mayor — “don't”", "STRASSE Straße ﬁnal", "Zaporizhzhia-plant"]
+    texts += ["ЁЛКА на Ёлочной", "Kyiv’s mayor — “don't”", "STRASSE Straße ﬁnal", "Zaporizhzhia-plant", "İstanbul talks"]
+    assert words("İstanbul talks") == ["istanbul", "talks"]
     assert [t for t in texts if words(t) != [f for _, f in tokens_with_case(t)]] == []
 
 
