@@ -21,15 +21,14 @@ from alerting.engine import AlertEngine, AlertState
 from alerting.silences import SilenceBook, follow_silences
 from core import health
 from core.contracts import ClassifiedHeadline, read_message
-from core.kafka import connection_problem
 from core.lag import report_lag
 from core.metrics import ALERTS_FIRED, ALERTS_SUPPRESSED
 from core.provisioning import provision
-from core.settings import ConfigError, Settings
+from core.settings import Settings
 from core.stage import Output, TransactionalStage, Unprocessable
 from core.state import CompactedState
 from core.tasks import background, cancel_all
-from core.topics import Topics, ensure_topics
+from core.topics import Topics
 from rules.reload import LiveRules, keep_reloading, live_rules
 
 log = logging.getLogger("watchfloor.alert")

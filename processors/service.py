@@ -14,10 +14,9 @@ from pathlib import Path
 from aiokafka.errors import KafkaError
 
 from core import health
-from core.kafka import connection_problem
 from core.lag import report_lag
 from core.provisioning import provision
-from core.settings import ConfigError, Settings
+from core.settings import Settings
 from core.stage import TransactionalStage
 from core.tasks import background, cancel_all
 from core.topics import Topics, ensure_topics

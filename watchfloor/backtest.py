@@ -222,7 +222,7 @@ def format_report(report: Report, examples: int = 3) -> str:
                 if not count:
                     continue
                 lines.append(f"\n{sign} {kind} {c.id}: {count:,} {'gained' if sign == '+' else 'lost'}"
-                             + (f", e.g." if count > examples else ""))
+                             + (", e.g." if count > examples else ""))
                 for item in items[:examples]:
                     lines.append(f"    {item['title'][:140]}")
     if all(not c.gained_count and not c.lost_count for c in [*report.categories.values(), *report.alerts.values()]):
