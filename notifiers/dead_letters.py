@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from aiokafka import AIOKafkaProducer
 
 from notifiers.redact import redact
 from core.contracts import Alert, DeadLetter
+from core.durable import DurableProducer
 
 
 class DeadLetters:
-    def __init__(self, topic: str, producer: AIOKafkaProducer) -> None:
+    def __init__(self, topic: str, producer: DurableProducer) -> None:
         self.topic = topic
         self.producer = producer
 

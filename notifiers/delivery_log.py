@@ -12,8 +12,8 @@ import json
 import logging
 from datetime import datetime, timezone
 
-from aiokafka import AIOKafkaProducer
 
+from core.durable import DurableProducer
 from core.settings import Settings
 from core.state import CompactedState
 from core.topics import DAY_MS
@@ -39,7 +39,7 @@ def _delivered_at(record: dict) -> float:
 
 
 class DeliveryLog:
-    def __init__(self, settings: Settings, topic: str, producer: AIOKafkaProducer) -> None:
+    def __init__(self, settings: Settings, topic: str, producer: DurableProducer) -> None:
         self.settings = settings
         self.topic = topic
         self.producer = producer

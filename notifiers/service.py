@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TextIO
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaConnectionError, KafkaError
 
@@ -30,6 +30,7 @@ from notifiers.metrics import ALERTS_IN_FLIGHT, INVALID_MESSAGES
 from notifiers.offsets import OffsetTracker
 from core import health
 from core.contracts import Alert
+from core.durable import DurableProducer
 from core.kafka import make_consumer, make_producer
 from core.settings import ConfigError, Settings
 from core.kafka import connection_problem
@@ -62,8 +63,9 @@ async def run_notifier(
     """Delivers alerts until `stop` is set; then waits up to `drain_timeout` s for alerts in
     flight, commits what is settled and returns. `apprise_config` overrides
     `settings.apprise_config`; with neither, alerts are printed to stdout. Raises ConfigError for a
-    bad config or an unreachable Kafka, and a Kafka error if the delivery log or a dead letter
-    cannot be written (nothing is committed past that alert)."""
+    bad config or an unreachable Kafka, and a Kafka error that waiting cannot cure if the delivery
+    log or a dead letter cannot be written (retriable ones are retried; nothing is committed past
+    that alert)."""
     config = apprise_config or settings.apprise_config
     channels = Channels.load(config)
     topics = Topics(settings.topic_prefix)
@@ -120,13 +122,13 @@ class Notifier:
         self.inflight: dict[asyncio.Task[None], tuple[TopicPartition, int]] = {}
         self.failures: list[BaseException] = []
         self.consumer: AIOKafkaConsumer | None = None
-        self.producer: AIOKafkaProducer | None = None
+        self.producer: DurableProducer | None = None
         self.delivery_log: DeliveryLog | None = None
         self.deliverer: Deliverer | None = None
         self._loaded_at_start = False
 
     async def run(self, stop: asyncio.Event) -> None:
-        self.producer = make_producer(self.settings)
+        self.producer = DurableProducer(lambda: make_producer(self.settings))
         await self.producer.start()
         try:
             self.delivery_log = DeliveryLog(self.settings, self.topics.deliveries, self.producer)
