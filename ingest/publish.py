@@ -8,25 +8,15 @@ import logging
 from datetime import datetime, timezone
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import InvalidProducerEpoch, KafkaError, OutOfOrderSequenceNumber, ProducerFenced, UnknownProducerId
+from aiokafka.errors import KafkaError
 
 from core.contracts import RawHeadline
+from core.durable import producer_is_dead
 from core.kafka import make_producer
 from core.settings import Settings
 from core.topics import Topics
 
 log = logging.getLogger("watchfloor.ingest")
-
-
-# Errors after which an idempotent producer cannot send again (aiokafka's sender task ends with
-# them): the broker lost or rejected the producer's sequence, e.g. when it restarted mid-send.
-FATAL = (OutOfOrderSequenceNumber, UnknownProducerId, InvalidProducerEpoch, ProducerFenced)
-
-
-def _fatal(exc: BaseException) -> bool:
-    """The listed errors, and aiokafka's bare KafkaError, which its sender task ends with on any
-    unexpected failure (every later send then raises it again)."""
-    return isinstance(exc, FATAL) or type(exc) is KafkaError
 
 
 class HeadlinePublisher:
@@ -95,7 +85,7 @@ class HeadlinePublisher:
                 sends.append(await producer.send(self.topics.ingest_seen, marker, key=h.id.encode()))
             await asyncio.gather(*sends)
         except KafkaError as exc:
-            if _fatal(exc):
+            if producer_is_dead(exc):
                 async with self._lock:
                     await self._replace(producer, exc)
             raise
