@@ -1,9 +1,20 @@
-"""Alert rules over classified headlines, without Kafka or faust: which rules a headline concerns,
-how its reports gather into stories, and when a rule fires or is held back.
+"""Alert rules over events, without Kafka: which event a report is about, which rules want it
+alerted, and when a message goes out. The live alert stage and `rules backtest` run the same
+steps (`AlertEngine.step` per report, `AlertEngine.flush` when time passes).
 
-`AlertEngine.step` is the one decision procedure: the live alerting stage runs it per (rule,
-headline) in offset order and writes the changelog entries it returns; the backtest runs it over
-one in-memory `AlertState` (alerting/state.py). Stories are plain JSON-able dicts.
+- A report joins its event (alerting/grouping.py) whatever its feed, language or rule.
+- A rule wants an event alerted once the event has `sources_at_least` sources; the event's
+  first alert waits `group_wait` after its first report, so the first reports gather and
+  polling order does not decide what fires. It names every rule that wants the event by then
+  and goes to the union of their tags: one message per event per channel.
+- A rule that wants the event later, with tags not yet alerted, sends it to those tags only.
+- An event that grows (sources past 3 and 10, a new language, a higher severity, a changed
+  casualty figure) sends an `Update:` to the tags alerted, at most `max_updates` times and
+  `update_interval` apart; the reports of a growth gather for `group_wait` too.
+- A `count_at_least` rule counts events in its window and sends a summary listing them.
+Throttles (per event, category or rule, as `group_by` says) and silences apply per rule when a
+message is due. Events and throttles are plain JSON; `AlertStep.records` are the changelog
+entries a step changed.
 """
 
 from __future__ import annotations
@@ -13,198 +24,415 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from alerting.state import AlertState, encode_story, story_key, throttle_key
-from alerting.stories import story_tokens
+from alerting.figures import casualties
+from alerting.grouping import guess_language, signature
+from alerting.state import AlertState, encode_event, event_key, throttle_key
 from rules.loader import RuleSet
 from rules.model import AlertRule
 from rules.routing import concerned_rules, rank  # noqa: F401  (re-exported: one routing for classify and alerting)
-from core.contracts import Alert, ClassifiedHeadline, Place, StoryReport
+from core.contracts import Alert, Casualties, ClassifiedHeadline, Event, EventRef, Place, StoryReport
 
 if TYPE_CHECKING:  # the book is filled from Kafka by alerting/silences.py; the engine only asks it
     from alerting.silences import SilenceBook
 
-MAX_REPORTS = 20
-MAX_STORIES_PER_RULE = 500  # a flood of distinct stories must not grow one rule's state without bound
+MAX_REPORTS = 50
+MAX_SOURCES = 100
+MAX_PLACES = 10
 MAX_MATCHED_SHOWN = 8  # a watch officer needs a hint of why, not the whole rule
+MAX_EVENTS_LISTED = 20
+SOURCE_STEPS = (3, 10)  # an update when the sources reach these counts
+GROUP_WAIT = 20.0
+UPDATE_INTERVAL = 600.0
+MAX_UPDATES = 3
 
 FIRE, PENDING, THROTTLED, SILENCED, UNKNOWN = "fire", "pending", "throttled", "silenced", "unknown"
-
-
-def new_story(rule: AlertRule, headline: ClassifiedHeadline, tokens: frozenset[str], now: float) -> dict:
-    """A story opened by this headline; its id depends on rule and headline only, so a replay
-    after a crash opens the same story."""
-    return {
-        "id": hashlib.sha256(f"{rule.id}\x1f{headline.id}".encode()).hexdigest()[:16],
-        "tokens": sorted(tokens), "first_seen": now, "last_seen": now,
-        "title": headline.title, "summary": headline.summary,
-        "reports": [], "sources": [], "categories": [], "matched": [],
-    }
-
-
-def file_report(story: dict, headline: ClassifiedHeadline, rule: AlertRule) -> None:
-    """Adds the headline's report, source, categories and terms to its story (once per headline)."""
-    if not any(r["headline_id"] == headline.id for r in story["reports"]):
-        if len(story["reports"]) < MAX_REPORTS:
-            story["reports"].append({"headline_id": headline.id, "source": headline.source, "title": headline.title,
-                                     "link": headline.link,
-                                     "published": headline.published.isoformat() if headline.published else None,
-                                     "fetched": headline.fetched.isoformat()})
-        if headline.source not in story["sources"]:
-            story["sources"].append(headline.source)
-        add_places(story, headline)
-    for c in headline.categories:
-        if c.id in rule.when.categories:
-            if c.id not in story["categories"]:
-                story["categories"].append(c.id)
-            story["matched"] = sorted(set(story["matched"]) | set(c.matched))
-            story.setdefault("severity", c.severity)
-            if rank(c.severity) > rank(story["severity"]):
-                story["severity"] = c.severity
-
-
-MAX_PLACES = 10
 _KIND_ORDER = {"city": 0, "region": 1, "country": 2}
 
 
-def add_places(story: dict, headline: ClassifiedHeadline) -> None:
-    """The story's places: every report's, each once, most specific first (what the alert names)."""
-    places = story.setdefault("places", [])
-    known = {p["id"] for p in places}
+def report_time(headline: ClassifiedHeadline) -> float:
+    """When it happened, as near as we know: the feed's publication time unless it is later than
+    the classification (a feed clock ahead) or missing."""
+    classified = headline.classified.timestamp()
+    if headline.published is None:
+        return classified
+    return min(headline.published.timestamp(), classified)
+
+
+def new_event(headline: ClassifiedHeadline, now: float) -> dict:
+    """An event opened by this report; its id depends on the report only, so a replay opens the same."""
+    return {
+        "id": hashlib.sha256(f"event\x1f{headline.id}".encode()).hexdigest()[:16],
+        "opened": now, "first_seen": report_time(headline), "last_seen": report_time(headline),
+        "members": [], "reports": [], "report_count": 0, "sources": [], "languages": [], "categories": [],
+        "severity": "info", "places": [], "casualties": {}, "matched": [], "rules": {}, "wants": [],
+        "alerted": None, "pending": None, "alerts": [],
+    }
+
+
+def file_report(event: dict, headline: ClassifiedHeadline, language: str) -> None:
+    """Adds the report and what it says (source, language, places, figures, severity) to its event."""
+    if any(r["headline_id"] == headline.id for r in event["reports"]):
+        return
+    event["report_count"] += 1
+    if len(event["reports"]) < MAX_REPORTS:
+        event["reports"].append({"headline_id": headline.id, "source": headline.source, "title": headline.title,
+                                 "link": headline.link, "language": language,
+                                 "published": headline.published.isoformat() if headline.published else None,
+                                 "fetched": headline.fetched.isoformat(), "at": report_time(headline)})
+    if headline.source not in event["sources"] and len(event["sources"]) < MAX_SOURCES:
+        event["sources"].append(headline.source)
+    if language not in event["languages"]:
+        event["languages"].append(language)
+    for c in headline.categories:
+        if c.id not in event["categories"]:
+            event["categories"].append(c.id)
+        if rank(c.severity) > rank(event["severity"]):
+            event["severity"] = c.severity
+        event["matched"] = sorted(set(event["matched"]) | set(c.matched))[:MAX_MATCHED_SHOWN * 4]
+    known = {p["id"] for p in event["places"]}
     new = [p.model_dump() for p in headline.places if p.id not in known]
     if new:
-        places.extend(new)
-        places.sort(key=lambda p: _KIND_ORDER.get(p["kind"], 3))
-        del places[MAX_PLACES:]
+        event["places"] = sorted(event["places"] + new, key=lambda p: _KIND_ORDER.get(p["kind"], 3))[:MAX_PLACES]
+    figures = casualties(f"{headline.title} {headline.summary}")
+    if figures and report_time(headline) >= _latest_figures_at(event):
+        event["casualties"] = {**event["casualties"], **figures, "at": report_time(headline)}
 
 
-@dataclass(frozen=True)
-class Decision:
-    outcome: str  # fire | pending | throttled
-    group: str
-    story_count: int
+def _latest_figures_at(event: dict) -> float:
+    return float(event["casualties"].get("at", 0.0))
 
 
-def group_key(rule: AlertRule, story: dict) -> str:
-    """What the throttle counts per: the story, its (first) category, or the whole rule."""
-    if rule.group_by == "story":
-        return story["id"]
-    if rule.group_by == "category":
-        return story["categories"][0] if story["categories"] else rule.id
-    return rule.id
+def facts(event: dict) -> dict:
+    """What an update compares: the counts, languages, severity and figures of the last message."""
+    figures = {k: v for k, v in event["casualties"].items() if k != "at"}
+    return {"sources": len(event["sources"]), "languages": list(event["languages"]),
+            "severity": event["severity"], "casualties": figures}
 
 
-def judge(rule: AlertRule, story: dict, in_window: int, last_fired: float | None, now: float,
-          throttle_s: float | None = None) -> Decision:
-    """Enough sources and stories, then not within the group's throttle."""
-    group = group_key(rule, story)
-    if len(story["sources"]) < rule.when.sources_at_least or in_window < rule.when.count_at_least:
-        return Decision(PENDING, group, in_window)
-    if last_fired is not None and now - last_fired < (rule.throttle_s if throttle_s is None else throttle_s):
-        return Decision(THROTTLED, group, in_window)
-    return Decision(FIRE, group, in_window)
+def changes(before: dict, now: dict) -> list[str]:
+    """What grew since the last message, one line each ([] = nothing worth an update)."""
+    out = []
+    step_before = sum(now_n <= before["sources"] for now_n in SOURCE_STEPS)
+    step_now = sum(now_n <= now["sources"] for now_n in SOURCE_STEPS)
+    if step_now > step_before:
+        out.append(f"sources: {before['sources']} → {now['sources']}")
+    added = [lang for lang in now["languages"] if lang not in before["languages"]]
+    if added:
+        out.append("now also reported in " + ", ".join(added))
+    if rank(now["severity"]) > rank(before["severity"]):
+        out.append(f"severity: {before['severity']} → {now['severity']}")
+    for kind in ("killed", "injured"):
+        old, new = before["casualties"].get(kind), now["casualties"].get(kind)
+        if new is not None and new != old:
+            out.append(f"{kind}: {old} → {new}" if old is not None else f"{kind}: {new}")
+    return out
 
 
-def build_alert(rule: AlertRule, story: dict, decision: Decision, trigger_id: str, now: float, rules_version: str) -> Alert:
-    """Deterministic id (rule, group, triggering headline): reprocessing after a crash yields the
-    same alert, which the notifiers' delivery log then sends only once."""
-    return Alert(
-        id=hashlib.sha256(f"{rule.id}\x1f{decision.group}\x1f{trigger_id}".encode()).hexdigest()[:32],
-        rule_id=rule.id,
-        severity=rule.severity or story.get("severity", "medium"),
-        group_by=rule.group_by,
-        group=decision.group,
-        story_id=story["id"],
-        title=story["title"],
-        summary=story["summary"],
-        categories=list(story["categories"]),
-        places=[Place(**p) for p in story.get("places", [])],
-        matched=list(story["matched"])[:MAX_MATCHED_SHOWN],
-        reports=[StoryReport(**r) for r in story["reports"]],
-        source_count=len(story["sources"]),
-        story_count=decision.story_count if rule.when.count_at_least > 1 else 1,
-        first_seen=datetime.fromtimestamp(story["first_seen"], timezone.utc),
-        fired=datetime.fromtimestamp(now, timezone.utc),
-        notify=list(rule.notify),
-        template=rule.template,
-        rules_version=rules_version,
-    )
+def headline_report(event: dict) -> dict:
+    """The report an alert is titled by: the earliest English one, else the earliest."""
+    reports = sorted(event["reports"], key=lambda r: (r["at"], r["headline_id"]))
+    english = [r for r in reports if r["language"] == "en"]
+    return (english or reports)[0]
 
 
 @dataclass
 class AlertStep:
-    """What one (rule, headline) step decided, and the changelog entries it changed."""
+    """What a step or flush decided, and the changelog entries it changed."""
 
-    rule_id: str
-    outcome: str  # fire | pending (not enough sources or stories yet) | throttled | silenced | unknown (rule gone)
-    alert: Alert | None
-    silenced_by: str | None
+    event_id: str | None = None
+    outcomes: dict[str, str] = field(default_factory=dict)  # rule id -> fire | pending | throttled | silenced | unknown
+    alerts: list[Alert] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)  # the public state of events that changed
     records: list[tuple[str, bytes | None]] = field(default_factory=list)  # in order; None = tombstone
-    story_id: str | None = None
-    group: str | None = None
+    silenced_by: dict[str, str] = field(default_factory=dict)
+
+    def extend(self, other: "AlertStep") -> None:
+        self.outcomes.update(other.outcomes)
+        self.alerts += other.alerts
+        self.events += other.events
+        self.records += other.records
+        self.silenced_by.update(other.silenced_by)
 
 
 class AlertEngine:
     """The alert rules of one rule set over an `AlertState`: the same steps live and in the backtest."""
 
-    def __init__(self, ruleset: RuleSet, silences: SilenceBook | None = None, *,
-                 max_stories: int = MAX_STORIES_PER_RULE, changelog: bool = True) -> None:
+    def __init__(self, ruleset: RuleSet, silences: SilenceBook | None = None, *, group_wait: float = GROUP_WAIT,
+                 update_interval: float = UPDATE_INTERVAL, max_updates: int = MAX_UPDATES,
+                 changelog: bool = True) -> None:
         """`changelog=False` is for a replay that keeps its state in memory only (the backtest):
         steps decide alike but return no records, sparing the encoding."""
         self.ruleset = ruleset
         self.silences = silences
-        self.max_stories = max_stories
+        self.group_wait = group_wait
+        self.update_interval = update_interval
+        self.max_updates = max_updates
         self.changelog = changelog
-        # durations parsed once: (rule, window, throttle, how long its stories are kept)
-        self._rules = {r.id: (r, r.window_s, r.throttle_s, max(r.window_s, r.throttle_s)) for r in ruleset.alerts}
+        self._rules = {r.id: r for r in ruleset.alerts}
+        self._order = {r.id: i for i, r in enumerate(ruleset.alerts)}
 
     def concerned(self, headline: ClassifiedHeadline) -> list[str]:
-        """Alert rule ids this headline concerns: the stage hands it to each rule's partition."""
+        """Alert rule ids this headline concerns (the classify stage hands it on with them)."""
         return [r.id for r in concerned_rules(self.ruleset, headline)]
 
-    def step(self, state: AlertState, rule_id: str, headline: ClassifiedHeadline, now: float) -> AlertStep:
-        """Files the headline under the rule's story and decides: fire, or why not.
+    # --- a report ------------------------------------------------------------------------------
 
-        `now` is the headline's classification time, so a replay decides as the first run did
-        (silences included). Old stories and throttles are dropped first, with tombstones."""
-        plan = self._rules.get(rule_id)
-        if plan is None:
-            return AlertStep(rule_id, UNKNOWN, None, None, [])  # removed by a reload since
-        rule, window, throttle, horizon = plan
-        stories = state.stories(rule_id)
-        gone = stories.expire(now - horizon, self.max_stories)
-        # a throttle is kept a horizon longer than it holds: headlines a little out of order still meet it
-        ended = state.expire_throttles(rule_id, now - throttle - horizon)
-        records: list[tuple[str, bytes | None]] = []
-        if self.changelog:
-            records += [(story_key(rule_id, sid), None) for sid in gone]
-            records += [(key, None) for key in ended]
-        tokens = story_tokens(headline.title)
-        story = stories.match(tokens)
-        if story is None:
-            opened = new_story(rule, headline, tokens, now)
-            # the same headline again, with a title of no words, matches nothing: it keeps its story
-            story = stories.stories.get(opened["id"])
-            if story is None:
-                story = opened
-                stories.add(story)
-        stories.touch(story, now)
-        file_report(story, headline, rule)
-        if self.changelog:
-            records.append((story_key(rule_id, story["id"]), encode_story(story)))
-        decision = judge(rule, story, stories.count_since(now - window), state.last_fired(
-            throttle_key(rule_id, group_key(rule, story))), now, throttle)
-        done = AlertStep(rule_id, decision.outcome, None, None, records, story["id"], decision.group)
-        if decision.outcome != FIRE:
-            return done
-        if self.silences is not None:
-            muted = self.silences.silencing(rule_id, story["title"], story["summary"],
-                                            datetime.fromtimestamp(now, timezone.utc))
+    def step(self, state: AlertState, headline: ClassifiedHeadline, rule_ids: list[str], now: float) -> AlertStep:
+        """Files the report in its event and decides for each rule it concerns. `now` is the
+        report's classification time, so a replay decides as the first run did."""
+        out = self.flush(state, now)
+        self._expire(state, now, out)
+        language = guess_language(headline.title, headline.language)
+        sig = signature(report_time(headline), [c.id for c in headline.categories],
+                        [p.model_dump() for p in headline.places], headline.title, language)
+        event = state.events.match(sig)
+        if event is None:
+            event = new_event(headline, now)
+            existing = state.events.get(event["id"])  # the same report again: it keeps its event
+            if existing is not None:
+                event = existing
+            else:
+                state.events.add(event)
+        state.events.join(event, sig)
+        file_report(event, headline, language)
+        out.event_id = event["id"]
+        for rule_id in rule_ids:
+            rule = self._rules.get(rule_id)
+            if rule is None:
+                out.outcomes[rule_id] = UNKNOWN  # removed by a reload since
+                continue
+            first_time = rule_id not in event["rules"]
+            event["rules"].setdefault(rule_id, now)
+            if rule.when.count_at_least > 1:
+                if first_time:
+                    state.count_event(rule_id, event["id"], now)
+                self._summary(state, rule, event, now, out)
+            elif len(event["sources"]) >= rule.when.sources_at_least:
+                if rule_id not in event["wants"]:
+                    event["wants"].append(rule_id)
+                out.outcomes[rule_id] = PENDING
+            else:
+                out.outcomes[rule_id] = PENDING
+        self._schedule(state, event, now)
+        due = self.flush(state, now)  # due at once (a rule with new tags, no group wait): sent now
+        if not any(e.id == event["id"] for e in due.events):
+            self._changed(event, now, out)
+        out.extend(due)
+        return out
+
+    def _schedule(self, state: AlertState, event: dict, now: float) -> None:
+        """Sets when the event's next message is due, if it owes one."""
+        alerted = event["alerted"]
+        if alerted is None:
+            if event["wants"] and not event["pending"]:
+                state.events.set_pending(event, {"due": max(event["opened"] + self.group_wait, now)})
+            return
+        new_tags = [t for r in event["wants"] if r in self._rules for t in self._rules[r].notify]
+        if any(t not in alerted["tags"] for t in new_tags):
+            due = now
+        elif changes(alerted["facts"], facts(event)) and alerted["updates"] < self.max_updates:
+            due = max(now + self.group_wait, alerted["last"] + self.update_interval)  # a burst gathers too
+        else:
+            return
+        pending = event["pending"]
+        if not pending or pending["due"] > due:
+            state.events.set_pending(event, {"due": due})
+
+    # --- time passing --------------------------------------------------------------------------
+
+    def flush(self, state: AlertState, now: float) -> AlertStep:
+        """The messages due at `now`: first alerts after their group wait, updates after their interval."""
+        out = AlertStep()
+        for event in state.events.due(now):
+            state.events.set_pending(event, None)
+            self._emit(state, event, now, out)
+            self._changed(event, now, out)
+        return out
+
+    def _emit(self, state: AlertState, event: dict, now: float, out: AlertStep) -> None:
+        alerted = event["alerted"]
+        ready: list[AlertRule] = []
+        for rule_id in sorted(event["wants"], key=lambda r: self._order.get(r, 1 << 30)):
+            rule = self._rules.get(rule_id)
+            if rule is None:
+                continue
+            if alerted is not None and rule_id in alerted["rules"]:
+                continue
+            group = self._group(rule, event)
+            last = state.last_fired(throttle_key(rule_id, group))
+            if last is not None and now - last < rule.throttle_s and group != event["id"]:
+                out.outcomes[rule_id] = THROTTLED
+                continue
+            muted = self._silenced(rule_id, event, now)
             if muted is not None:
-                done.outcome, done.silenced_by = SILENCED, muted.id
-                return done
-        done.alert = build_alert(rule, story, decision, headline.id, now, self.ruleset.version)
-        key = throttle_key(rule_id, decision.group)
-        state.set_fired(rule_id, key, now)
+                out.outcomes[rule_id], out.silenced_by[rule_id] = SILENCED, muted
+                continue
+            ready.append(rule)
+        new_tags = [t for r in ready for t in r.notify if alerted is None or t not in alerted["tags"]]
+        if ready and new_tags:
+            alert = self._alert(event, ready, list(dict.fromkeys(new_tags)), now, kind="alert")
+            self._fired(state, event, ready, now, out)
+            out.alerts.append(alert)
+            if alerted is None:
+                alerted = event["alerted"] = {"first": alert.id, "rules": [], "tags": [], "updates": 0,
+                                              "last": now, "facts": facts(event)}
+            alerted["rules"] += [r.id for r in ready]
+            alerted["tags"] += [t for t in alert.notify if t not in alerted["tags"]]
+            event["alerts"].append(alert.id)
+            return  # the new tags get the whole event now; an update for the others waits its turn
+        if alerted is None:
+            return
+        what = changes(alerted["facts"], facts(event))
+        if not what or alerted["updates"] >= self.max_updates:
+            return
+        if now - alerted["last"] < self.update_interval:
+            state.events.set_pending(event, {"due": alerted["last"] + self.update_interval})
+            return
+        rules = [self._rules[r] for r in alerted["rules"] if r in self._rules]
+        if not rules:
+            return
+        alerted["updates"] += 1
+        update = self._alert(event, rules, list(alerted["tags"]), now, kind="update", changes=what,
+                             update_of=alerted["first"], n=alerted["updates"])
+        alerted["facts"], alerted["last"] = facts(event), now
+        event["alerts"].append(update.id)
+        out.alerts.append(update)
+        for rule in rules:
+            out.outcomes[rule.id] = FIRE
+
+    def _fired(self, state: AlertState, event: dict, rules: list[AlertRule], now: float, out: AlertStep) -> None:
+        for rule in rules:
+            key = throttle_key(rule.id, self._group(rule, event))
+            state.set_fired(rule.id, key, now)
+            out.outcomes[rule.id] = FIRE
+            if self.changelog:
+                out.records.append((key, repr(now).encode()))
+
+    def _silenced(self, rule_id: str, event: dict, now: float) -> str | None:
+        if self.silences is None:
+            return None
+        top = headline_report(event)
+        muted = self.silences.silencing(rule_id, top["title"], " ".join(r["title"] for r in event["reports"][:10]),
+                                        datetime.fromtimestamp(now, timezone.utc))
+        return muted.id if muted is not None else None
+
+    @staticmethod
+    def _group(rule: AlertRule, event: dict) -> str:
+        """What the throttle counts per: the event, its (first) category, or the whole rule."""
+        if rule.group_by == "story":
+            return event["id"]
+        if rule.group_by == "category":
+            cats = [c for c in event["categories"] if c in rule.when.categories]
+            return cats[0] if cats else rule.id
+        return rule.id
+
+    # --- messages -------------------------------------------------------------------------------
+
+    def _alert(self, event: dict, rules: list[AlertRule], tags: list[str], now: float, *, kind: str,
+               changes: list[str] | None = None, update_of: str | None = None, n: int = 0) -> Alert:
+        """Deterministic id (event, kind, rules or update number): reprocessing after a crash
+        yields the same message, which the notifiers' delivery log then sends only once."""
+        primary = max(rules, key=lambda r: (rank(r.severity or event["severity"]), -self._order.get(r.id, 0)))
+        top = headline_report(event)
+        ident = f"{event['id']}\x1f{kind}\x1f{n}\x1f{','.join(r.id for r in rules)}\x1f{','.join(tags)}"
+        title = top["title"] if kind == "alert" else f"Update: {top['title']}"
+        severity = max((r.severity or event["severity"] for r in rules), key=rank)
+        return Alert(
+            id=hashlib.sha256(ident.encode()).hexdigest()[:32],
+            rule_id=primary.id, severity=severity, group_by=primary.group_by, group=self._group(primary, event),
+            story_id=event["id"], title=title, summary="", categories=list(event["categories"]),
+            places=[Place(**p) for p in event["places"]], matched=list(event["matched"])[:MAX_MATCHED_SHOWN],
+            reports=[StoryReport(**_report(r)) for r in sorted(event["reports"], key=lambda r: r["at"])[:20]],
+            source_count=len(event["sources"]), story_count=1,
+            first_seen=datetime.fromtimestamp(event["opened"], timezone.utc),
+            fired=datetime.fromtimestamp(now, timezone.utc), notify=tags, template=primary.template,
+            rules_version=self.ruleset.version, kind=kind, event_id=event["id"],
+            rules=[primary.id] + [r.id for r in rules if r is not primary], languages=list(event["languages"]),
+            changes=changes or [], update_of=update_of, casualties=_casualties(event),
+        )
+
+    def _summary(self, state: AlertState, rule: AlertRule, event: dict, now: float, out: AlertStep) -> None:
+        """A count_at_least rule: enough events in its window, not throttled or silenced, sends now."""
+        counted = state.counted_events(rule.id, now - rule.window_s)
+        if len(counted) < rule.when.count_at_least:
+            out.outcomes[rule.id] = PENDING
+            return
+        group = self._group(rule, event)
+        key = throttle_key(rule.id, group)
+        last = state.last_fired(key)
+        if last is not None and now - last < rule.throttle_s:
+            out.outcomes[rule.id] = THROTTLED
+            return
+        muted = self._silenced(rule.id, event, now)
+        if muted is not None:
+            out.outcomes[rule.id], out.silenced_by[rule.id] = SILENCED, muted
+            return
+        events = [e for e in (state.events.get(eid) for eid in reversed(counted)) if e is not None]
+        refs = [_ref(e) for e in events[:MAX_EVENTS_LISTED]]
+        cats = ", ".join(rule.when.categories)
+        title = f"Summary: {len(counted)} {cats} events in {rule.window}"
+        ident = f"summary\x1f{rule.id}\x1f{group}\x1f{event['id']}\x1f{now!r}"
+        alert = Alert(
+            id=hashlib.sha256(ident.encode()).hexdigest()[:32], rule_id=rule.id,
+            severity=rule.severity or max((e["severity"] for e in events), key=rank, default="medium"),
+            group_by=rule.group_by, group=group, story_id=event["id"], title=title, summary="",
+            categories=sorted({c for e in events for c in e["categories"] if c in rule.when.categories}),
+            places=[], matched=[], reports=[StoryReport(**_report(headline_report(e))) for e in events[:MAX_EVENTS_LISTED]],
+            source_count=len({s for e in events for s in e["sources"]}), story_count=len(counted),
+            first_seen=datetime.fromtimestamp(min(e["opened"] for e in events), timezone.utc),
+            fired=datetime.fromtimestamp(now, timezone.utc), notify=list(rule.notify), template=rule.template,
+            rules_version=self.ruleset.version, kind="summary", rules=[rule.id], events=refs,
+        )
+        state.set_fired(rule.id, key, now)
         if self.changelog:
-            records.append((key, repr(now).encode()))
-        return done
+            out.records.append((key, repr(now).encode()))
+        out.outcomes[rule.id] = FIRE
+        out.alerts.append(alert)
+
+    # --- bookkeeping ---------------------------------------------------------------------------
+
+    def _expire(self, state: AlertState, now: float, out: AlertStep) -> None:
+        for eid in state.events.expire(now):
+            if self.changelog:
+                out.records.append((event_key(eid), None))
+        for rule in self.ruleset.alerts:
+            horizon = max(rule.window_s, rule.throttle_s)
+            state.forget_counted(rule.id, now - rule.window_s)
+            for key in state.expire_throttles(rule.id, now - rule.throttle_s - horizon):
+                if self.changelog:
+                    out.records.append((key, None))
+
+    def _changed(self, event: dict, now: float, out: AlertStep) -> None:
+        if self.changelog:
+            out.records.append((event_key(event["id"]), encode_event(event)))
+            out.events.append(public_event(event, now))
+
+
+def public_event(event: dict, now: float) -> Event:
+    """The event as downstream consumers read it on `<prefix>.events`."""
+    top = headline_report(event)
+    return Event(
+        id=event["id"], title=top["title"], first_seen=datetime.fromtimestamp(event["first_seen"], timezone.utc),
+        last_seen=datetime.fromtimestamp(event["last_seen"], timezone.utc), categories=list(event["categories"]),
+        severity=event["severity"], places=[Place(**p) for p in event["places"]],
+        reports=[StoryReport(**_report(r)) for r in sorted(event["reports"], key=lambda r: r["at"])],
+        report_count=event["report_count"], sources=list(event["sources"]), source_count=len(event["sources"]),
+        languages=list(event["languages"]), casualties=_casualties(event), rules=sorted(event["rules"]),
+        alerts=list(event["alerts"]), updated=datetime.fromtimestamp(now, timezone.utc),
+    )
+
+
+def _report(r: dict) -> dict:
+    return {k: r[k] for k in ("headline_id", "source", "title", "link", "published", "fetched", "language")}
+
+
+def _casualties(event: dict) -> Casualties | None:
+    figures = {k: v for k, v in event["casualties"].items() if k in ("killed", "injured")}
+    return Casualties(**figures) if figures else None
+
+
+def _ref(event: dict) -> EventRef:
+    top = headline_report(event)
+    place = event["places"][0]["name"] if event["places"] else None
+    return EventRef(id=event["id"], title=top["title"], place=place, link=top["link"],
+                    source_count=len(event["sources"]), first_seen=datetime.fromtimestamp(event["first_seen"], timezone.utc))

@@ -1,9 +1,12 @@
 """The `watchfloor alert` stage: alert rules over the work the classify stage hands them.
 
-Input `<prefix>.alerting.work`, keyed by alert rule id, so one worker holds all of a rule's
-stories. State (stories and throttles) is the compacted `<prefix>.alerting.state`, partition for
-partition with the work topic; an alert and the state change that fired it commit together
-(core/stage.py), so a crash neither loses an alert nor fires it twice. Consumer group
+Input `<prefix>.alerting.work`: one item per classified headline that concerns an alert rule,
+with the rules it concerns, keyed by event bucket (the country of its most specific place), so
+one worker holds all reports of an event. State (open events and throttles) is the compacted
+`<prefix>.alerting.state`, partition for partition with the work topic; an alert, the event's
+public state on `<prefix>.events` and the state change that fired it commit together
+(core/stage.py), so a crash neither loses an alert nor fires it twice. A tick every second
+sends the alerts whose group wait or update interval has passed. Consumer group
 `<prefix>-alerting`.
 """
 
@@ -17,7 +20,8 @@ from pathlib import Path
 
 from aiokafka import ConsumerRecord
 
-from alerting.engine import AlertEngine, AlertState
+from alerting.engine import SILENCED, THROTTLED, AlertEngine, AlertStep
+from alerting.state import AlertState
 from alerting.silences import SilenceBook, follow_silences
 from core import health
 from core.contracts import ClassifiedHeadline, read_message
@@ -44,6 +48,7 @@ class AlertHandler:
     name = "alerting"
 
     def __init__(self, settings: Settings, live: LiveRules, topics: Topics, silences: SilenceBook) -> None:
+        self.settings = settings
         self.live = live
         self.topics = topics
         self.silences = silences
@@ -54,7 +59,9 @@ class AlertHandler:
     def engine(self) -> AlertEngine:
         ruleset = self.live.current
         if self._engine is None or self._engine[0] != ruleset.version:
-            self._engine = (ruleset.version, AlertEngine(ruleset, self.silences))
+            self._engine = (ruleset.version, AlertEngine(
+                ruleset, self.silences, group_wait=self.settings.event_group_wait,
+                update_interval=self.settings.event_update_interval, max_updates=self.settings.event_max_updates))
         return self._engine[1]
 
     async def assigned(self, partitions: Sequence[int]) -> None:
@@ -75,30 +82,44 @@ class AlertHandler:
     def process(self, partition: int, record: ConsumerRecord) -> list[Output]:
         try:
             item = json.loads(record.value)
-            rule_id = item["rule"]
+            rule_ids = item["rules"] if "rules" in item else [item["rule"]]  # one rule per item before events
+            if not isinstance(rule_ids, list) or not all(isinstance(r, str) for r in rule_ids):
+                raise TypeError("rules is a list of alert rule ids")
             headline = read_message(item["headline"])  # a headline.classified/1 of before an upgrade, too
             if not isinstance(headline, ClassifiedHeadline):
                 raise TypeError(f"a {headline.schema_} message, not a classified headline")
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise Unprocessable(f"not an alerting work item: {exc}") from None
-        step = self.engine().step(self.states[partition], rule_id, headline, headline.classified.timestamp())
+        step = self.engine().step(self.states[partition], headline, rule_ids, headline.classified.timestamp())
+        return self._outputs(partition, step)
+
+    def tick(self, partition: int, now: float) -> list[Output]:
+        """The alerts whose group wait or update interval has passed."""
+        state = self.states.get(partition)
+        if state is None:
+            return []
+        return self._outputs(partition, self.engine().flush(state, now))
+
+    def _outputs(self, partition: int, step: AlertStep) -> list[Output]:
         outputs = []
         for key, value in step.records:
             topic, part, key_bytes, value_bytes = self.store.apply(key, value, partition)
             outputs.append(Output(topic, key_bytes, value_bytes, part))
-        if step.alert is not None:
-            outputs.append(Output(self.topics.alerts, step.alert.id.encode(), step.alert.to_bytes()))
-            ALERTS_FIRED.labels(rule_id).inc()
-            log.info("alert fired", extra={"rule": rule_id, "alert": step.alert.id, "story": step.alert.story_id,
-                                           "sources": step.alert.source_count, "title": step.alert.title[:120]})
-        elif step.outcome in ("throttled", "silenced"):
-            ALERTS_SUPPRESSED.labels(rule_id, "throttle" if step.outcome == "throttled" else "silence").inc()
-            if step.silenced_by:
-                log.info("alert silenced", extra={"rule": rule_id, "silence": step.silenced_by})
+        for event in step.events:
+            outputs.append(Output(self.topics.events, event.id.encode(), event.to_bytes()))
+        for alert in step.alerts:
+            outputs.append(Output(self.topics.alerts, alert.id.encode(), alert.to_bytes()))
+            for rule_id in alert.rules:
+                ALERTS_FIRED.labels(rule_id).inc()
+            log.info("alert sent" if alert.kind != "update" else "update sent",
+                     extra={"rule": alert.rule_id, "rules": alert.rules, "alert": alert.id, "event": alert.event_id,
+                            "kind": alert.kind, "sources": alert.source_count, "title": alert.title[:120]})
+        for rule_id, outcome in step.outcomes.items():
+            if outcome in (THROTTLED, SILENCED):
+                ALERTS_SUPPRESSED.labels(rule_id, "throttle" if outcome == THROTTLED else "silence").inc()
+        for rule_id, silence in step.silenced_by.items():
+            log.info("alert silenced", extra={"rule": rule_id, "silence": silence})
         return outputs
-
-    def tick(self, partition: int, now: float) -> list[Output]:
-        return []
 
 
 async def prepare(settings: Settings, live: LiveRules) -> None:
@@ -111,7 +132,7 @@ async def run_alerting(settings: Settings, live: LiveRules, stop: asyncio.Event)
     topics = Topics(settings.topic_prefix)
     silences = SilenceBook()
     stage = TransactionalStage(settings, AlertHandler(settings, live, topics, silences), topics.alerting_work,
-                               consumer_group(settings), topics.processing_dead, ready_name="alert")
+                               consumer_group(settings), topics.processing_dead, ready_name="alert", tick_every=1.0)
     helpers = [background(follow_silences(settings, silences, stop), "silences"),
                background(report_lag(settings, consumer_group(settings), topics.alerting_work), "alerting lag"),
                background(health.heartbeat_loop(), "heartbeat")]

@@ -116,6 +116,29 @@ class StoryReport(BaseModel):
     link: str | None = None
     published: UtcDatetime | None = None
     fetched: UtcDatetime | None = Field(None, description="When the report's feed was fetched (for end-to-end latency)")
+    language: str | None = Field(None, description="Language of the report (the feed's, else guessed: en, uk, ru), or null")
+
+
+class EventRef(BaseModel):
+    """One event a summary alert counts: enough to read it and find it on `<prefix>.events`."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: str = Field(description="Event id (key on <prefix>.events)")
+    title: str
+    place: str | None = Field(None, description="Its most specific place, as \"Ternopil, Ukraine\", or null")
+    link: str | None = None
+    source_count: int
+    first_seen: UtcDatetime
+
+
+class Casualties(BaseModel):
+    """Figures the event's reports give; the latest one given wins (tolls are revised upwards)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    killed: int | None = None
+    injured: int | None = None
 
 
 class Alert(Message):
@@ -142,6 +165,39 @@ class Alert(Message):
     notify: list[str] = Field(description="Apprise tags to deliver to")
     template: str | None = Field(None, description="Operator's message template ({title}, {source_count}, ...), or null for the default")
     rules_version: str
+    kind: Literal["alert", "update", "summary"] = Field(
+        "alert", description="alert: an event's first alert to these tags; update: the event grew (title starts "
+                             "with 'Update:'); summary: a count_at_least rule's count of events")
+    event_id: str | None = Field(None, description="The event (key on <prefix>.events); null for a summary")
+    rules: list[str] = Field(default_factory=list, description="Every alert rule this message speaks for (rule_id first)")
+    languages: list[str] = Field(default_factory=list, description="Languages the event was reported in")
+    changes: list[str] = Field(default_factory=list, description="update: what changed since the last message, one line each")
+    update_of: str | None = Field(None, description="update: id of the event's first alert (mail threads on it)")
+    events: list[EventRef] = Field(default_factory=list, description="summary: the events counted, newest first")
+    casualties: Casualties | None = Field(None, description="Figures the event's reports give, or null")
+
+
+class Event(Message):
+    """One real-world event's current state, on the compacted `<prefix>.events`, keyed by `id`:
+    every report about it (any feed, language or rule), where, and what was alerted."""
+
+    schema_: Literal["event/1"] = Field("event/1", alias="schema", serialization_alias="schema")
+    id: str = Field(description="Event id: hash of its first report's id; stable across replays")
+    title: str = Field(description="Title of its earliest English report, else of its earliest report")
+    first_seen: UtcDatetime = Field(description="Publication (else classification) time of its earliest report")
+    last_seen: UtcDatetime = Field(description="Publication (else classification) time of its latest report")
+    categories: list[str]
+    severity: Literal["info", "low", "medium", "high", "critical"]
+    places: list[Place] = Field(description="Places its reports name, most specific first, at most 10")
+    reports: list[StoryReport] = Field(description="Its reports, earliest first, at most 50")
+    report_count: int = Field(description="Reports filed, including any beyond the 50 listed")
+    sources: list[str] = Field(description="Distinct sources, first first, at most 100")
+    source_count: int
+    languages: list[str]
+    casualties: Casualties | None = None
+    rules: list[str] = Field(description="Alert rules its reports concern")
+    alerts: list[str] = Field(description="Ids of the alerts and updates sent about it, first first")
+    updated: UtcDatetime = Field(description="When this state was written")
 
 
 class DeadLetter(Message):
@@ -189,6 +245,7 @@ MESSAGE_TYPES: dict[str, type[Message]] = {
     "headline.raw/1": RawHeadline,
     "headline.classified/2": ClassifiedHeadline,
     "alert/1": Alert,
+    "event/1": Event,
     "alert.dead/1": DeadLetter,
     "silence/1": Silence,
     "processing.dead/1": ProcessingDeadLetter,

@@ -34,6 +34,7 @@ def plan(settings: Settings, categories: list[str]) -> list[Planned]:
     owners = {topics.raw: "ingest", topics.ingest_seen: "ingest", topics.classified: "process",
               topics.processing_seen: "process (state)", topics.alerting_work: "process",
               topics.processing_dead: "process / alert", topics.alerts: "alert", topics.alerting_state: "alert (state)",
+              topics.events: "alert",
               topics.alerts_dead: "notify", topics.deliveries: "notify", topics.silences: "silence / console"}
     return [Planned(s, owners.get(s.name, "process")) for s in topics.specs(categories)]
 

@@ -69,6 +69,13 @@ class Settings(BaseSettings):
                                          "https://tile.openstreetmap.org/{z}/{x}/{y}.png; unset: the console's map draws "
                                          "the shipped country outlines, offline",
                                          validation_alias="WATCHFLOOR_CONSOLE_TILE_URL")
+    event_group_wait: float = Field(20.0, ge=0, le=3600, description="seconds, 0-3600: how long an event's first "
+                                    "reports gather before its first alert (0: alert at once)",
+                                    validation_alias="WATCHFLOOR_EVENT_GROUP_WAIT")
+    event_update_interval: float = Field(600.0, ge=0, le=86400, description="seconds, 0-86400, between an event's "
+                                         "messages", validation_alias="WATCHFLOOR_EVENT_UPDATE_INTERVAL")
+    event_max_updates: int = Field(3, ge=0, le=20, description="0-20 updates per event",
+                                   validation_alias="WATCHFLOOR_EVENT_MAX_UPDATES")
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
         "PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL",
         validation_alias="WATCHFLOOR_KAFKA_SECURITY_PROTOCOL")

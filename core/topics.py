@@ -88,13 +88,18 @@ class Topics:
 
     @property
     def alerting_work(self) -> str:
-        """Classified headlines handed to the alert rules they concern, keyed by rule id."""
+        """Classified headlines handed to the alert rules they concern, keyed by event bucket."""
         return f"{self.prefix}.alerting.work"
 
     @property
     def alerting_state(self) -> str:
-        """Alert rules' stories and throttles, co-partitioned with the work topic (compacted)."""
+        """Open events and throttles, co-partitioned with the work topic (compacted)."""
         return f"{self.prefix}.alerting.state"
+
+    @property
+    def events(self) -> str:
+        """Each event's current state (event/1), keyed by event id (compacted): for consumers."""
+        return f"{self.prefix}.events"
 
     def resolve(self, name: str) -> str:
         """Lets operators type `headlines.raw` for `<prefix>.headlines.raw`."""
@@ -112,8 +117,9 @@ class Topics:
             TopicSpec(self.silences, 1, 365 * DAY_MS, compacted=True, key="silence id"),
             TopicSpec(self.processing_dead, 1, 90 * DAY_MS, key="input key"),
             TopicSpec(self.processing_seen, p, 2 * DAY_MS, compacted=True, key="headline id"),
-            TopicSpec(self.alerting_work, p, 7 * DAY_MS, key="alert rule id"),
-            TopicSpec(self.alerting_state, p, 30 * DAY_MS, compacted=True, key="story or throttle key"),
+            TopicSpec(self.alerting_work, p, 7 * DAY_MS, key="event bucket (country of the first place, or '-')"),
+            TopicSpec(self.alerting_state, p, 30 * DAY_MS, compacted=True, key="event or throttle key"),
+            TopicSpec(self.events, 3, 30 * DAY_MS, compacted=True, key="event id"),
         ]
         specs += [TopicSpec(self.category(c), 3, 30 * DAY_MS, key="headline id") for c in categories]
         return specs

@@ -12,7 +12,9 @@ adds "payload extras" to its document: `:key=value` in the URL, which is the plu
 constructor parameter. A URL is fixed per channel and its values are strings, so for each message
 the channel's own parameters (parsed once from its URL by the plugin's `parse_url`) are handed to
 `Apprise.instantiate` with the alert's fields added to `payload`; the plugin JSON-encodes them
-as nested objects. Extras the user put in the URL are kept and take precedence.
+as nested objects. Extras the user put in the URL are kept and take precedence. An email channel
+gets an event's threading headers (References, In-Reply-To) the same way, through the email
+plugin's `headers` parameter (`+Header=value` in its URL).
 """
 
 from __future__ import annotations
@@ -57,11 +59,15 @@ class Channel:
 
     def _apprise_for(self, message: Message) -> Apprise:
         """The channel's Apprise object, or for a json:// channel and a message with payload
-        extras, one whose plugin adds them to the JSON document (see the module docstring)."""
-        if message.payload_extras is None or self.plugin_args is None:
+        extras (an email channel and a message with threading headers), one whose plugin adds
+        them to the JSON document (the mail's headers); see the module docstring."""
+        if self.plugin_args is None or (message.payload_extras is None and not message.headers):
             return self.apobj
-        own_extras = self.plugin_args.get("payload") or {}
-        args = {**self.plugin_args, "payload": {**message.payload_extras, **own_extras}}
+        if message.payload_extras is not None:
+            own_extras = self.plugin_args.get("payload") or {}
+            args = {**self.plugin_args, "payload": {**message.payload_extras, **own_extras}}
+        else:  # the URL's own +headers win
+            args = {**self.plugin_args, "headers": {**(message.headers or {}), **(self.plugin_args.get("headers") or {})}}
         plugin = Apprise.instantiate(args, asset=self.apobj.asset, tag=self.tags, suppress_exceptions=False)
         if plugin is None:  # Apprise logged why (a disabled plugin)
             raise RuntimeError(f"Apprise could not load {self.privacy_url} with the alert's fields")
@@ -200,7 +206,7 @@ class Channels:
                 kind=kind,
                 tags=frozenset(str(t) for t in service.tags),  # type: ignore[attr-defined]
                 apobj=own,
-                plugin_args=_plugin_args(service, privacy) if kind is Kind.JSON else None,
+                plugin_args=_plugin_args(service, privacy) if kind in (Kind.JSON, Kind.EMAIL) else None,
             )
             self._by_hash[key] = channel
         return channel

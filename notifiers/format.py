@@ -52,7 +52,7 @@ LIST_MAX = 300  # categories, matched terms
 TEMPLATE_MAX = 4000
 
 TEMPLATE_FIELDS = frozenset({"title", "summary", "severity", "rule_id", "source_count", "story_count", "categories", "links",
-                             "place", "where"})
+                             "place", "where", "rules", "languages", "changes", "events"})
 MAX_PLACES_SHOWN = 3
 
 _NOTIFY_TYPES = {
@@ -114,6 +114,7 @@ class Message:
     body_format: NotifyFormat
     notify_type: NotifyType
     payload_extras: Mapping[str, Any] | None = None
+    headers: Mapping[str, str] | None = None  # email only: threading headers (see thread_headers)
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,7 @@ class Link:
     source: str
     title: str
     url: str | None
+    language: str | None = None
 
 
 class TemplateError(ValueError):
@@ -175,16 +177,40 @@ def message_title(alert: Alert) -> str:
 
 
 def links(alert: Alert) -> tuple[list[Link], int]:
-    """At most REPORT_LINES reports, and how many more there were."""
+    """At most REPORT_LINES reports (a summary: its events), and how many more there were."""
+    if alert.kind == "summary" and alert.events:
+        out = [
+            Link(
+                source=clean(e.place, PLACE_MAX, html=False) if e.place else "no place named",
+                title=clean(f"{e.title} ({_sources(e.source_count)})", REPORT_TITLE_MAX, html=False),
+                url=safe_url(e.link),
+            )
+            for e in alert.events[:REPORT_LINES]
+        ]
+        return out, max(0, len(alert.events) - REPORT_LINES)
     out = [
         Link(
             source=clean(r.source, SOURCE_MAX, html=False) or "unknown source",
             title=clean(r.title, REPORT_TITLE_MAX, html=False),
             url=safe_url(r.link),
+            language=clean(r.language, 8, html=False) if r.language else None,
         )
         for r in alert.reports[:REPORT_LINES]
     ]
     return out, max(0, len(alert.reports) - REPORT_LINES)
+
+
+def thread_headers(alert: Alert) -> dict[str, str]:
+    """Email threading: every message of one event names the same root in References, and an
+    update replies to it, so mail clients that thread by reference (Thunderbird, Outlook, Apple
+    Mail) show the first alert and its updates as one conversation."""
+    if not alert.event_id:
+        return {}
+    root = f"<{re.sub(r'[^0-9A-Za-z]', '', alert.event_id)[:64]}@watchfloor.event>"
+    headers = {"References": root, "X-Watchfloor-Event": alert.event_id[:64]}
+    if alert.kind == "update":
+        headers["In-Reply-To"] = root
+    return headers
 
 
 def _list(values: list[str]) -> str:
@@ -213,7 +239,8 @@ def _links_block(kind: Kind, items: list[Link], more: int) -> str:
             inner = f'<a href="{html_escape(link.url)}">{text}</a>' if link.url else text
             if link.url and link.title:  # a link shown by its title: its URL for the text/plain part
                 inner += _PLAIN_ONLY.format(html_escape(link.url))
-            lines.append(f"<li>{esc(link.source)}: {inner}</li>")
+            lang = f" ({esc(link.language)})" if link.language else ""
+            lines.append(f"<li>{esc(link.source)}{lang}: {inner}</li>")
         if more:
             lines.append(f"<li>and {more} more</li>")
         return "<ul>" + "".join(lines) + "</ul>"
@@ -222,10 +249,12 @@ def _links_block(kind: Kind, items: list[Link], more: int) -> str:
         if kind is Kind.SLACK:
             text = esc(link.title or link.url or "")
             inner = f"[{text}](<{link.url}>)" if link.url else text
-            lines.append(f"• {esc(link.source)}: {inner}")
+            lang = f" ({esc(link.language)})" if link.language else ""
+            lines.append(f"• {esc(link.source)}{lang}: {inner}")
         else:
             tail = f" — {link.url}" if link.url else ""
-            lines.append(f"- {link.source}: {link.title}{tail}")
+            lang = f" ({link.language})" if link.language else ""
+            lines.append(f"- {link.source}{lang}: {link.title}{tail}")
     if more:
         lines.append(f"{'•' if kind is Kind.SLACK else '-'} and {more} more")
     return "\n".join(lines)
@@ -269,6 +298,10 @@ def template_values(alert: Alert, kind: Kind) -> dict[str, str]:
         "links": _links_block(kind, items, more),
         "place": esc(_label(alert.places[0])) if alert.places else "",
         "where": _where_block(alert, kind),
+        "rules": esc(_list(alert.rules or [alert.rule_id])),
+        "languages": esc(_list(alert.languages)),
+        "changes": esc(clean("; ".join(alert.changes), LIST_MAX, html=False)),
+        "events": str(len(alert.events)),
     }
 
 
@@ -312,10 +345,26 @@ def render_template(parsed: list[tuple[str, str | None]], alert: Alert, kind: Ki
 
 
 def _headline(alert: Alert, v: dict[str, str], bold: tuple[str, str] = ("", "")) -> str:
-    parts = [f"{bold[0]}{v['severity']}{bold[1]}", f"rule {v['rule_id']}", _sources(alert.source_count)]
-    if alert.story_count > 1:
-        parts.append(f"{alert.story_count} stories")
+    rules = alert.rules or [alert.rule_id]
+    parts = [f"{bold[0]}{v['severity']}{bold[1]}", f"{'rules' if len(rules) > 1 else 'rule'} {v['rules']}"]
+    if alert.kind == "summary":
+        parts.append(f"{alert.story_count} events")
+    else:
+        parts.append(_sources(alert.source_count))
+        if alert.languages:
+            parts.append(f"in {v['languages']}")
     return " · ".join(parts)
+
+
+def _changes_block(alert: Alert, kind: Kind) -> str:
+    """An update's first lines: what changed since the last message about the event."""
+    if not alert.changes:
+        return ""
+    esc = _ESCAPE[kind]
+    items = [esc(clean(c, 200, html=False)) for c in alert.changes[:10]]
+    if kind is Kind.EMAIL:
+        return "<p><strong>What changed:</strong></p><ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>"
+    return "What changed: " + "; ".join(items)
 
 
 def _footer(alert: Alert, kind: Kind) -> str:
@@ -338,13 +387,15 @@ def default_body(alert: Alert, kind: Kind) -> str:
             '<html><body style="font-family: sans-serif">'
             f"<h2>{v['title']}</h2>"
             f"<p>{_headline(alert, v, ('<strong>', '</strong>'))}</p>"
+            + _changes_block(alert, kind)
             + (f"<p>{v['where']}</p>" if v["where"] else "") +
             f"{summary}{v['links']}"
             f'<p style="color: #666">{footer}</p>'
             "</body></html>"
         )
     bold = ("**", "**") if kind is Kind.SLACK else ("", "")
-    blocks = [_headline(alert, v, bold), v["where"], v["summary"], v["links"], _footer(alert, kind)]
+    blocks = [_headline(alert, v, bold), _changes_block(alert, kind), v["where"], v["summary"], v["links"],
+              _footer(alert, kind)]
     return "\n".join(b for b in blocks if b)
 
 
@@ -372,6 +423,16 @@ def webhook_fields(alert: Alert) -> dict[str, Any]:
         "source_count": alert.source_count,
         "story_count": alert.story_count,
         "story_id": alert.story_id,
+        "kind": alert.kind,
+        "event_id": alert.event_id,
+        "rules": list(alert.rules or [alert.rule_id]),
+        "languages": list(alert.languages),
+        "changes": [clean(c, 200, html=False) for c in alert.changes],
+        "update_of": alert.update_of,
+        "casualties": alert.casualties.model_dump() if alert.casualties else None,
+        "events": [{"id": e.id, "title": clean(e.title, REPORT_TITLE_MAX, html=False),
+                    "place": clean(e.place, PLACE_MAX, html=False) if e.place else None, "url": safe_url(e.link),
+                    "source_count": e.source_count, "first_seen": _utc_text(e.first_seen)} for e in alert.events],
         "group_by": alert.group_by,
         "group": alert.group,
         "first_seen": _utc_text(alert.first_seen),
@@ -385,6 +446,7 @@ def webhook_fields(alert: Alert) -> dict[str, Any]:
                 "source": clean(r.source, SOURCE_MAX, html=False) or "unknown source",
                 "url": safe_url(r.link),
                 "published": _utc_text(r.published),
+                "language": r.language,
             }
             for r in alert.reports
         ],
@@ -416,7 +478,7 @@ class AlertRenderer:
                 self._cache[kind] = dataclasses.replace(self.message(Kind.TEXT), payload_extras=extras)
                 return self._cache[kind]
             alert = self.alert
-            if self.template is not None:
+            if self.template is not None and alert.kind != "update":  # an update says what changed
                 body = render_template(self.template, alert, kind)
                 if kind is Kind.EMAIL:
                     body = f'<html><body style="font-family: sans-serif"><div>{body}</div></body></html>'
@@ -429,6 +491,7 @@ class AlertRenderer:
                 body=body,
                 body_format=_FORMATS[kind],
                 notify_type=_NOTIFY_TYPES.get(alert.severity, NotifyType.INFO),
+                headers=thread_headers(alert) if kind is Kind.EMAIL else None,
             )
         return self._cache[kind]
 

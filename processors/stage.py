@@ -23,7 +23,7 @@ from core.topics import Topics
 from processors.classify import classify_headline, parse_raw
 from rules.places.gazetteer import gazetteer
 from rules.reload import LiveRules
-from rules.routing import concerned_rules
+from rules.routing import concerned_rules, event_bucket
 
 DEDUP_WINDOW = 24 * 3600.0
 
@@ -65,9 +65,10 @@ class ClassifyHandler:
         for match in out.categories:
             outputs.append(Output(self.topics.category(match.id), key, data))
             CATEGORY_MATCHES.labels(match.id).inc()
-        for rule in concerned_rules(ruleset, out):
-            work = b'{"rule":' + json.dumps(rule.id).encode() + b',"headline":' + data + b"}"
-            outputs.append(Output(self.topics.alerting_work, rule.id.encode(), work))
+        rules = concerned_rules(ruleset, out)
+        if rules:  # one work item per headline, with every rule it concerns: events span rules
+            work = b'{"rules":' + json.dumps([r.id for r in rules]).encode() + b',"headline":' + data + b"}"
+            outputs.append(Output(self.topics.alerting_work, event_bucket(out).encode(), work))
         topic, part, state_key, state_value = self.seen.apply(raw.id, time.time(), partition)
         outputs.append(Output(topic, state_key, state_value, part))
         HEADLINES_CLASSIFIED.inc()

@@ -12,6 +12,13 @@ def rank(severity: str) -> int:
     return SEVERITIES.index(severity)
 
 
+def event_bucket(headline: ClassifiedHeadline) -> str:
+    """The alert stage's partition key: the country of the headline's most specific place, or
+    "-". Reports of one event name the same country whatever their language, so one worker holds
+    all of an event; a report that names no place meets only events of other such reports."""
+    return headline.places[0].country if headline.places else "-"
+
+
 def concerned_rules(ruleset: RuleSet, headline: ClassifiedHeadline) -> list[AlertRule]:
     """The alert rules whose category, severity, place and term filters this headline passes."""
     if not ruleset.alerts or not headline.categories:

@@ -118,7 +118,7 @@ def test_a_time_range_limits_the_replay_and_the_summary_is_readable(history, cli
     assert "2 headlines" in out
     assert "+ category airstrike: 1 gained" in out and "Overnight shelling of Kherson kills two" in out
     assert "- category airstrike: 1 lost" in out and "Drone attack on Odesa port" in out
-    assert "- alert strikes: 1 lost" in out
+    assert "- alert strikes: 1 events no longer alerted" in out
     lines = {line.split()[0]: line.split()[1:] for line in out.splitlines() if line.startswith(("airstrike", "diplomacy"))}
     assert lines["airstrike"] == ["1", "1", "+1", "-1"]
 
@@ -180,3 +180,33 @@ def test_the_replay_matches_classifying_everything_with_both_rule_sets(tmp_path)
         assert (change.before, change.after) == (len(before), len(after)), cid
         assert {h["id"] for h in change.gained} == after - before and {h["id"] for h in change.lost} == before - after, cid
     assert report.categories["diplomacy"].after == 0 and report.categories["diplomacy"].lost_count > 0
+
+
+def test_an_alert_rule_change_is_counted_in_events_not_headlines(tmp_path):
+    """Three feeds in three languages report one strike: a rule change that makes it alert gains one event."""
+    from rules.loader import load_rules
+    from watchfloor.backtest import Backtest
+
+    current = CURRENT.replace('any: ["missile strike*", "drone attack*"]', 'any: ["drone attack*"]')
+    candidate = CURRENT.replace('any: ["missile strike*", "drone attack*"]',
+                                'any: ["missile strike*", "drone attack*", "ракетн* удар*"]')
+    folders = []
+    for name, text in (("current", current), ("candidate", candidate)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "rules.yaml").write_text(text)
+        folders.append(load_rules(tmp_path / name))
+    reports = [("e1", "Missile strike on Ternopil kills 25", "en"),
+               ("u1", "Ракетний удар по Тернополю: загинули 25 людей", "uk"),
+               ("r1", "Ракетный удар по Тернополю: погибли 25 человек", "ru"),
+               ("o1", "Missile strike on Odesa port", "en")]
+    run = Backtest(*folders)
+    at = NOW - timedelta(hours=1)
+    run.add([(int((at + timedelta(minutes=i)).timestamp() * 1000),
+              RawHeadline(id=hid, feed_id=f"f{i}", source=f"S{i}", title=title, fetched=at, language=lang).to_bytes())
+             for i, (hid, title, lang) in enumerate(reports)])
+    report = run.finish()
+    strikes = report.alerts["strikes"]
+    assert report.categories["airstrike"].gained_count == 4  # headlines
+    assert (strikes.before, strikes.after, strikes.gained_count, strikes.lost_count) == (0, 2, 2, 0)  # events
+    ternopil = next(e for e in strikes.gained if "Ternopil" in e["title"])
+    assert sorted(ternopil["reports"]) == ["e1", "r1", "u1"] and ternopil["sources"] == 3

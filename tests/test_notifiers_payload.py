@@ -151,9 +151,9 @@ async def test_a_json_webhook_receives_the_alerts_fields(hook_server, tmp_path):
     assert fields["title"] == "Poland detains <two> suspects over rail sabotage & arson"
     assert fields["rules_version"] == "v9"
     assert fields["links"] == [
-        {"title": t, "source": s, "url": u.replace(" ", "%20"), "published": "2025-11-20T08:30:00Z"}
+        {"title": t, "source": s, "url": u.replace(" ", "%20"), "published": "2025-11-20T08:30:00Z", "language": None}
         for s, t, u in REPORTS
-    ] + [{"title": "x", "source": "Sly", "url": None, "published": None}]  # only http(s) links
+    ] + [{"title": "x", "source": "Sly", "url": None, "published": None, "language": None}]  # only http(s) links
     assert hook.headers[0]["Authorization"].startswith("Basic ")  # the URL's credentials still apply
 
 

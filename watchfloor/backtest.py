@@ -2,8 +2,11 @@
 
 The history is classified twice, by the rules in force and by the candidate rules, with the
 same code the processor runs; the alert rules are replayed in time order over each result by
-the alert stage's own engine (alerting/engine.py: `AlertEngine.step` on an in-memory
-`AlertState`). Silences are not replayed: they are not part of a rule change.
+the alert stage's own engine (alerting/engine.py: `AlertEngine.step` and `flush` on an
+in-memory `AlertState`), event grouping and group wait included. An alert rule's change is
+counted in events, not headlines: the events it would newly alert, or no longer alert (an
+event of one replay is the same as one of the other when they share a report). Silences are
+not replayed: they are not part of a rule change.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from alerting.engine import FIRE, AlertEngine, AlertState
+from alerting.engine import AlertEngine, AlertStep
+from alerting.state import AlertState
 from rules.engine import Engine, Match
 from rules.loader import RuleSet
 from rules.text import words
@@ -137,46 +141,41 @@ class Backtest:
                 if (ids_before & alert_now) or (ids_after & alert_new):
                     self._candidates.append((timestamp, item, before, after))
 
-    def finish(self) -> Report:
+    def finish(self, group_wait: float = 20.0) -> Report:
         self._candidates.sort(key=lambda c: c[0])
-        unchanged = self._unchanged_alert_rules()
-        fired_before = self._replay(self.current, [(t, i, b) for t, i, b, _ in self._candidates])
-        fired_after = self._replay(self.candidate, [(t, i, a) for t, i, _, a in self._candidates], skip=unchanged)
-        fired_after.update({rule_id: fired_before.get(rule_id, {}) for rule_id in unchanged})
+        fired_before = self._replay(self.current, [(t, i, b) for t, i, b, _ in self._candidates], group_wait)
+        fired_after = self._replay(self.candidate, [(t, i, a) for t, i, _, a in self._candidates], group_wait)
         for rule_id, change in self.report.alerts.items():
             before, after = fired_before.get(rule_id, {}), fired_after.get(rule_id, {})
             change.before, change.after = len(before), len(after)
-            for key in after.keys() - before.keys():
-                change.gain(after[key])
-            for key in before.keys() - after.keys():
-                change.lose(before[key])
+            for item in _unmatched(after, before):
+                change.gain(item)
+            for item in _unmatched(before, after):
+                change.lose(item)
         stamps = [c[0] for c in self._candidates]
         if stamps:
             self.report.first = datetime.fromtimestamp(stamps[0] / 1000, timezone.utc)
             self.report.last = datetime.fromtimestamp(stamps[-1] / 1000, timezone.utc)
         return self.report
 
-    def _unchanged_alert_rules(self) -> set[str]:
-        """Alert rules defined alike in both sets whose categories classified every headline alike:
-        their replay would be the same, so it runs once (most rule changes touch one category)."""
-        current = {r.id: r for r in self.current.alerts}
-        same = {r.id for r in self.candidate.alerts if current.get(r.id) == r}
-        watched = {rid: set(current[rid].when.categories) for rid in same}
-        for _, _, before, after in self._candidates:
-            if not same:
-                break
-            for rid in list(same):
-                cats = watched[rid]
-                if [m for m in before if m.id in cats] != [m for m in after if m.id in cats]:
-                    same.discard(rid)
-        return same
-
     @staticmethod
-    def _replay(ruleset: RuleSet, items: list[tuple[int, dict, list[Match]]], skip: set[str] = frozenset()) -> dict[str, dict[str, dict]]:  # type: ignore[assignment]
-        """Alerts each rule fires over the history, keyed by alert id (deterministic, as live)."""
-        watched = {c for r in ruleset.alerts if r.id not in skip for c in r.when.categories}
-        engine, state = AlertEngine(ruleset, changelog=False), AlertState()
+    def _replay(ruleset: RuleSet, items: list[tuple[int, dict, list[Match]]], group_wait: float) -> dict[str, dict[str, dict]]:
+        """The events each rule alerts over the history (rule -> event id -> what it alerted)."""
+        watched = {c for r in ruleset.alerts for c in r.when.categories}
+        engine, state = AlertEngine(ruleset, changelog=False, group_wait=group_wait), AlertState()
         fired: dict[str, dict[str, dict]] = {}
+
+        def collect(step: AlertStep) -> None:
+            for alert in step.alerts:
+                if alert.kind == "update":
+                    continue
+                key = alert.event_id or alert.id
+                for rule_id in alert.rules:
+                    fired.setdefault(rule_id, {}).setdefault(key, {
+                        "id": key, "title": alert.title, "fired": alert.fired.isoformat(), "sources": alert.source_count,
+                        "reports": [r.headline_id for r in alert.reports]})
+
+        now = 0.0
         for timestamp, item, matches in items:
             if not any(m.id in watched for m in matches):
                 continue
@@ -188,17 +187,23 @@ class Backtest:
                 "categories": [CategoryMatch(id=m.id, severity=m.severity, matched=list(m.matched)) for m in matches],
                 "classified": datetime.fromtimestamp(now, timezone.utc),
             })
-            for rule_id in engine.concerned(headline):
-                if rule_id in skip:
-                    continue
-                step = engine.step(state, rule_id, headline, now)
-                if step.outcome != FIRE or step.alert is None:
-                    continue
-                alert = step.alert
-                fired.setdefault(rule_id, {})[f"{alert.group}\x1f{headline.id}"] = {
-                    "id": headline.id, "title": alert.title, "fired": alert.fired.isoformat(),
-                    "sources": alert.source_count}
+            rule_ids = engine.concerned(headline)
+            if rule_ids:
+                collect(engine.step(state, headline, rule_ids, now))
+        collect(engine.flush(state, now + group_wait + 1))
+        for per_rule in fired.values():  # an event's reports at the end of the history, not at its alert
+            for key, item in per_rule.items():
+                event = state.events.get(key)
+                if event is not None:
+                    item["reports"] = [r["headline_id"] for r in event["reports"]]
+                    item["sources"] = len(event["sources"])
         return fired
+
+
+def _unmatched(these: dict[str, dict], others: dict[str, dict]) -> list[dict]:
+    """The events of `these` that share no report with any of `others`."""
+    known = {hid for item in others.values() for hid in item["reports"]}
+    return [item for item in these.values() if known.isdisjoint(item["reports"])]
 
 
 def format_report(report: Report, examples: int = 3) -> str:
@@ -206,13 +211,13 @@ def format_report(report: Report, examples: int = 3) -> str:
     lines = [f"{report.headlines:,} headlines ({report.duplicates:,} duplicates skipped"
              + (f", {report.unreadable:,} unreadable" if report.unreadable else "") + ")",
              f"rules in force {report.current_version}  ->  candidate {report.candidate_version}", ""]
-    width = max([len("category")] + [len(c) for c in report.categories] + [len(a) for a in report.alerts])
+    width = max([len("alert rule (events)")] + [len(c) for c in report.categories] + [len(a) for a in report.alerts])
     lines.append(f"{'category':<{width}}  {'before':>8}  {'after':>8}  {'gained':>7}  {'lost':>7}")
     for c in sorted(report.categories.values(), key=lambda c: c.id):
         lines.append(f"{c.id:<{width}}  {c.before:>8,}  {c.after:>8,}  {'+' + format(c.gained_count, ','):>7}  "
                      f"{'-' + format(c.lost_count, ','):>7}")
     if report.alerts:
-        lines += ["", f"{'alert rule':<{width}}  {'before':>8}  {'after':>8}  {'new':>7}  {'gone':>7}"]
+        lines += ["", f"{'alert rule (events)':<{width}}  {'before':>8}  {'after':>8}  {'new':>7}  {'gone':>7}"]
         for a in sorted(report.alerts.values(), key=lambda a: a.id):
             lines.append(f"{a.id:<{width}}  {a.before:>8,}  {a.after:>8,}  {'+' + format(a.gained_count, ','):>7}  "
                          f"{'-' + format(a.lost_count, ','):>7}")
@@ -221,8 +226,9 @@ def format_report(report: Report, examples: int = 3) -> str:
             for sign, items, count in (("+", c.gained, c.gained_count), ("-", c.lost, c.lost_count)):
                 if not count:
                     continue
-                lines.append(f"\n{sign} {kind} {c.id}: {count:,} {'gained' if sign == '+' else 'lost'}"
-                             + (", e.g." if count > examples else ""))
+                what = ("gained" if sign == "+" else "lost") if kind == "category" else \
+                    ("events newly alerted" if sign == "+" else "events no longer alerted")
+                lines.append(f"\n{sign} {kind} {c.id}: {count:,} {what}" + (", e.g." if count > examples else ""))
                 for item in items[:examples]:
                     lines.append(f"    {item['title'][:140]}")
     if all(not c.gained_count and not c.lost_count for c in [*report.categories.values(), *report.alerts.values()]):

@@ -1,0 +1,154 @@
+"""The open events of one partition, as plain JSON-able dicts, with the index that finds a
+report's candidate events (by place id and rare stem, alerting/grouping.py) without a scan.
+
+An event's core cities are those its one-city reports name: a report naming other cities only
+never joins it, so a headline naming three struck cities does not chain their three events into
+one. An event closes `GAP` after its last report or `SPAN` after its first, whichever is sooner;
+`expire` removes closed events that owe no alert (an alert still waiting keeps its event).
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterator
+
+from alerting.grouping import GAP, SPAN, Signature, in_time, index_keys, lookup_keys, same_event
+
+MAX_MEMBERS = 20  # reports compared with a newcomer: the first 20 (later ones are the same story retold)
+
+
+def closes_at(event: dict) -> float:
+    return min(event["last_seen"] + GAP, event["first_seen"] + SPAN)
+
+
+class EventBook:
+    def __init__(self) -> None:
+        self.events: dict[str, dict] = {}
+        self._members: dict[str, list[Signature]] = {}
+        self._keys: dict[str, set[str]] = {}  # event id -> its index keys
+        self._core: dict[str, set[int]] = {}  # event id -> cities its one-city reports name
+        self._index: dict[str, dict[str, int]] = {}  # key -> {event id: seq}
+        self._closing: list[tuple[float, str]] = []  # heap of (closes at, id); stale entries skipped
+        self._waiting: set[str] = set()  # ids of events with an alert waiting
+        self.next_seq = 0
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+    def __iter__(self) -> Iterator[dict]:
+        return iter(self.events.values())
+
+    def get(self, event_id: str) -> dict | None:
+        return self.events.get(event_id)
+
+    def add(self, event: dict) -> None:
+        """Files an event (new, or read back from the changelog, replacing one of the same id)."""
+        eid = event["id"]
+        if eid in self.events:
+            self.remove(eid)
+        event.setdefault("seq", self.next_seq)
+        self.next_seq = max(self.next_seq, event["seq"] + 1)
+        self.events[eid] = event
+        self._members[eid] = [Signature.from_json(m) for m in event["members"]]
+        self._keys[eid] = set()
+        self._core[eid] = set()
+        for sig in self._members[eid]:
+            self._file(eid, sig)
+        heapq.heappush(self._closing, (closes_at(event), eid))
+        if event.get("pending"):
+            self._waiting.add(eid)
+
+    def _file(self, eid: str, sig: Signature) -> None:
+        if len(sig.cities) == 1:
+            self._core[eid] |= sig.cities
+        seq = self.events[eid]["seq"]
+        for key in index_keys(sig) - self._keys[eid]:
+            self._keys[eid].add(key)
+            self._index.setdefault(key, {})[eid] = seq
+
+    def remove(self, eid: str) -> None:
+        self.events.pop(eid)
+        self._waiting.discard(eid)
+        self._members.pop(eid)
+        self._core.pop(eid)
+        for key in self._keys.pop(eid):
+            held = self._index.get(key)
+            if held is not None:
+                held.pop(eid, None)
+                if not held:
+                    del self._index[key]
+
+    def members(self, eid: str) -> list[Signature]:
+        """The signatures a newcomer is compared with."""
+        return self._members[eid]
+
+    def core_cities(self, eid: str) -> set[int]:
+        return self._core[eid]
+
+    def join(self, event: dict, sig: Signature) -> None:
+        """A report joined `event`: its times, its signature among the members (the first
+        MAX_MEMBERS), its index keys."""
+        event["first_seen"] = min(event["first_seen"], sig.at)
+        event["last_seen"] = max(event["last_seen"], sig.at)
+        if len(event["members"]) < MAX_MEMBERS:
+            event["members"].append(sig.to_json())
+            self._members[event["id"]].append(sig)
+            self._file(event["id"], sig)
+        heapq.heappush(self._closing, (closes_at(event), event["id"]))
+
+    def candidates(self, sig: Signature) -> list[str]:
+        """Open events sharing an index key with the report, newest first."""
+        found: dict[str, int] = {}
+        for key in lookup_keys(sig):
+            held = self._index.get(key)
+            if held:
+                found.update(held)
+        return sorted(found, key=found.__getitem__, reverse=True)
+
+    def match(self, sig: Signature) -> dict | None:
+        """The event the report is about: of the candidates it is in time for and the same
+        happening as (against any member), the best scoring; None for a new event."""
+        best: tuple[float, int] | None = None
+        chosen = None
+        for eid in self.candidates(sig):
+            event = self.events[eid]
+            if not in_time(sig, event["first_seen"], event["last_seen"]):
+                continue
+            core = self._core[eid]
+            if core and sig.cities and core.isdisjoint(sig.cities):
+                continue  # a report of one city never joins another city's event through a multi-city one
+            score = max((s for ok, s in (same_event(sig, m) for m in self._members[eid]) if ok), default=None)
+            if score is not None and (best is None or (score, event["seq"]) > best):
+                best, chosen = (score, event["seq"]), event
+        return chosen
+
+    def expire(self, now: float) -> list[str]:
+        """Removes the events closed before `now` that owe no alert; their ids."""
+        gone = []
+        held = []
+        while self._closing and self._closing[0][0] < now:
+            when, eid = heapq.heappop(self._closing)
+            event = self.events.get(eid)
+            if event is None or closes_at(event) != when:
+                continue  # a stale entry: the event moved on, or is gone
+            if event.get("pending"):
+                held.append((when, eid))
+                continue
+            self.remove(eid)
+            gone.append(eid)
+        for entry in held:
+            heapq.heappush(self._closing, entry)
+        return gone
+
+    def set_pending(self, event: dict, pending: dict | None) -> None:
+        """An alert the event owes (or None once it is sent)."""
+        event["pending"] = pending
+        if pending:
+            self._waiting.add(event["id"])
+        else:
+            self._waiting.discard(event["id"])
+
+    def due(self, now: float) -> list[dict]:
+        """Events whose waiting alert is due at `now`, oldest due first."""
+        ready = [self.events[e] for e in self._waiting if self.events[e]["pending"]["due"] <= now]
+        return sorted(ready, key=lambda e: (e["pending"]["due"], e["seq"]))
