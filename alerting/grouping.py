@@ -9,7 +9,7 @@ joins an open event when
 - they share a category, and the report is at most `GAP` after the event's last report and
   `SPAN` after its first;
 - their places do not conflict: two reports that both name cities must share one (or one's
-  city lies in the other's region), and a region or country of one must hold the other's;
+  city lies in the other's region), and two that name regions must share one;
 - and either they share a specific place (a city, or a region when that is the most specific
   either names) and their words are at least `SAME_PLACE` alike, or their words alone are
   `SAME_WORDS` alike (the IDF-weighted cosine of alerting/stories.py, against the closest of
@@ -34,18 +34,20 @@ from rules.places.forms import tokens_with_case
 GAP = 12 * 3600.0  # a report more than 12 h after an event's last one starts a new event
 SPAN = 36 * 3600.0  # and no event takes reports for more than 36 h after its first
 SAME_PLACE = 0.12
-SAME_WORDS = 0.45
+SAME_WORDS = 0.4
+SAME_KEYS = 0.4
+NAME_IDF = 8.0  # an English word this rare (at most ~1 in 1,000 headlines) is a name: a key
+CITY_KEY, REGION_KEY, COUNTRY_KEY = 9.0, 4.0, 2.0
 NAME_WEIGHT = 8.0  # a capitalised Cyrillic word not at the start: a name, as rare as an English one
 CYRILLIC_WEIGHT = 4.0  # any other Cyrillic word: no Ukrainian or Russian corpus to weigh it by
 NUMBER_WEIGHT = 7.0
 
 _TRANSLIT = str.maketrans({
-    "а": "a", "б": "b", "в": "v", "г": "h", "ґ": "g", "д": "d", "е": "e", "є": "ye", "ж": "zh", "з": "z",
+    "а": "a", "б": "b", "в": "v", "г": "g", "ґ": "g", "д": "d", "е": "e", "є": "ye", "ж": "zh", "з": "z",
     "и": "y", "і": "i", "ї": "yi", "й": "y", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o", "п": "p",
     "р": "r", "с": "s", "т": "t", "у": "u", "ф": "f", "х": "kh", "ц": "ts", "ч": "ch", "ш": "sh",
     "щ": "shch", "ь": "", "ю": "yu", "я": "ya", "ы": "y", "э": "e", "ъ": "", "ё": "e", "'": "",
 })
-_RU_G = str.maketrans({"г": "g"})  # Russian г is g; Ukrainian г is h (Харків / Харьков differ anyway)
 _UKRAINIAN_LETTERS = set("іїєґ")
 _RUSSIAN_LETTERS = set("ыэъё")
 _LATIN_SUFFIXES = ("ings", "ing", "ied", "ies", "ed", "es", "s")
@@ -54,9 +56,10 @@ STEM = 5
 
 
 def transliterate(word: str, language: str) -> str:
-    """Latin letters for a lower-case Cyrillic word (a simple national-style table)."""
-    if language == "ru":
-        word = word.translate(_RU_G)
+    """Latin letters for a lower-case Cyrillic word. Г is g in both languages: names in the news
+    are mostly foreign ones spelt with g in English (Ердоган, Гроссі, Гданськ); Ukrainian
+    places, spelt with h, are compared by their ids."""
+    del language
     return word.translate(_TRANSLIT)
 
 
@@ -84,32 +87,47 @@ def guess_language(text: str, declared: str | None) -> str:
 
 
 @lru_cache(maxsize=8192)
-def word_stems(title: str, language: str) -> tuple[tuple[str, float], ...]:
-    """(stem, weight) of a title's words, each stem once, heaviest weight kept."""
-    out: dict[str, float] = {}
+def word_stems(title: str, language: str) -> tuple[tuple[tuple[str, float], ...], tuple[tuple[str, float], ...]]:
+    """(stems, keys) of a title, each (stem, weight), each stem once with its heaviest weight.
+
+    Stems are every word; keys are what reads alike in any language: numbers, names
+    (capitalised Cyrillic words not at the start, Latin words in Cyrillic text, rare English
+    words) in one alphabet."""
+    stems: dict[str, float] = {}
+    keys: dict[str, float] = {}
+    cyrillic_text = language in ("uk", "ru", "be", "bg") or any("\u0400" <= c <= "\u04ff" for c in title)
     for i, (written, folded) in enumerate(tokens_with_case(title)):
         if len(folded) < 2 and not folded.isdigit():
             continue
+        name = False
         if _NUMBER.search(folded):
             digits = "".join(c for c in folded if c.isdigit())
             if len(digits) < 2 or len(digits) > 7:
                 continue  # "1", "3": counts of anything; years and ids say little
-            token, w = "#" + digits, NUMBER_WEIGHT
+            token, w, name = "#" + digits, NUMBER_WEIGHT, True
         elif folded.isascii():
             token = stem(folded)
             w = english_weight(_english_stem(folded))
+            name = w >= NAME_IDF or (cyrillic_text and written[:1].isupper())
         else:
             token = stem(transliterate(folded, language))
-            w = NAME_WEIGHT if i > 0 and written[:1].isupper() else CYRILLIC_WEIGHT
-        if w > out.get(token, 0.0):
-            out[token] = w
-    return tuple(sorted(out.items()))
+            name = i > 0 and written[:1].isupper()
+            w = NAME_WEIGHT if name else CYRILLIC_WEIGHT
+        if w > stems.get(token, 0.0):
+            stems[token] = w
+        if name:
+            keys[token] = max(keys.get(token, 0.0), NAME_WEIGHT if not token.startswith("#") else NUMBER_WEIGHT)
+    return tuple(sorted(stems.items())), tuple(sorted(keys.items()))
 
 
 def _english_stem(word: str) -> str:
     from alerting.stories import stem as story_stem
 
     return story_stem(word)
+
+
+def _norm(items: tuple[tuple[str, float], ...]) -> float:
+    return math.fsum(w * w for _, w in items)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,19 +141,26 @@ class Signature:
     named_regions: frozenset[str]  # only the regions named as regions
     countries: frozenset[str]
     stems: tuple[tuple[str, float], ...]
+    keys: tuple[tuple[str, float], ...] = ()
 
     @property
     def norm(self) -> float:
-        return math.fsum(w * w for _, w in self.stems)
+        return _norm(self.stems)
+
+    @property
+    def key_norm(self) -> float:
+        return _norm(self.keys)
 
     def to_json(self) -> dict:
         return {"at": self.at, "c": sorted(self.categories), "ci": sorted(self.cities), "r": sorted(self.regions),
-                "nr": sorted(self.named_regions), "co": sorted(self.countries), "s": [list(x) for x in self.stems]}
+                "nr": sorted(self.named_regions), "co": sorted(self.countries), "s": [list(x) for x in self.stems],
+                "k": [list(x) for x in self.keys]}
 
     @classmethod
     def from_json(cls, d: dict) -> "Signature":
         return cls(float(d["at"]), frozenset(d["c"]), frozenset(d["ci"]), frozenset(d["r"]), frozenset(d["nr"]),
-                   frozenset(d["co"]), tuple((str(t), float(w)) for t, w in d["s"]))
+                   frozenset(d["co"]), tuple((str(t), float(w)) for t, w in d["s"]),
+                   tuple((str(t), float(w)) for t, w in d.get("k", ())))
 
 
 def signature(at: float, categories: list[str], places: list[dict], title: str, language: str) -> Signature:
@@ -143,18 +168,20 @@ def signature(at: float, categories: list[str], places: list[dict], title: str, 
     named_regions = frozenset(f"{p['country']}:{p['admin1']}" for p in places if p["kind"] == "region" and p.get("admin1"))
     regions = named_regions | {f"{p['country']}:{p['admin1']}" for p in places if p["kind"] == "city" and p.get("admin1")}
     countries = frozenset(p["country"] for p in places)
-    return Signature(at, frozenset(categories), cities, frozenset(regions), named_regions, countries,
-                     word_stems(title, language))
+    stems, keys = word_stems(title, language)
+    place_keys = [(f"@c{c}", CITY_KEY) for c in cities] + [(f"@r{r}", REGION_KEY) for r in regions]
+    place_keys += [(f"@n{c}", COUNTRY_KEY) for c in countries]
+    return Signature(at, frozenset(categories), cities, frozenset(regions), named_regions, countries, stems,
+                     tuple(sorted({**dict(keys), **dict(place_keys)}.items())))
 
 
 def places_conflict(a: Signature, b: Signature) -> bool:
-    """Both name cities and share none (unless one's city is in a region the other names);
-    or both name regions or countries and share none."""
+    """Both name cities and share none (unless one's city is in a region the other names), or
+    both name regions as regions and share none. Countries never conflict: a report names the
+    attacker's and the victim's, and the tagger's rare misreadings are mostly countries away."""
     if a.cities and b.cities and a.cities.isdisjoint(b.cities):
         return not (a.named_regions & b.regions or b.named_regions & a.regions)
-    if a.regions and b.regions and a.regions.isdisjoint(b.regions):
-        return True
-    return bool(a.countries and b.countries and a.countries.isdisjoint(b.countries))
+    return bool(a.named_regions and b.named_regions and a.named_regions.isdisjoint(b.named_regions))
 
 
 def shared_place(a: Signature, b: Signature) -> bool:
@@ -164,19 +191,26 @@ def shared_place(a: Signature, b: Signature) -> bool:
     return not a.cities and not b.cities and bool(a.named_regions & b.named_regions)
 
 
-def word_similarity(a: Signature, b: Signature) -> float:
-    """IDF-weighted cosine of the two stem sets (a stem's weight is the heavier of the two)."""
-    if not a.stems or not b.stems:
+def _cosine(a: tuple[tuple[str, float], ...], b: tuple[tuple[str, float], ...], na: float, nb: float) -> float:
+    if not a or not b:
         return 0.0
-    wb = dict(b.stems)
+    wb = dict(b)
     num = 0.0
-    for token, w in a.stems:
+    for token, w in a:
         other = wb.get(token)
         if other is not None:
             num += w * other
-    if not num:
-        return 0.0
-    return num / math.sqrt(a.norm * b.norm)
+    return num / math.sqrt(na * nb) if num else 0.0
+
+
+def word_similarity(a: Signature, b: Signature) -> float:
+    """Weighted cosine of the two reports' stems (same-language wording)."""
+    return _cosine(a.stems, b.stems, a.norm, b.norm)
+
+
+def key_similarity(a: Signature, b: Signature) -> float:
+    """Weighted cosine of the two reports' keys: places, names and numbers, alike in any language."""
+    return _cosine(a.keys, b.keys, a.key_norm, b.key_norm)
 
 
 def in_time(report: Signature, first: float, last: float) -> bool:
@@ -189,7 +223,7 @@ def same_event(report: Signature, member: Signature) -> tuple[bool, float]:
     category checked by `compatible`); and the score, to pick the closest event."""
     if places_conflict(report, member) or report.categories.isdisjoint(member.categories):
         return False, 0.0
-    sim = word_similarity(report, member)
+    sim = max(word_similarity(report, member), key_similarity(report, member) * SAME_WORDS / SAME_KEYS)
     if shared_place(report, member):
         return sim >= SAME_PLACE, 1.0 + sim
     return sim >= SAME_WORDS, sim
@@ -212,6 +246,8 @@ def _stem_weights() -> dict[str, float]:
 
 def order_weight(token: str) -> float:
     """A weight that depends on the token alone: the one order in which prefixes are cut."""
+    if token.startswith("@"):  # places: cities first, countries (held by many events) last
+        return {"@c": 20.0, "@r": 19.0}.get(token[:2], 0.5)
     if token.startswith("#"):
         return NUMBER_WEIGHT
     if token.isascii():
@@ -220,15 +256,16 @@ def order_weight(token: str) -> float:
     return CYRILLIC_WEIGHT
 
 
-def word_prefix(sig: Signature) -> list[str]:
-    """Prefix filtering: the report's stems in one global order (rarest first) until the rest
-    weighs less than SAME_WORDS² of its mass. Two reports at least SAME_WORDS alike share a
-    stem of both prefixes: by Cauchy-Schwarz the stems they share carry at least SAME_WORDS²
-    of each one's mass, so they cannot all lie beyond either prefix."""
-    need = SAME_WORDS * SAME_WORDS * sig.norm * (1 - 1e-9)
-    rest = sig.norm
+def prefix(items: tuple[tuple[str, float], ...], threshold: float) -> list[str]:
+    """Prefix filtering: the items in one global order (rarest first) until the rest weighs
+    less than threshold² of their mass. Two sets at least `threshold` alike (weighted cosine)
+    share an item of both prefixes: by Cauchy-Schwarz the items they share carry at least
+    threshold² of each one's mass, so they cannot all lie beyond either prefix."""
+    mass = _norm(items)
+    need = threshold * threshold * mass * (1 - 1e-9)
+    rest = mass
     out = []
-    for token, w in sorted(sig.stems, key=lambda tw: (-order_weight(tw[0]), tw[0])):
+    for token, w in sorted(items, key=lambda tw: (-order_weight(tw[0]), tw[0])):
         if rest < need:
             break
         out.append(token)
@@ -240,7 +277,8 @@ def index_keys(sig: Signature) -> set[str]:
     """Where an event holding this report is filed: its cities and named regions, and its word
     prefix. Every event a report can join shares one of these with it (see `lookup_keys`)."""
     keys = {f"c:{c}" for c in sig.cities} | {f"r:{r}" for r in sig.named_regions}
-    keys.update(f"w:{t}" for t in word_prefix(sig))
+    keys.update(f"w:{t}" for t in prefix(sig.stems, SAME_WORDS))
+    keys.update(f"k:{t}" for t in prefix(sig.keys, SAME_KEYS))
     return keys
 
 

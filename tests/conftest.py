@@ -66,7 +66,8 @@ def cli_env(kafka: str, prefix: str) -> dict[str, str]:
     """Environment for running the `watchfloor` command against the test broker."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHFLOOR_")}
     env.update(WATCHFLOOR_KAFKA_BOOTSTRAP=kafka, WATCHFLOOR_TOPIC_PREFIX=prefix, PATH=f"{BIN}:{env.get('PATH', '')}",
-               WATCHFLOOR_METRICS_PORT="0", WATCHFLOOR_CONSOLE_PORT="0")  # many stages at once: no fixed ports
+               WATCHFLOOR_METRICS_PORT="0", WATCHFLOOR_CONSOLE_PORT="0",  # many stages at once: no fixed ports
+               WATCHFLOOR_EVENT_GROUP_WAIT="1")  # an event's first alert 1 s after its first report, not 20
     return env
 
 

@@ -273,6 +273,7 @@ class Pipeline:
             WATCHFLOOR_RULES=str(rules),
             PATH=f"{BIN}:{base.get('PATH', '')}",
             WATCHFLOOR_METRICS_PORT="0",  # several stages at once: no fixed ports
+            WATCHFLOOR_EVENT_GROUP_WAIT="1",  # an event's first alert 1 s after its first report
         )
         if apprise_config is not None:
             base["WATCHFLOOR_APPRISE_CONFIG"] = str(apprise_config)

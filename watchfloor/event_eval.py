@@ -1,0 +1,126 @@
+"""How well reports are grouped into events, against a labelled set (tests/data/events.jsonl):
+B-cubed precision, recall and F1, the usual measure for clustering of mentions.
+
+Each report is classified and placed as the classify stage does it, then filed in time order
+with the same code the alert stage runs (alerting/event_book.py). Two ways are measured:
+
+- `grouping`: as live, over the reports the rules classify (a report with no category never
+  reaches the alert stage); categories must agree for reports to join. Gold events are
+  restricted to those reports. This is grouping's own quality.
+- `pipeline`: every report counts; one the rules give no category stands alone. This is what
+  an officer gets, classification misses included (`unclassified` says how many).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from alerting.engine import new_event
+from alerting.event_book import EventBook
+from alerting.grouping import guess_language, signature
+from core.contracts import ClassifiedHeadline, RawHeadline
+from processors.classify import classify_headline
+from rules.loader import RuleSet
+
+
+@dataclass(frozen=True)
+class Scores:
+    precision: float
+    recall: float
+    f1: float
+    reports: int
+    gold_events: int
+    predicted_events: int
+    unclassified: int
+
+
+def bcubed(gold: dict[str, str], predicted: dict[str, str]) -> tuple[float, float, float]:
+    """B-cubed precision, recall and F1 of a clustering (item -> cluster id) against the gold one."""
+    by_gold: dict[str, set[str]] = defaultdict(set)
+    by_pred: dict[str, set[str]] = defaultdict(set)
+    for item, cluster in gold.items():
+        by_gold[cluster].add(item)
+    for item, cluster in predicted.items():
+        by_pred[cluster].add(item)
+    p = r = 0.0
+    for item in gold:
+        mine, truth = by_pred[predicted[item]], by_gold[gold[item]]
+        both = len(mine & truth)
+        p += both / len(mine)
+        r += both / len(truth)
+    n = len(gold) or 1
+    p, r = p / n, r / n
+    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+
+
+def load_reports(path: Path, split: str | None = None) -> list[dict]:
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [r for r in rows if split in (None, "all", r.get("split"))]
+
+
+def classified(rows: list[dict], ruleset: RuleSet) -> list[ClassifiedHeadline]:
+    """The reports as the classify stage emits them, in publication order."""
+    out = []
+    for row in rows:
+        published = datetime.fromisoformat(row["published"]).astimezone(timezone.utc)
+        raw = RawHeadline(id=row["id"], feed_id=row["source"][:40], source=row["source"], title=row["title"],
+                          summary=row.get("summary") or "", published=published, fetched=published,
+                          language=row.get("language"))
+        out.append(classify_headline(raw, ruleset, now=published))
+    out.sort(key=lambda h: (h.published or h.classified, h.id))
+    return out
+
+
+def group(headlines: list[ClassifiedHeadline]) -> dict[str, str]:
+    """Report id -> event id, filing each report as the alert stage does."""
+    book = EventBook()
+    out: dict[str, str] = {}
+    for h in headlines:
+        cats = [c.id for c in h.categories]
+        if not cats:
+            out[h.id] = "alone:" + h.id
+            continue
+        at = (h.published or h.classified).timestamp()
+        sig = signature(at, cats, [p.model_dump() for p in h.places], h.title, guess_language(h.title, h.language))
+        book.expire(at)
+        event = book.match(sig)
+        if event is None:
+            event = new_event(h, at)
+            book.add(event)
+        book.join(event, sig)
+        out[h.id] = event["id"]
+    return out
+
+
+def evaluate(rows: list[dict], ruleset: RuleSet, *, pipeline: bool = False) -> Scores:
+    """B-cubed scores of `grouping` (pipeline=False) or of the whole `pipeline` (see above)."""
+    headlines = classified(rows, ruleset)
+    unclassified = sum(1 for h in headlines if not h.categories)
+    if not pipeline:
+        headlines = [h for h in headlines if h.categories]
+    predicted = group(headlines)
+    gold = {r["id"]: r["event"] for r in rows if r["id"] in predicted}
+    p, r, f1 = bcubed(gold, predicted)
+    return Scores(p, r, f1, len(gold), len(set(gold.values())), len(set(predicted.values())), unclassified)
+
+
+def mistakes(rows: list[dict], ruleset: RuleSet) -> tuple[list, list]:
+    """(false merges, missed joins) among classified reports, as pairs of rows, for tuning by hand."""
+    headlines = [h for h in classified(rows, ruleset) if h.categories]
+    predicted = group(headlines)
+    by_id = {r["id"]: r for r in rows}
+    merged, split = [], []
+    ids = [h.id for h in headlines]
+    for i, a in enumerate(ids):
+        for b in ids[i + 1:]:
+            same_gold = by_id[a]["event"] == by_id[b]["event"]
+            same_pred = predicted[a] == predicted[b]
+            if same_pred and not same_gold:
+                merged.append((by_id[a], by_id[b]))
+            elif same_gold and not same_pred:
+                split.append((by_id[a], by_id[b]))
+    return merged, split
