@@ -27,6 +27,7 @@ class EventBook:
         self._members: dict[str, list[Signature]] = {}
         self._keys: dict[str, set[str]] = {}  # event id -> its index keys
         self._core: dict[str, set[int]] = {}  # event id -> cities its one-city reports name
+        self._member_keys: dict[str, list[frozenset[str]]] = {}  # event id -> each member's index keys
         self._index: dict[str, dict[str, int]] = {}  # key -> {event id: seq}
         self._closing: list[tuple[float, str]] = []  # heap of (closes at, id); stale entries skipped
         self._waiting: set[str] = set()  # ids of events with an alert waiting
@@ -52,6 +53,7 @@ class EventBook:
         self._members[eid] = [Signature.from_json(m) for m in event["members"]]
         self._keys[eid] = set()
         self._core[eid] = set()
+        self._member_keys[eid] = []
         for sig in self._members[eid]:
             self._file(eid, sig)
         heapq.heappush(self._closing, (closes_at(event), eid))
@@ -62,7 +64,9 @@ class EventBook:
         if len(sig.cities) == 1:
             self._core[eid] |= sig.cities
         seq = self.events[eid]["seq"]
-        for key in index_keys(sig) - self._keys[eid]:
+        keys = frozenset(index_keys(sig))
+        self._member_keys[eid].append(keys)
+        for key in keys - self._keys[eid]:
             self._keys[eid].add(key)
             self._index.setdefault(key, {})[eid] = seq
 
@@ -71,6 +75,7 @@ class EventBook:
         self._waiting.discard(eid)
         self._members.pop(eid)
         self._core.pop(eid)
+        self._member_keys.pop(eid)
         for key in self._keys.pop(eid):
             held = self._index.get(key)
             if held is not None:
@@ -96,10 +101,10 @@ class EventBook:
             self._file(event["id"], sig)
         heapq.heappush(self._closing, (closes_at(event), event["id"]))
 
-    def candidates(self, sig: Signature) -> list[str]:
+    def candidates(self, sig: Signature, keys: set[str] | None = None) -> list[str]:
         """Open events sharing an index key with the report, newest first."""
         found: dict[str, int] = {}
-        for key in lookup_keys(sig):
+        for key in keys if keys is not None else lookup_keys(sig):
             held = self._index.get(key)
             if held:
                 found.update(held)
@@ -110,14 +115,17 @@ class EventBook:
         happening as (against any member), the best scoring; None for a new event."""
         best: tuple[float, int] | None = None
         chosen = None
-        for eid in self.candidates(sig):
+        keys = lookup_keys(sig)
+        for eid in self.candidates(sig, keys):
             event = self.events[eid]
             if not in_time(sig, event["first_seen"], event["last_seen"]):
                 continue
             core = self._core[eid]
             if core and sig.cities and core.isdisjoint(sig.cities):
                 continue  # a report of one city never joins another city's event through a multi-city one
-            score = max((s for ok, s in (same_event(sig, m) for m in self._members[eid]) if ok), default=None)
+            # only members sharing a key can be the same happening (a place or an anchor in common)
+            score = max((s for ok, s in (same_event(sig, m) for m, mk in zip(self._members[eid], self._member_keys[eid])
+                                         if not mk.isdisjoint(keys)) if ok), default=None)
             if score is not None and (best is None or (score, event["seq"]) > best):
                 best, chosen = (score, event["seq"]), event
         return chosen

@@ -16,16 +16,16 @@ joins an open event when
   the event's reports).
 
 Thresholds were tuned on the tune half of tests/data/events.jsonl and are reported on its test
-half by bench/events.py. Candidates come from an index by place id and by the stems of each
-report's prefix (prefix filtering, exact for the word threshold), so the cost of a report does
-not follow the number of open events.
+half by bench/events.py. Two reports that share no place must share an anchor (a rare word, a
+name, a number): candidates come from an index by place id and anchor, exact for these rules,
+and anchors are rare, so the cost of a report does not follow the number of open events.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from alerting.stories import weight as english_weight
@@ -36,6 +36,8 @@ SPAN = 36 * 3600.0  # and no event takes reports for more than 36 h after its fi
 SAME_PLACE = 0.12
 SAME_WORDS = 0.4
 SAME_KEYS = 0.4
+RARE_STEM = 8.5  # an English stem this heavy (in at most ~1 in 1,500 headlines) is an anchor
+_YEAR = re.compile(r"^#(19|20)\d\d$")
 NAME_IDF = 8.0  # an English word this rare (at most ~1 in 1,000 headlines) is a name: a key
 CITY_KEY, REGION_KEY, COUNTRY_KEY = 9.0, 4.0, 2.0
 NAME_WEIGHT = 8.0  # a capitalised Cyrillic word not at the start: a name, as rare as an English one
@@ -142,14 +144,12 @@ class Signature:
     countries: frozenset[str]
     stems: tuple[tuple[str, float], ...]
     keys: tuple[tuple[str, float], ...] = ()
+    norm: float = field(init=False, compare=False)  # squared masses, computed once
+    key_norm: float = field(init=False, compare=False)
 
-    @property
-    def norm(self) -> float:
-        return _norm(self.stems)
-
-    @property
-    def key_norm(self) -> float:
-        return _norm(self.keys)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "norm", _norm(self.stems))
+        object.__setattr__(self, "key_norm", _norm(self.keys))
 
     def to_json(self) -> dict:
         return {"at": self.at, "c": sorted(self.categories), "ci": sorted(self.cities), "r": sorted(self.regions),
@@ -226,7 +226,25 @@ def same_event(report: Signature, member: Signature) -> tuple[bool, float]:
     sim = max(word_similarity(report, member), key_similarity(report, member) * SAME_WORDS / SAME_KEYS)
     if shared_place(report, member):
         return sim >= SAME_PLACE, 1.0 + sim
+    if anchors(report).isdisjoint(anchors(member)):
+        return False, sim  # only common words in common: "Trump says", "missile strike"
     return sim >= SAME_WORDS, sim
+
+
+def anchors(sig: Signature) -> frozenset[str]:
+    """What makes a report specific: its rare words, names in any alphabet, numbers that are not
+    round or a day of the month (476 drones, 48 missiles; not 10, 17, 500 or a year), and its
+    cities. Two reports with no
+    shared place are one event only if they share one of these."""
+    return _anchors(sig.stems, sig.keys)
+
+
+@lru_cache(maxsize=65536)
+def _anchors(stems: tuple[tuple[str, float], ...], keys: tuple[tuple[str, float], ...]) -> frozenset[str]:
+    out = {t for t, _ in stems if t.isascii() and not t.startswith("#") and order_weight(t) >= RARE_STEM}
+    out.update(t for t, _ in keys if not t.startswith(("@n", "@r", "#")))
+    out.update(t for t, _ in keys if t.startswith("#") and int(t[1:]) > 31 and not _YEAR.match(t) and not t.endswith("0"))
+    return frozenset(out)
 
 
 @lru_cache(maxsize=1)
@@ -256,29 +274,12 @@ def order_weight(token: str) -> float:
     return CYRILLIC_WEIGHT
 
 
-def prefix(items: tuple[tuple[str, float], ...], threshold: float) -> list[str]:
-    """Prefix filtering: the items in one global order (rarest first) until the rest weighs
-    less than threshold² of their mass. Two sets at least `threshold` alike (weighted cosine)
-    share an item of both prefixes: by Cauchy-Schwarz the items they share carry at least
-    threshold² of each one's mass, so they cannot all lie beyond either prefix."""
-    mass = _norm(items)
-    need = threshold * threshold * mass * (1 - 1e-9)
-    rest = mass
-    out = []
-    for token, w in sorted(items, key=lambda tw: (-order_weight(tw[0]), tw[0])):
-        if rest < need:
-            break
-        out.append(token)
-        rest -= w * w
-    return out
-
-
 def index_keys(sig: Signature) -> set[str]:
-    """Where an event holding this report is filed: its cities and named regions, and its word
-    prefix. Every event a report can join shares one of these with it (see `lookup_keys`)."""
+    """Where an event holding this report is filed: its cities and named regions, and its
+    anchors. Every event a report can join shares one of these with it (see `lookup_keys`), and
+    anchors are rare by design, so each key holds few events."""
     keys = {f"c:{c}" for c in sig.cities} | {f"r:{r}" for r in sig.named_regions}
-    keys.update(f"w:{t}" for t in prefix(sig.stems, SAME_WORDS))
-    keys.update(f"k:{t}" for t in prefix(sig.keys, SAME_KEYS))
+    keys.update(f"a:{t}" for t in anchors(sig))
     return keys
 
 

@@ -1,0 +1,47 @@
+"""Event grouping quality: B-cubed precision, recall and F1 on the labelled clustering set
+(tests/data/events.jsonl: reports of events in English, Ukrainian and Russian, with hard pairs).
+Thresholds were tuned on the `tune` half; the `test` half is the held-out figure.
+
+Two figures per half (watchfloor/event_eval.py): `grouping`, over the reports the shipped rules
+classify (what the alert stage sees), and `pipeline`, over every report (a report the rules miss
+stands alone). Goal: grouping F1 >= 0.90 with precision >= 0.95 on the test half.
+Run: `.venv/bin/python bench/events.py`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from rules.loader import load_rules  # noqa: E402
+from watchfloor.event_eval import evaluate, load_reports  # noqa: E402
+
+SET = ROOT / "tests" / "data" / "events.jsonl"
+
+
+def main() -> None:
+    ruleset = load_rules(ROOT / "rules" / "packs")
+    figures = {}
+    started = time.perf_counter()
+    for split in ("tune", "test"):
+        rows = load_reports(SET, split)
+        for pipeline in (False, True):
+            s = evaluate(rows, ruleset, pipeline=pipeline)
+            name = "pipeline" if pipeline else "grouping"
+            figures[f"{split}.{name}"] = {"precision": round(s.precision, 3), "recall": round(s.recall, 3),
+                                          "f1": round(s.f1, 3), "reports": s.reports, "events": s.gold_events,
+                                          "predicted": s.predicted_events, "unclassified": s.unclassified}
+            print(f"{split:4} {name:8}  P {s.precision:.3f}  R {s.recall:.3f}  F1 {s.f1:.3f}   "
+                  f"{s.reports} reports of {s.gold_events} events -> {s.predicted_events} predicted"
+                  + (f"; {s.unclassified} of {len(rows)} reports given no category by the rules" if pipeline else ""))
+    print(f"({time.perf_counter() - started:.1f} s, gazetteer load included)")
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
