@@ -89,13 +89,22 @@ def file_report(event: dict, headline: ClassifiedHeadline, language: str) -> Non
         if rank(c.severity) > rank(event["severity"]):
             event["severity"] = c.severity
         event["matched"] = sorted(set(event["matched"]) | set(c.matched))[:MAX_MATCHED_SHOWN * 4]
+    counts = event.setdefault("place_counts", {})
+    for p in headline.places:
+        counts[str(p.id)] = counts.get(str(p.id), 0) + 1
     known = {p["id"] for p in event["places"]}
-    new = [p.model_dump() for p in headline.places if p.id not in known]
-    if new:
-        event["places"] = sorted(event["places"] + new, key=lambda p: _KIND_ORDER.get(p["kind"], 3))[:MAX_PLACES]
+    places = event["places"] + [p.model_dump() for p in headline.places if p.id not in known]
+    event["places"] = sorted(places, key=lambda p: _place_rank(p, counts, event["report_count"]))[:MAX_PLACES]
     figures = casualties(f"{headline.title} {headline.summary}")
     if figures and report_time(headline) >= _latest_figures_at(event):
         event["casualties"] = {**event["casualties"], **figures, "at": report_time(headline)}
+
+
+def _place_rank(place: dict, counts: dict[str, int], reports: int) -> tuple[int, int, int]:
+    """Places a third of the reports name first, most specific first; then the rest (a wave
+    headline's other cities): the alert's "Where" names what the event is about."""
+    n = counts.get(str(place["id"]), 0)
+    return (0 if n * 3 >= reports else 1, _KIND_ORDER.get(place["kind"], 3), -n)
 
 
 def _latest_figures_at(event: dict) -> float:

@@ -1,0 +1,106 @@
+"""One event through English, Ukrainian and Russian feeds, live: `watchfloor ingest`, `process`,
+`alert` and `notify` on the real broker, feeds over real HTTP, a real webhook receiver. The
+officer gets exactly one alert and, when the event grows, exactly one update; the event's
+state is on `<prefix>.events` for downstream consumers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from pathlib import Path
+
+from werkzeug import Request, Response
+
+from core.contracts import Event
+from tests.fault_helpers import Pipeline, Receiver, eventually
+from tests.feeds_fixtures import rss
+
+RULES = """\
+rules:
+  - id: airstrike
+    title: Strikes
+    severity: high
+    match: {any: ["missile strike*", "ракетн* удар*"]}
+alerts:
+  - id: strikes
+    when: {categories: [airstrike]}
+    throttle: 1h
+    notify: [ops]
+"""
+
+FEEDS = {"wire": "en", "podillia": "uk", "interfax": "ru"}
+
+
+class Feeds:
+    """Three RSS feeds whose entries the test adds while the stages run."""
+
+    def __init__(self, server) -> None:  # type: ignore[no-untyped-def]
+        self.entries: dict[str, list[dict]] = {f: [] for f in FEEDS}
+        self.lock = threading.Lock()
+        for feed_id in FEEDS:
+            server.expect_request(f"/{feed_id}").respond_with_handler(self._handler(feed_id))
+        self.server = server
+
+    def _handler(self, feed_id: str):  # type: ignore[no-untyped-def]
+        def handle(request: Request) -> Response:
+            with self.lock:
+                items = list(reversed(self.entries[feed_id]))
+            return Response(rss(items, title=feed_id), content_type="application/rss+xml")
+
+        return handle
+
+    def add(self, feed_id: str, guid: str, title: str) -> None:
+        with self.lock:
+            self.entries[feed_id].append({"guid": guid, "title": title, "link": f"https://{feed_id}.example/{guid}"})
+
+    def file(self, path: Path) -> Path:
+        doc = {"defaults": {"interval": 1, "timeout": 5, "retries": 1},
+               "feeds": [{"id": f, "url": self.server.url_for(f"/{f}"), "source": f"Feed {f}", "language": lang}
+                         for f, lang in FEEDS.items()]}
+        path.write_text(json.dumps(doc))
+        return path
+
+
+async def test_one_event_in_three_languages_gives_one_alert_and_one_update(kafka, prefix, tmp_path, feed_server,
+                                                                           hook_server):
+    feeds = Feeds(feed_server)
+    receiver = Receiver(hook_server)
+    feeds.add("wire", "t1", "Russian missile strike on Ternopil apartment blocks kills 25")
+    feeds.add("podillia", "t2", "Ракетний удар по Тернополю: загинули 25 людей, десятки поранених")
+    pipe = Pipeline(kafka, prefix, tmp_path, feeds.file(tmp_path / "feeds.yaml"),
+                    receiver.apprise_config(tmp_path / "apprise.txt"))
+    (pipe.rules_dir / "rules.yaml").write_text(RULES)
+    pipe.base_env.update(WATCHFLOOR_EVENT_GROUP_WAIT="4", WATCHFLOOR_EVENT_UPDATE_INTERVAL="3")
+    await pipe.ensure_topics()
+    for stage in pipe.all_stages().values():
+        stage.start()
+    try:
+        await eventually(lambda: len(receiver.payloads) >= 1, 120, "the event's first alert", on_fail=pipe.logs)
+        first = receiver.payloads[0]["alert"]
+        assert first["kind"] == "alert" and first["source_count"] == 2 and sorted(first["languages"]) == ["en", "uk"]
+        assert first["places"][0]["name"] == "Ternopil"
+
+        feeds.add("interfax", "t3", "Ракетный удар по Тернополю: число погибших выросло до 26")
+        await eventually(lambda: len(receiver.payloads) >= 2, 60, "the update", on_fail=pipe.logs)
+        feeds.add("wire", "t4", "Missile strike on Ternopil: rescuers search rubble")  # nothing new to tell
+        event_id = first["event_id"]
+
+        async def event_has_four_reports() -> bool:
+            states = [Event.model_validate(v) for v in await pipe.values(pipe.topics.events)]
+            return any(e.id == event_id and e.report_count == 4 for e in states)
+
+        await eventually(event_has_four_reports, 60, "the fourth report on the events topic", on_fail=pipe.logs)
+        await asyncio.sleep(6)  # time for a (wrong) further message
+        pipe.assert_alive()
+    finally:
+        pipe.stop_all()
+    kinds = [p["alert"]["kind"] for p in receiver.payloads]
+    assert kinds == ["alert", "update"], [p["title"] for p in receiver.payloads]
+    update = receiver.payloads[1]["alert"]
+    assert update["event_id"] == event_id and update["update_of"] == first["id"]
+    assert receiver.payloads[1]["title"].startswith("[HIGH] Update: ")
+    assert "now also reported in ru" in update["changes"] and "killed: 25 → 26" in update["changes"]
+    assert sorted(link["language"] for link in update["links"]) == ["en", "ru", "uk"]
+    final = [Event.model_validate(v) for v in await pipe.values(pipe.topics.events) if v["id"] == event_id][-1]
+    assert final.source_count == 3 and sorted(final.languages) == ["en", "ru", "uk"] and final.alerts == [first["id"], update["id"]]
