@@ -1,1 +1,1 @@
-"""The alerting stage: alert rules over the classified stream, stories, throttles and silences."""
+"""The alerting stage: reports grouped into events, alert rules over them, throttles and silences."""

@@ -12,7 +12,7 @@ joins an open event when
   city lies in the other's region), and two that name regions must share one;
 - and either they share a specific place (a city, or a region when that is the most specific
   either names) and their words are at least `SAME_PLACE` alike, or their words alone are
-  `SAME_WORDS` alike (the IDF-weighted cosine of alerting/stories.py, against the closest of
+  `SAME_WORDS` alike (IDF weights of alerting/word_weights.py, against the closest of
   the event's reports).
 
 Thresholds were tuned on the tune half of tests/data/events.jsonl and are reported on its test
@@ -28,7 +28,8 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from alerting.stories import weight as english_weight
+from alerting.word_weights import idf_table, weight as english_weight
+from alerting.word_weights import stem as english_stem
 from rules.places.forms import tokens_with_case
 
 GAP = 12 * 3600.0  # a report more than 12 h after an event's last one starts a new event
@@ -109,7 +110,7 @@ def word_stems(title: str, language: str) -> tuple[tuple[tuple[str, float], ...]
             token, w, name = "#" + digits, NUMBER_WEIGHT, True
         elif folded.isascii():
             token = stem(folded)
-            w = english_weight(_english_stem(folded))
+            w = english_weight(english_stem(folded))
             name = w >= NAME_IDF or (cyrillic_text and written[:1].isupper())
         else:
             token = stem(transliterate(folded, language))
@@ -120,12 +121,6 @@ def word_stems(title: str, language: str) -> tuple[tuple[tuple[str, float], ...]
         if name:
             keys[token] = max(keys.get(token, 0.0), NAME_WEIGHT if not token.startswith("#") else NUMBER_WEIGHT)
     return tuple(sorted(stems.items())), tuple(sorted(keys.items()))
-
-
-def _english_stem(word: str) -> str:
-    from alerting.stories import stem as story_stem
-
-    return story_stem(word)
 
 
 def _norm(items: tuple[tuple[str, float], ...]) -> float:
@@ -249,11 +244,9 @@ def _anchors(stems: tuple[tuple[str, float], ...], keys: tuple[tuple[str, float]
 
 @lru_cache(maxsize=1)
 def _stem_weights() -> dict[str, float]:
-    """English weights by five-letter stem: the IDF of the rarest word stem (alerting/stories.py's
+    """English weights by five-letter stem: the IDF of the rarest word stem (alerting/word_weights.py's
     six-letter ones) it begins, so a stem's weight depends on the stem alone."""
-    from alerting.stories import _idf
-
-    table, _ = _idf()
+    table, _ = idf_table()
     out: dict[str, float] = {}
     for token, w in table.items():
         key = token[:STEM]
