@@ -104,6 +104,27 @@ async def test_the_plain_text_part_of_an_email_carries_every_report_link(smtp, t
     assert "&lt;https://" not in re.sub(r'href="[^"]*"', "", shown)  # a reader of the HTML sees no bare URL
 
 
+async def test_an_update_email_replies_to_its_event_so_mail_clients_thread_it(smtp, tmp_path):
+    inbox, port = smtp
+    channel = channel_for(tmp_path, f"mailto://127.0.0.1:{port}?smtp=127.0.0.1&mode=insecure"
+                                    "&from=watchfloor@example.com&to=desk@example.com")
+    first = make_alert(kind="alert", event_id="9d41c0a2b7e3f815")
+    update = make_alert(id="c" * 32, kind="update", event_id="9d41c0a2b7e3f815", update_of="b" * 32,
+                        title="Update: Poland detains two", changes=["sources: 2 → 3", "now also reported in uk"])
+    other = make_alert(id="d" * 32, kind="alert", event_id="0000aaaa1111bbbb")
+    for alert in (first, update, other):
+        outcome = await channel.send(render(alert, channel.kind))
+        assert outcome.ok, outcome.reason
+    mail_first, mail_update, mail_other = inbox.messages
+    root = "<9d41c0a2b7e3f815@watchfloor.event>"
+    assert mail_first["References"] == root and mail_first["In-Reply-To"] is None
+    assert mail_update["In-Reply-To"] == root and mail_update["References"] == root
+    assert mail_update["Subject"].startswith("[CRITICAL] Update: ")
+    assert "What changed:" in mail_update.get_body(("html",)).get_content()
+    assert mail_other["References"] != root  # another event, another thread
+    assert len({m["Message-ID"] for m in inbox.messages}) == 3
+
+
 def test_an_email_template_keeps_the_links_for_the_plain_part_too():
     body = render(make_alert(template="{title}\n{links}"), Kind.EMAIL).body
     assert '</a><span style="display:none;mso-hide:all"> &lt;https://kyivwire.example/2&gt;</span></li>' in body

@@ -1,5 +1,5 @@
 """What the console shows, kept current from Kafka: recent categorised headlines, recent alerts,
-per-category counts per hour, and the silences. One follower per console process; every browser
+the recent events (each at its latest state), per-category counts per hour, and the silences. One follower per console process; every browser
 tab subscribes to its updates (server-sent events).
 
 It reads with a consumer without a group (commits nothing, slows nobody) from `hours` back.
@@ -24,8 +24,9 @@ from watchfloor.console.places import clean_places
 
 log = logging.getLogger("watchfloor.console")
 
-KEEP = 200  # headlines and alerts kept for a page load
+KEEP = 200  # headlines, alerts and events kept for a page load
 HOUR = 3600
+SEVERITIES = ("info", "low", "medium", "high", "critical")
 
 
 def brief_headline(doc: dict) -> dict | None:
@@ -47,6 +48,46 @@ def brief_alert(doc: dict) -> dict:
             "time": doc.get("fired"), "places": clean_places(doc.get("places"))}
 
 
+def brief_event(doc: dict) -> dict | None:
+    """An event's state as a card and a marker need it: feed text capped, numbers checked, and
+    `alerted`/`updates` from its alert ids. None without an id or a readable `last_seen`: it could
+    be neither replaced in place nor placed in the window."""
+    event_id, last_seen = doc.get("id"), _iso(doc.get("last_seen"))
+    if not isinstance(event_id, str) or not event_id or last_seen is None or _epoch(last_seen) == 0.0:
+        return None
+    title = str(doc.get("title", ""))[:500]
+    reports = [r for r in _list(doc.get("reports"))[:50] if isinstance(r, dict)]
+    # the title is its earliest English report's: that report's link first, else the first link
+    links = [_link(r.get("link")) for r in reports if r.get("title") == title] + [_link(r.get("link")) for r in reports]
+    casualties = doc.get("casualties") if isinstance(doc.get("casualties"), dict) else {}
+    toll = {k: n for k in ("killed", "injured") if (n := _count(casualties.get(k))) is not None}
+    alerts = _list(doc.get("alerts"))
+    severity = doc.get("severity")
+    return {"id": event_id[:100], "title": title, "link": next((x for x in links if x), None),
+            "categories": _texts(doc.get("categories"), 10, 100), "severity": severity if severity in SEVERITIES else "info",
+            "places": clean_places(doc.get("places")), "sources": _count(doc.get("source_count")) or 0,
+            "languages": _texts(doc.get("languages"), 10, 10), "reports": _count(doc.get("report_count")) or 0,
+            "casualties": toll or None, "alerted": bool(alerts), "updates": max(0, len(alerts) - 1),
+            "first_seen": _iso(doc.get("first_seen")), "last_seen": last_seen, "updated": _iso(doc.get("updated")),
+            "time": last_seen}
+
+
+def _list(value: Any) -> list:
+    return value if isinstance(value, list) else []
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def _texts(value: Any, most: int, cap: int) -> list[str]:
+    return [v[:cap] for v in _list(value)[:most] if isinstance(v, str)]
+
+
+def _iso(value: Any) -> str | None:
+    return value[:40] if isinstance(value, str) else None
+
+
 def _link(value: Any) -> str | None:
     return value if isinstance(value, str) and value.startswith(("http://", "https://")) else None
 
@@ -61,6 +102,7 @@ class LiveView:
         self.hours = hours
         self.headlines: deque[dict] = deque(maxlen=KEEP)
         self.alerts: deque[dict] = deque(maxlen=KEEP)
+        self.events: dict[str, dict] = {}  # event id -> its latest state (a compacted topic: versions replace)
         self.counts: dict[int, Counter] = {}  # hour (epoch s) -> category -> headlines
         self.silences: dict[str, dict] = {}
         self._subscribers: set[asyncio.Queue] = set()
@@ -95,6 +137,14 @@ class LiveView:
             item = brief_alert(doc)
             self.alerts.append(item)
             self._publish("alert", item)
+        elif topic_kind == "events":
+            item = brief_event(doc)
+            if item is None or _epoch(item["last_seen"]) < time.time() - self.hours * HOUR:
+                return
+            self.events[item["id"]] = item
+            if len(self.events) > 2 * KEEP:  # trimmed now and then, not on every message
+                self.events = {e["id"]: e for e in self.recent_events()}
+            self._publish("event", item)
         elif topic_kind == "silences":
             self.silences[doc["id"]] = doc
             self._publish("silences", {"silences": self.active_silences()})
@@ -103,6 +153,12 @@ class LiveView:
         now = time.time()
         out = [s for s in self.silences.values() if _epoch(s.get("expires")) > now]
         return sorted(out, key=lambda s: s.get("created") or "")
+
+    def recent_events(self) -> list[dict]:
+        """The newest `KEEP` by `last_seen` (newest first) that are still in the window."""
+        oldest = time.time() - self.hours * HOUR
+        recent = [e for e in self.events.values() if _epoch(e["last_seen"]) >= oldest]
+        return sorted(recent, key=lambda e: _epoch(e["last_seen"]), reverse=True)[:KEEP]
 
     def chart(self) -> dict:
         """Counts per category for each of the last `hours` hours, oldest first."""
@@ -114,7 +170,8 @@ class LiveView:
         return {"hours": hours, "categories": {c: [self.counts.get(h, Counter())[c] for h in hours] for c in categories}}
 
     def state(self) -> dict:
-        return {"headlines": list(self.headlines)[::-1], "alerts": list(self.alerts)[::-1], "chart": self.chart(),
+        return {"headlines": list(self.headlines)[::-1], "alerts": list(self.alerts)[::-1],
+                "events": self.recent_events(), "chart": self.chart(),
                 "silences": self.active_silences(), "connected": self.connected}
 
 
@@ -128,9 +185,10 @@ def _epoch(value: Any) -> float:
 
 
 async def follow(settings: Settings, view: LiveView, stop: asyncio.Event) -> None:
-    """Reads the classified, alerts and silences topics into `view` until `stop`; reconnects."""
+    """Reads the classified, alerts, events and silences topics into `view` until `stop`; reconnects."""
     topics = Topics(settings.topic_prefix)
-    kinds = {topics.classified: "classified", topics.alerts: "alerts", topics.silences: "silences"}
+    kinds = {topics.classified: "classified", topics.alerts: "alerts", topics.events: "events",
+             topics.silences: "silences"}
     while not stop.is_set():
         consumer = make_consumer(settings, group_id=None)
         try:
