@@ -1,4 +1,4 @@
-// The console's map: categorised headlines and alerts at their first (most specific) place.
+// The console's map: categorised headlines, alerts and events at their first (most specific) place.
 // Feed text is untrusted: popups and the legend are DOM nodes filled with textContent, never HTML
 // strings. Without a tile server the background is the vendored country outlines: no network.
 "use strict";
@@ -8,7 +8,8 @@ const consoleMap = (() => {
   const map = L.map("map", { minZoom: 2, zoomSnap: 0.5, worldCopyJump: true }).setView([49, 28], 5);
   map.createPane("wf-countries").style.zIndex = 250;  // where tiles would be, under every marker
   map.createPane("wf-alerts").style.zIndex = 450;  // alerts above headlines
-  const markers = { headline: new Map(), alert: new Map() };  // id -> {marker, time}, oldest first
+  map.createPane("wf-events").style.zIndex = 460;  // events above both: what the reports and alerts are about
+  const markers = { headline: new Map(), alert: new Map(), event: new Map() };  // id -> {marker, time, …}, oldest first
   const categories = new Set();
   let hours = 24;
 
@@ -39,15 +40,29 @@ const consoleMap = (() => {
     return place.country ? `${place.name}, ${place.country}` : place.name;
   }
 
+  function plural(n, word) {
+    return `${n} ${word}${n === 1 ? "" : "s"}`;
+  }
+
+  // What an event's card and popup say besides its title and place: [class, text] pairs.
+  function eventFacts(ev) {
+    const languages = (ev.languages || []).length ? " · " + ev.languages.join(", ") : "";
+    const facts = [["ev-sources", plural(ev.sources, "source") + languages], ["ev-reports", plural(ev.reports, "report")]];
+    const toll = ev.casualties || {};
+    const dead = [toll.killed != null ? `${toll.killed} killed` : "", toll.injured != null ? `${toll.injured} injured` : ""];
+    if (dead.some(Boolean)) facts.push(["ev-casualties", dead.filter(Boolean).join(", ")]);
+    facts.push(["ev-alerted", ev.alerted ? "alerted" + (ev.updates ? `, ${plural(ev.updates, "update")}` : "") : "not alerted"]);
+    return facts;
+  }
+
   function popup(kind, item, place) {
     const box = node("div", null, "wf-popup");
     box.dataset.kind = kind;
     box.dataset.id = String(item.id);
     const title = node("strong", null, "wf-title");
     title.append(link(kind === "alert" ? (item.links || [])[0] : item.link, item.title));
-    const from = kind === "alert"
-      ? `alert ${item.rule}: ${item.sources} source${item.sources === 1 ? "" : "s"}`
-      : item.source;
+    const from = kind === "alert" ? `alert ${item.rule}: ${plural(item.sources, "source")}`
+      : kind === "event" ? eventFacts(item).map((f) => f[1]).join(" · ") : item.source;
     box.append(title, node("div", from, "wf-source muted"), node("div", placeName(place), "wf-place"));
     const tags = node("div");
     for (const c of item.categories || []) tags.append(node("span", c, "tag"));
@@ -58,7 +73,9 @@ const consoleMap = (() => {
   function add(kind, item, fresh) {
     const place = (item.places || [])[0];
     const store = markers[kind];
-    if (!place || !Number.isFinite(place.lat) || !Number.isFinite(place.lon) || store.has(item.id)) return;
+    const placed = place && Number.isFinite(place.lat) && Number.isFinite(place.lon);
+    if (kind === "event") return placed ? addEvent(item, place, fresh) : forget(item);
+    if (!placed || store.has(item.id)) return;
     const category = (item.categories || [])[0] || "";
     const fill = colour(category);
     const style = kind === "alert"
@@ -79,6 +96,46 @@ const consoleMap = (() => {
     count();
   }
 
+  // An event is one square marker, moved and relabelled as newer states of it come: the label
+  // is its number of sources; the border is dark once it was alerted.
+  function addEvent(item, place, fresh) {
+    const store = markers.event;
+    let entry = store.get(item.id);
+    if (entry && Date.parse(entry.item.updated) > Date.parse(item.updated)) return;  // older than the one shown
+    const icon = L.divIcon({ html: node("span", item.sources), iconSize: [26, 26],
+                             className: `wf-event${item.alerted ? " wf-alerted" : ""}${fresh ? " wf-new" : ""}` });
+    if (entry) {
+      store.delete(item.id);  // set again below: the newest last
+      entry.marker.setLatLng([place.lat, place.lon]).setIcon(icon);
+    } else {
+      const marker = L.marker([place.lat, place.lon], { icon, pane: "wf-events" });
+      entry = { marker };
+      marker.bindPopup(() => popup("event", entry.item, entry.place), { maxWidth: 320 });
+      marker.addTo(map);
+    }
+    Object.assign(entry, { item, place, time: Date.parse(item.time) || Date.now() });
+    store.set(item.id, entry);
+    const category = (item.categories || [])[0] || "";
+    const box = entry.marker.getElement();
+    box.style.background = colour(category);
+    box.title = item.title;
+    box.setAttribute("data-kind", "event");
+    box.setAttribute("data-id", String(item.id));
+    box.setAttribute("data-category", category);
+    box.setAttribute("data-place", placeName(place));
+    box.setAttribute("data-sources", String(item.sources));
+    if (entry.marker.isPopupOpen()) entry.marker.getPopup().update();
+    while (store.size > KEEP) drop(store, store.keys().next().value);
+    if (category && !categories.has(category)) { categories.add(category); renderLegend(); }
+    count();
+  }
+
+  // A newer state of an event that names no place any more takes its marker off.
+  function forget(item) {
+    const entry = markers.event.get(item.id);
+    if (entry && !(Date.parse(entry.item.updated) > Date.parse(item.updated))) { drop(markers.event, item.id); count(); }
+  }
+
   function drop(store, id) {
     store.get(id).marker.remove();
     store.delete(id);
@@ -94,8 +151,8 @@ const consoleMap = (() => {
   }
 
   function count() {
-    const text = `${markers.headline.size} headline${markers.headline.size === 1 ? "" : "s"}, ` +
-      `${markers.alert.size} alert${markers.alert.size === 1 ? "" : "s"} placed`;
+    const text = `${plural(markers.headline.size, "headline")}, ${plural(markers.alert.size, "alert")}, ` +
+      `${plural(markers.event.size, "event")} placed`;
     document.getElementById("map-count").textContent = text;
   }
 
@@ -116,7 +173,9 @@ const consoleMap = (() => {
     }
     const ring = node("div");
     ring.append(node("i", null, "ring"), node("span", "alert (ringed)"));
-    box.append(ring);
+    const square = node("div");
+    square.append(node("i", null, "square"), node("span", "event (its sources)"));
+    box.append(ring, square);
   }
 
   function credit(settings) {
@@ -149,12 +208,13 @@ const consoleMap = (() => {
     document.getElementById("map-hours").textContent = hours;
     for (const h of [...state.headlines].reverse()) add("headline", h, false);
     for (const a of [...state.alerts].reverse()) add("alert", a, false);
-    const all = [...markers.headline.values(), ...markers.alert.values()].map((m) => m.marker);
+    for (const e of [...(state.events || [])].reverse()) add("event", e, false);
+    const all = Object.values(markers).flatMap((store) => [...store.values()].map((m) => m.marker));
     if (all.length) map.fitBounds(L.featureGroup(all).getBounds(), { padding: [30, 30], maxZoom: 5 });
     count();
     renderLegend();
     setInterval(prune, 300000);
   }
 
-  return { configure, load, add, colour };
+  return { configure, load, add, colour, placeName, eventFacts };
 })();
