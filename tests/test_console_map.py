@@ -139,7 +139,7 @@ async def test_markers_at_their_places_live_on_offline_outlines(settings, rules_
                    "6 headline markers and 2 alert markers")
         wait_until(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#map path.wf-country")) > 150, 30,
                    "the country outlines")
-        assert browser.find_element(By.ID, "map-count").text == "6 headlines, 2 alerts placed"
+        assert browser.find_element(By.ID, "map-count").text == "6 headlines, 2 alerts, 0 events placed"
         assert not browser.find_elements(By.CSS_SELECTOR, "#map img.leaflet-tile")
         wait_until(browser, lambda d: any("several regions overnight" in t for t in texts(d, "#headlines li")), 10, "the list")
 
@@ -181,7 +181,7 @@ async def test_markers_at_their_places_live_on_offline_outlines(settings, rules_
                                                       [KLAIPEDA], link="javascript:alert(1)")])
         wait_until(browser, lambda d: len(markers(d, "headline")) == 7 and len(markers(d, "alert")) == 3, 30,
                    "the live markers")
-        assert browser.find_element(By.ID, "map-count").text == "7 headlines, 3 alerts placed"
+        assert browser.find_element(By.ID, "map-count").text == "7 headlines, 3 alerts, 0 events placed"
         text = open_popup(browser, marker_at(browser, "headline", "Kyiv, UA"))
         assert '<img src=x onerror="window.pwned=1;document.title=1"> Drone attack on Kyiv' in text
         assert not browser.find_elements(By.CSS_SELECTOR, ".leaflet-popup-content img, #map img:not(.leaflet-tile)")

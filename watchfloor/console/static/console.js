@@ -5,6 +5,8 @@
 const $ = (id) => document.getElementById(id);
 let chart = { hours: [], categories: {} };
 let writable = false;
+let hours = 24;  // the console's window: older events leave the list
+const eventCards = new Map();  // event id -> its card, one per event whatever its versions
 
 function el(tag, text, cls) {
   const node = document.createElement(tag);
@@ -45,6 +47,55 @@ function alertItem(a, fresh) {
   li.append(safeLink((a.links || [])[0], a.title));
   li.append(el("span", ` (${a.sources} source${a.sources === 1 ? "" : "s"})`, "muted"), el("span", a.rule, "tag"));
   return li;
+}
+
+// An event's card: title (its report's link), where, categories, sources and languages,
+// reports, casualties, whether it was alerted.
+function eventCard(ev, fresh) {
+  const li = el("li", null, "event" + (fresh ? " new" : ""));
+  li.dataset.id = ev.id;
+  li.dataset.updated = ev.updated || "";
+  li.dataset.lastSeen = ev.last_seen || "";
+  const title = el("strong", null, "ev-title");
+  title.append(safeLink(ev.link, ev.title));
+  li.append(el("span", ev.severity, "sev sev-" + ev.severity), el("span", when(ev.last_seen) + " ", "muted"), title);
+  const where = el("div", null, "ev-where");
+  const place = (ev.places || [])[0];
+  if (place) where.append(el("span", consoleMap.placeName(place), "ev-place"));
+  for (const c of ev.categories || []) where.append(el("span", c, "tag"));
+  const facts = el("div", null, "ev-facts muted");
+  consoleMap.eventFacts(ev).forEach(([cls, text], i) => facts.append(...(i ? [" · "] : []), el("span", text, cls)));
+  if (ev.alerted) li.classList.add("alerted");
+  li.append(where, facts);
+  return li;
+}
+
+// A newer state of a shown event replaces its card and moves it to the top; an older one is ignored.
+function showEvent(ev, fresh) {
+  const old = eventCards.get(ev.id);
+  if (old && Date.parse(old.dataset.updated) > Date.parse(ev.updated)) return;
+  if (old) old.remove();
+  const card = eventCard(ev, fresh);
+  eventCards.set(ev.id, card);
+  const list = $("events");
+  list.prepend(card);
+  while (list.children.length > 200) dropEvent(list.lastChild);
+  countEvents();
+}
+
+function dropEvent(card) {
+  eventCards.delete(card.dataset.id);
+  card.remove();
+}
+
+function countEvents() {
+  $("events-count").textContent = `(${eventCards.size})`;
+}
+
+function pruneEvents() {
+  const oldest = Date.now() - hours * 3600000;
+  for (const card of [...eventCards.values()]) if (Date.parse(card.dataset.lastSeen) < oldest) dropEvent(card);
+  countEvents();
 }
 
 function prepend(list, item) {
@@ -128,7 +179,10 @@ async function load() {
   $("rules-version").textContent = "rules " + state.rules_version;
   $("alerts").replaceChildren(...state.alerts.map((a) => alertItem(a, false)));
   $("headlines").replaceChildren(...state.headlines.map((h) => headlineItem(h, false)));
+  for (const ev of [...(state.events || [])].reverse()) showEvent(ev, false);  // oldest first: newest on top
   chart = state.chart;
+  hours = chart.hours.length || hours;
+  setInterval(pruneEvents, 300000);
   $("chart-hours").textContent = chart.hours.length;
   renderChart();
   renderSilences(state.silences);
@@ -152,6 +206,11 @@ function listen() {
     const a = JSON.parse(e.data);
     prepend($("alerts"), alertItem(a, true));
     consoleMap.add("alert", a, true);
+  });
+  source.addEventListener("event", (e) => {
+    const ev = JSON.parse(e.data);
+    showEvent(ev, true);
+    consoleMap.add("event", ev, true);
   });
   source.addEventListener("silences", (e) => renderSilences(JSON.parse(e.data).silences));
 }

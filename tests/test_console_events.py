@@ -1,0 +1,153 @@
+"""The console's events in a real headless browser (Debian's chromium through Selenium) on the real
+broker: event states produced to `<prefix>.events` (a compacted topic, a newer state of an event
+replacing the older) are one card and one square marker per event, updated in place as newer
+states come; their feed text stays text. Also what of an event reaches the page.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import httpx
+
+from core.contracts import Casualties, Event, Place, StoryReport
+from core.topics import Topics, ensure_topics
+from tests.kafka_helpers import produce
+from tests.test_console import browser, needs_browser, start_console, stop, texts, wait_until  # noqa: F401 (fixture)
+from tests.test_console_map import HOSTILE, KHARKIV, KYIV, TERNOPIL, UKRAINE, WARSAW, open_popup
+from watchfloor.console.live import brief_event
+
+NOW = datetime.now(timezone.utc)
+
+
+def event(eid: str, title: str, places: list[dict], sources: int, languages: list[str], last_seen: datetime,
+          updated: datetime, alerts: tuple[str, ...] = (), casualties: Casualties | None = None,
+          link: str = "https://wire.example/first", categories: tuple[str, ...] = ("airstrike",)) -> Event:
+    """An event's state as the alert stage writes it: `sources` reports, one per source."""
+    reports = [StoryReport(headline_id=f"{eid}-{i}", source=f"Source {i}", title=title if i == 0 else f"{title} ({i})",
+                           link=link if i == 0 else f"https://wire.example/{eid}/{i}", language=languages[i % len(languages)])
+               for i in range(sources)]
+    return Event(id=eid, title=title, first_seen=last_seen - timedelta(minutes=20), last_seen=last_seen,
+                 categories=list(categories), severity="high", places=[Place(**p) for p in places], reports=reports,
+                 report_count=sources + 1, sources=[r.source for r in reports], source_count=sources, languages=languages,
+                 casualties=casualties, rules=["strikes"], alerts=list(alerts), updated=updated)
+
+
+def record(ev: Event) -> tuple[bytes, bytes]:
+    return ev.id.encode(), ev.to_bytes()
+
+
+def event_markers(driver) -> list:  # type: ignore[no-untyped-def]
+    from selenium.webdriver.common.by import By
+
+    return driver.find_elements(By.CSS_SELECTOR, "#map .wf-event[data-kind=event]")
+
+
+def cards(driver) -> list[str]:  # type: ignore[no-untyped-def]
+    """The event cards' ids, top first."""
+    from selenium.webdriver.common.by import By
+
+    return [c.get_attribute("data-id") for c in driver.find_elements(By.CSS_SELECTOR, "#events li")]
+
+
+def card_text(driver, event_id: str) -> str:  # type: ignore[no-untyped-def]
+    from selenium.webdriver.common.by import By
+
+    return driver.find_element(By.CSS_SELECTOR, f'#events li[data-id="{event_id}"]').text
+
+
+TERNOPIL_TITLE = "Missile strike on Ternopil apartment blocks kills dozens"
+
+
+@needs_browser
+async def test_events_are_cards_and_markers_updated_in_place(settings, rules_dir, cli_env, tmp_path, browser):
+    from selenium.webdriver.common.by import By
+
+    topics = Topics(settings.topic_prefix)
+    await ensure_topics(settings, topics.specs())
+    ternopil_1 = event("ev-ternopil", TERNOPIL_TITLE, [TERNOPIL, UKRAINE], 2, ["en"], NOW - timedelta(minutes=30),
+                       NOW - timedelta(minutes=29))
+    warsaw = event("ev-warsaw", "Poland detains suspects over rail sabotage", [WARSAW], 3, ["en", "pl"],
+                   NOW - timedelta(minutes=10), NOW - timedelta(minutes=9), categories=("sabotage",))
+    ternopil_2 = event("ev-ternopil", TERNOPIL_TITLE, [TERNOPIL, UKRAINE], 5, ["en", "uk", "ru"], NOW - timedelta(minutes=5),
+                       NOW - timedelta(minutes=4), alerts=("a1",), casualties=Casualties(killed=26))
+    stale = event("ev-stale", "Last week's strike", [KHARKIV], 4, ["en"], NOW - timedelta(hours=30), NOW)
+    await produce(settings, topics.events, [record(ternopil_1), record(warsaw), record(ternopil_2), record(stale)])
+    console, url = start_console(cli_env, tmp_path, rules_dir, None)
+    try:
+        # the state holds each event once, at its newest version, newest first; the stale one is out of the window
+        state = httpx.get(f"{url}/api/state").json()
+        assert [(e["id"], e["sources"]) for e in state["events"]] == [("ev-ternopil", 5), ("ev-warsaw", 3)]
+        ternopil = state["events"][0]
+        assert ternopil["languages"] == ["en", "uk", "ru"] and ternopil["alerted"] and ternopil["updates"] == 0
+        assert ternopil["casualties"] == {"killed": 26} and ternopil["places"][0]["name"] == "Ternopil"
+
+        browser.get(url)
+        wait_until(browser, lambda d: len(cards(d)) == 2 and len(event_markers(d)) == 2, 30, "2 event cards and 2 markers")
+        assert cards(browser) == ["ev-ternopil", "ev-warsaw"]
+        text = card_text(browser, "ev-ternopil")
+        assert TERNOPIL_TITLE in text and "Ternopil, UA" in text and "airstrike" in text
+        assert "5 sources · en, uk, ru" in text and "6 reports" in text and "26 killed" in text and "alerted" in text
+        assert "not alerted" in card_text(browser, "ev-warsaw") and "3 sources · en, pl" in card_text(browser, "ev-warsaw")
+        link = browser.find_element(By.CSS_SELECTOR, '#events li[data-id="ev-ternopil"] .ev-title a')
+        assert link.get_attribute("href") == "https://wire.example/first"
+        assert browser.find_element(By.ID, "map-count").text == "0 headlines, 0 alerts, 2 events placed"
+
+        # a square with its number of sources, at its first place, not a headline dot or alert ring
+        square = browser.find_element(By.CSS_SELECTOR, '#map .wf-event[data-id="ev-ternopil"]')
+        assert square.text == "5" and square.get_attribute("data-place") == "Ternopil, UA" and square.tag_name == "div"
+        assert abs(square.rect["width"] - square.rect["height"]) < 1 and not browser.find_elements(By.CSS_SELECTOR, "#map path.wf-marker")
+        text = open_popup(browser, square)
+        assert TERNOPIL_TITLE in text and "5 sources · en, uk, ru" in text and "Ternopil, UA" in text
+
+        # live: a newer state of an event updates its card and marker in place, moving it to the top;
+        # a new event's hostile markup and javascript: link stay text
+        hostile = event("ev-kyiv", HOSTILE, [KYIV], 1, ["uk"], NOW - timedelta(minutes=2), NOW - timedelta(minutes=2),
+                        link="javascript:alert(1)")
+        ternopil_3 = event("ev-ternopil", TERNOPIL_TITLE, [TERNOPIL, UKRAINE], 9, ["en", "uk", "ru"],
+                           NOW - timedelta(minutes=1), NOW, alerts=("a1", "a2", "a3"), casualties=Casualties(killed=31, injured=120))
+        await produce(settings, topics.events, [record(hostile), record(ternopil_3)])
+        wait_until(browser, lambda d: cards(d) == ["ev-ternopil", "ev-kyiv", "ev-warsaw"], 30, "the live cards")
+        text = card_text(browser, "ev-ternopil")
+        assert "9 sources · en, uk, ru" in text and "31 killed, 120 injured" in text and "alerted, 2 updates" in text
+        assert "5 sources" not in " ".join(texts(browser, "#events li"))
+        wait_until(browser, lambda d: len(event_markers(d)) == 3, 30, "3 event markers")
+        assert [m.text for m in event_markers(browser) if m.get_attribute("data-id") == "ev-ternopil"] == ["9"]
+        text = open_popup(browser, browser.find_element(By.CSS_SELECTOR, '#map .wf-event[data-id="ev-ternopil"]'))
+        assert "9 sources" in text and "alerted, 2 updates" in text
+
+        assert HOSTILE in card_text(browser, "ev-kyiv")
+        assert not browser.find_elements(By.CSS_SELECTOR, '#events img, #events li[data-id="ev-kyiv"] a')
+        text = open_popup(browser, browser.find_element(By.CSS_SELECTOR, '#map .wf-event[data-id="ev-kyiv"]'))
+        assert HOSTILE in text and not browser.find_elements(By.CSS_SELECTOR, ".leaflet-popup-content a, .leaflet-popup-content img")
+        assert browser.execute_script("return window.pwned") is None and browser.title == "Watchfloor console"
+
+        # a reload shows the same, from the state
+        browser.refresh()
+        wait_until(browser, lambda d: cards(d) == ["ev-ternopil", "ev-kyiv", "ev-warsaw"] and len(event_markers(d)) == 3, 30,
+                   "the cards after a reload")
+        assert "9 sources · en, uk, ru" in card_text(browser, "ev-ternopil")
+    finally:
+        stop(console)
+
+
+def test_what_of_an_event_reaches_the_page():
+    ev = json.loads(event("e1", "Strike", [TERNOPIL], 3, ["en", "uk"], NOW, NOW, alerts=("a1", "a2"),
+                          link="javascript:alert(1)").to_bytes())
+    brief = brief_event(ev)
+    assert brief is not None
+    assert brief["link"] == "https://wire.example/e1/1"  # the first http(s) link of its reports
+    assert (brief["sources"], brief["reports"], brief["alerted"], brief["updates"]) == (3, 4, True, 1)
+    assert brief["places"] == [TERNOPIL] and brief["casualties"] is None
+
+    hostile = {**ev, "title": "T" * 5000, "severity": "<b>", "source_count": True, "report_count": -1,
+               "languages": ["en" * 50, 7, None], "categories": "airstrike", "reports": {"link": "https://x"},
+               "casualties": {"killed": "12", "injured": 3}, "alerts": "a1",
+               "places": [{"name": "Mars", "lat": 91, "lon": 0}]}
+    brief = brief_event(hostile)
+    assert brief is not None and len(brief["title"]) == 500 and brief["severity"] == "info"
+    assert (brief["sources"], brief["reports"], brief["alerted"], brief["updates"]) == (0, 0, False, 0)
+    assert brief["languages"] == ["en" * 5] and brief["categories"] == [] and brief["link"] is None
+    assert brief["casualties"] == {"injured": 3} and brief["places"] == []
+    assert brief_event({**ev, "id": None}) is None and brief_event({**ev, "last_seen": "yesterday"}) is None
