@@ -11,27 +11,14 @@ from datetime import datetime, timedelta, timezone
 
 import httpx
 
-from core.contracts import Casualties, Event, Place, StoryReport
+from core.contracts import Casualties, Event
 from core.topics import Topics, ensure_topics
 from tests.kafka_helpers import produce
 from tests.test_console import browser, needs_browser, start_console, stop, texts, wait_until  # noqa: F401 (fixture)
-from tests.test_console_map import HOSTILE, KHARKIV, KYIV, TERNOPIL, UKRAINE, WARSAW, open_popup
+from tests.test_console_map import HOSTILE, KHARKIV, KYIV, TERNOPIL, UKRAINE, WARSAW, event, open_popup
 from watchfloor.console.live import brief_event
 
 NOW = datetime.now(timezone.utc)
-
-
-def event(eid: str, title: str, places: list[dict], sources: int, languages: list[str], last_seen: datetime,
-          updated: datetime, alerts: tuple[str, ...] = (), casualties: Casualties | None = None,
-          link: str = "https://wire.example/first", categories: tuple[str, ...] = ("airstrike",)) -> Event:
-    """An event's state as the alert stage writes it: `sources` reports, one per source."""
-    reports = [StoryReport(headline_id=f"{eid}-{i}", source=f"Source {i}", title=title if i == 0 else f"{title} ({i})",
-                           link=link if i == 0 else f"https://wire.example/{eid}/{i}", language=languages[i % len(languages)])
-               for i in range(sources)]
-    return Event(id=eid, title=title, first_seen=last_seen - timedelta(minutes=20), last_seen=last_seen,
-                 categories=list(categories), severity="high", places=[Place(**p) for p in places], reports=reports,
-                 report_count=sources + 1, sources=[r.source for r in reports], source_count=sources, languages=languages,
-                 casualties=casualties, rules=["strikes"], alerts=list(alerts), updated=updated)
 
 
 def record(ev: Event) -> tuple[bytes, bytes]:
@@ -45,10 +32,8 @@ def event_markers(driver) -> list:  # type: ignore[no-untyped-def]
 
 
 def cards(driver) -> list[str]:  # type: ignore[no-untyped-def]
-    """The event cards' ids, top first."""
-    from selenium.webdriver.common.by import By
-
-    return [c.get_attribute("data-id") for c in driver.find_elements(By.CSS_SELECTOR, "#events li")]
+    """The event cards' ids, top first (read in one go: a card being replaced would be stale)."""
+    return driver.execute_script("return [...document.querySelectorAll('#events li')].map((li) => li.dataset.id)")
 
 
 def card_text(driver, event_id: str) -> str:  # type: ignore[no-untyped-def]

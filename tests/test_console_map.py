@@ -19,7 +19,7 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import pytest
 
-from core.contracts import Alert, CategoryMatch, ClassifiedHeadline, StoryReport
+from core.contracts import Alert, Casualties, CategoryMatch, ClassifiedHeadline, Event, Place, StoryReport
 from core.settings import ConfigError, Settings
 from core.topics import Topics, ensure_topics
 from tests.conftest import BIN, _http_server
@@ -66,6 +66,19 @@ def alert(n: int, title: str, categories: list[str], places: list[dict] | None, 
     if places is not None:
         value["places"] = places
     return doc.id.encode(), json.dumps(value).encode()
+
+
+def event(eid: str, title: str, places: list[dict], sources: int, languages: list[str], last_seen: datetime,
+          updated: datetime, alerts: tuple[str, ...] = (), casualties: Casualties | None = None,
+          link: str = "https://wire.example/first", categories: tuple[str, ...] = ("airstrike",)) -> Event:
+    """An event's state as the alert stage writes it: `sources` reports, one per source."""
+    reports = [StoryReport(headline_id=f"{eid}-{i}", source=f"Source {i}", title=title if i == 0 else f"{title} ({i})",
+                           link=link if i == 0 else f"https://wire.example/{eid}/{i}", language=languages[i % len(languages)])
+               for i in range(sources)]
+    return Event(id=eid, title=title, first_seen=last_seen - timedelta(minutes=20), last_seen=last_seen,
+                 categories=list(categories), severity="high", places=[Place(**p) for p in places], reports=reports,
+                 report_count=sources + 1, sources=[r.source for r in reports], source_count=sources, languages=languages,
+                 casualties=casualties, rules=["strikes"], alerts=list(alerts), updated=updated)
 
 
 def markers(driver, kind: str) -> list:  # type: ignore[no-untyped-def]
@@ -131,15 +144,23 @@ async def test_markers_at_their_places_live_on_offline_outlines(settings, rules_
         alert(1, "Missile strike on Ternopil apartment blocks kills dozens", ["airstrike"], [TERNOPIL], sources=3),
         alert(3, "Tusk: people behind Warsaw–Lublin line blast worked with Russian intelligence", ["sabotage"], [LUBLIN]),
     ])
+    now = datetime.now(timezone.utc)
+    await produce(settings, topics.events, [(e.id.encode(), e.to_bytes()) for e in (
+        event("ev-lublin", "Tusk: people behind Warsaw–Lublin line blast worked with Russian intelligence", [LUBLIN], 6,
+              ["en", "pl", "uk"], now, now, alerts=("a0003",), categories=("sabotage",)),
+        event("ev-odesa", "Turkey and UAE mediate new Russia–Ukraine prisoner exchange talks in Odesa", [ODESA], 3,
+              ["en", "uk", "tr"], now - timedelta(minutes=3), now, categories=("prisoner_exchange",)),
+    )])
     console, url = start_console(cli_env, tmp_path, rules_dir, None)
     try:
         assert httpx.get(f"{url}/api/state").json()["map"] == {"tiles": None, "attribution": None, "attribution_url": None}
         browser.get(url)
-        wait_until(browser, lambda d: len(markers(d, "headline")) == 6 and len(markers(d, "alert")) == 2, 30,
-                   "6 headline markers and 2 alert markers")
+        wait_until(browser, lambda d: len(markers(d, "headline")) == 6 and len(markers(d, "alert")) == 2
+                   and len(d.find_elements(By.CSS_SELECTOR, "#map .wf-event")) == 2, 30,
+                   "6 headline markers, 2 alert markers and 2 event markers")
         wait_until(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#map path.wf-country")) > 150, 30,
                    "the country outlines")
-        assert browser.find_element(By.ID, "map-count").text == "6 headlines, 2 alerts, 0 events placed"
+        assert browser.find_element(By.ID, "map-count").text == "6 headlines, 2 alerts, 2 events placed"
         assert not browser.find_elements(By.CSS_SELECTOR, "#map img.leaflet-tile")
         wait_until(browser, lambda d: any("several regions overnight" in t for t in texts(d, "#headlines li")), 10, "the list")
 
@@ -181,7 +202,7 @@ async def test_markers_at_their_places_live_on_offline_outlines(settings, rules_
                                                       [KLAIPEDA], link="javascript:alert(1)")])
         wait_until(browser, lambda d: len(markers(d, "headline")) == 7 and len(markers(d, "alert")) == 3, 30,
                    "the live markers")
-        assert browser.find_element(By.ID, "map-count").text == "7 headlines, 3 alerts, 0 events placed"
+        assert browser.find_element(By.ID, "map-count").text == "7 headlines, 3 alerts, 2 events placed"
         text = open_popup(browser, marker_at(browser, "headline", "Kyiv, UA"))
         assert '<img src=x onerror="window.pwned=1;document.title=1"> Drone attack on Kyiv' in text
         assert not browser.find_elements(By.CSS_SELECTOR, ".leaflet-popup-content img, #map img:not(.leaflet-tile)")

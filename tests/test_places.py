@@ -66,6 +66,12 @@ def test_everyday_words_names_and_companies_are_left_alone(text):
     assert where(text) == []
 
 
+def test_a_ukrainian_or_russian_given_name_before_a_surname_is_a_person_not_a_city():
+    assert where("Володимир Зеленський зустрівся з делегацією США", "uk") == [("United States", "country", "US")]
+    assert where("Владимир Путин провёл совещание", "ru") == []
+    assert where("Вибухи у Володимирі: є влучання", "uk") == [("Volodymyr-Volynskyi", "city", "UA")]  # the city still is one
+
+
 def test_a_common_word_is_a_place_when_the_text_says_so():
     assert ("Nice", "city", "FR") in where("Knife attack in Nice leaves three injured")
     assert ("Turkey", "country", "TR") in where("Turkey says it will host new round of talks")

@@ -148,8 +148,8 @@ def _guarded(span: Span, written: list[str], folded: list[str], mentioned_countr
         return True  # Michael Jordan, Jim Jordan
     if after in NOT_PLACE_AFTER or before in NOT_PLACE_BEFORE:
         return True  # Alaska Airlines, Air Canada, South China Sea, Nord Stream, Texas A&M
-    if name in given and span.end < len(written) and capitalised(written[span.end]) and not is_cyrillic(name):
-        return True  # a given name before a capitalised word: Michael (Isle of Man) in "Michael Jordan"
+    if name in given and span.end < len(written) and capitalised(written[span.end]):
+        return True  # a given name before a capitalised word: Michael (Isle of Man) in "Michael Jordan", Володимир in "Володимир Зеленський"
     if food and (before in food or after in food) and name in common:
         return True  # Thanksgiving turkey, turkey dinner
     if name not in common or any(gaz.places[f.place].kind == "country" or f.acronym for f in span.forms):
