@@ -116,6 +116,12 @@ def test_run_quick_start_shows_sample_alerts_and_stops_cleanly_on_ctrl_c(tmp_pat
         shown = (tmp_path / "out.txt").read_text()
         assert all(e in shown for e in expected), shown[-3000:]
         assert "striker" not in shown.lower() and "Black Friday" not in shown
+        time.sleep(3)  # a wrong second alert for an event would come with the first ones
+        shown = (tmp_path / "out.txt").read_text()
+        firsts = [line for line in shown.splitlines() if line.startswith("[") and "] Update: " not in line]
+        # one alert per event, however many feeds and languages reported it (7 feeds, en + uk)
+        assert len([t for t in firsts if "Ternopil" in t or "Тернопол" in t]) == 1, firsts
+        assert len([t for t in firsts if "rail" in t.lower() and "sabotage" in t.lower()]) == 1, firsts
         import httpx  # the web console runs in the quick start too, with the same alerts
 
         state = httpx.get(f"http://127.0.0.1:{console}/api/state", timeout=10).json()

@@ -249,7 +249,7 @@ async def test_an_alert_arrives_as_one_html_email_and_one_json_webhook(settings,
     fields = payload["alert"]
     assert (fields["id"], fields["rule"], fields["severity"], fields["categories"], fields["source_count"]) == (
         "alert-email-json", "strikes-odesa", "high", ["strikes"], 1)
-    assert fields["links"] == [{"title": HEADLINE, "source": "Kyiv Wire", "url": "https://kyiv.example/1?a=1&b=2", "published": None}]
+    assert fields["links"] == [{"title": HEADLINE, "source": "Kyiv Wire", "url": "https://kyiv.example/1?a=1&b=2", "published": None, "language": None}]
 
     log_keys = {k.decode() for k, _ in await read_to_end(settings, Topics(settings.topic_prefix).deliveries)}
     assert len(log_keys) == 2 and all(k.startswith("alert-email-json:") and len(k.split(":")[1]) == 64 for k in log_keys)
