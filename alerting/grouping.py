@@ -139,6 +139,7 @@ class Signature:
     countries: frozenset[str]
     stems: tuple[tuple[str, float], ...]
     keys: tuple[tuple[str, float], ...] = ()
+    tally: bool = False  # counts weapons launched at the whole country: the night's attack, not one city's
     norm: float = field(init=False, compare=False)  # squared masses, computed once
     key_norm: float = field(init=False, compare=False)
 
@@ -149,13 +150,13 @@ class Signature:
     def to_json(self) -> dict:
         return {"at": self.at, "c": sorted(self.categories), "ci": sorted(self.cities), "r": sorted(self.regions),
                 "nr": sorted(self.named_regions), "co": sorted(self.countries), "s": [list(x) for x in self.stems],
-                "k": [list(x) for x in self.keys]}
+                "k": [list(x) for x in self.keys], "t": self.tally}
 
     @classmethod
     def from_json(cls, d: dict) -> "Signature":
         return cls(float(d["at"]), frozenset(d["c"]), frozenset(d["ci"]), frozenset(d["r"]), frozenset(d["nr"]),
                    frozenset(d["co"]), tuple((str(t), float(w)) for t, w in d["s"]),
-                   tuple((str(t), float(w)) for t, w in d.get("k", ())))
+                   tuple((str(t), float(w)) for t, w in d.get("k", ())), bool(d.get("t", False)))
 
 
 def signature(at: float, categories: list[str], places: list[dict], title: str, language: str) -> Signature:
@@ -167,7 +168,23 @@ def signature(at: float, categories: list[str], places: list[dict], title: str, 
     place_keys = [(f"@c{c}", CITY_KEY) for c in cities] + [(f"@r{r}", REGION_KEY) for r in regions]
     place_keys += [(f"@n{c}", COUNTRY_KEY) for c in countries]
     return Signature(at, frozenset(categories), cities, frozenset(regions), named_regions, countries, stems,
-                     tuple(sorted({**dict(keys), **dict(place_keys)}.items())))
+                     tuple(sorted({**dict(keys), **dict(place_keys)}.items())), is_tally(title))
+
+
+_WEAPONS = ("drone", "missile", "rocket", "shahed", "uav", "дрон", "ракет", "безпілот", "беспилот", "бпла", "шахед")
+_DIGITS = re.compile(r"^\d{2,4}$")
+
+
+@lru_cache(maxsize=8192)
+def is_tally(title: str) -> bool:
+    """"Russia fires 476 drones and 48 missiles at Ukraine", "ворог застосував 476 ударних БпЛА":
+    a count of weapons (20 or more) launched. Such a report is about the night's attack as a
+    whole; naming the worst-hit city does not make it that city's strike."""
+    ws = [w for _, w in tokens_with_case(title)]
+    for i, w in enumerate(ws):
+        if _DIGITS.match(w) and int(w) >= 20 and any(x.startswith(_WEAPONS) for x in ws[i + 1:i + 3]):
+            return True
+    return False
 
 
 def places_conflict(a: Signature, b: Signature) -> bool:
@@ -218,6 +235,10 @@ def same_event(report: Signature, member: Signature) -> tuple[bool, float]:
     category checked by `compatible`); and the score, to pick the closest event."""
     if places_conflict(report, member) or report.categories.isdisjoint(member.categories):
         return False, 0.0
+    if report.tally != member.tally:  # the night's tally and one city's strike: only their words can say
+        words = word_similarity(report, member)
+        shared = {a for a in anchors(report) & anchors(member) if not a.startswith("@")}
+        return bool(shared) and words >= SAME_WORDS, words
     sim = max(word_similarity(report, member), key_similarity(report, member) * SAME_WORDS / SAME_KEYS)
     if shared_place(report, member):
         return sim >= SAME_PLACE, 1.0 + sim
