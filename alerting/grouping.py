@@ -182,9 +182,15 @@ def is_tally(title: str) -> bool:
     whole; naming the worst-hit city does not make it that city's strike."""
     ws = [w for _, w in tokens_with_case(title)]
     for i, w in enumerate(ws):
-        if _DIGITS.match(w) and int(w) >= 20 and any(x.startswith(_WEAPONS) for x in ws[i + 1:i + 3]):
+        if not (_DIGITS.match(w) and int(w) >= 20):
+            continue
+        nxt = ws[i + 1:i + 3]  # "476 drones", "476 ударних БпЛА", "48 ballistic missiles"
+        if nxt and (nxt[0].startswith(_WEAPONS) or (len(nxt) == 2 and nxt[0] not in _LINKS and nxt[1].startswith(_WEAPONS))):
             return True
     return False
+
+
+_LINKS = frozenset("after before in on at as from by of to for with після до від через в у на по при после от для с".split())
 
 
 def places_conflict(a: Signature, b: Signature) -> bool:

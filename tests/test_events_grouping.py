@@ -76,3 +76,10 @@ def test_held_out_grouping_does_not_fall_below_what_was_measured(packs):
     less a margin; bench/events.py prints them."""
     s = evaluate(load_reports(ROOT / "tests" / "data" / "events.jsonl", "test"), packs)
     assert s.precision >= 0.90 and s.f1 >= 0.76, s
+
+
+def test_the_nights_tally_is_not_the_strike_on_the_city_it_names(packs):
+    ids = grouped(packs, ("Russian missile strike on Ternopil apartment blocks kills 25", "en", 0),
+                  ("Russia fires 476 drones and 48 missiles at Ukraine overnight; Ternopil hit hardest", "en", 30),
+                  ("Ternopil death toll rises to 26 after missile strike", "en", 300))
+    assert ids[0] == ids[2] != ids[1]
