@@ -1,9 +1,9 @@
 """The open events of one partition, as plain JSON-able dicts, with the index that finds a
 report's candidate events (by place id and rare stem, alerting/grouping.py) without a scan.
 
-An event's core cities are those its one-city reports name: a report naming other cities only
-never joins it, so a headline naming three struck cities does not chain their three events into
-one. An event closes `GAP` after its last report or `SPAN` after its first, whichever is sooner;
+An event's core cities are the cities its reports are about (a report's one city, or the first
+it names of several): a report about another city never joins it, so a headline naming three
+struck cities joins its first city's event and does not chain the three events into one. An event closes `GAP` after its last report or `SPAN` after its first, whichever is sooner;
 `expire` removes closed events that owe no alert (an alert still waiting keeps its event).
 """
 
@@ -26,7 +26,7 @@ class EventBook:
         self.events: dict[str, dict] = {}
         self._members: dict[str, list[Signature]] = {}
         self._keys: dict[str, set[str]] = {}  # event id -> its index keys
-        self._core: dict[str, set[int]] = {}  # event id -> cities its one-city reports name
+        self._core: dict[str, set[int]] = {}  # event id -> the cities its reports are about
         self._member_keys: dict[str, list[frozenset[str]]] = {}  # event id -> each member's index keys
         self._index: dict[str, dict[str, int]] = {}  # key -> {event id: seq}
         self._closing: list[tuple[float, str]] = []  # heap of (closes at, id); stale entries skipped
@@ -61,8 +61,7 @@ class EventBook:
             self._waiting.add(eid)
 
     def _file(self, eid: str, sig: Signature) -> None:
-        if len(sig.cities) == 1:
-            self._core[eid] |= sig.cities
+        self._core[eid] |= sig.own_cities
         seq = self.events[eid]["seq"]
         keys = frozenset(index_keys(sig))
         self._member_keys[eid].append(keys)
@@ -120,8 +119,8 @@ class EventBook:
             event = self.events[eid]
             if not in_time(sig, event["first_seen"], event["last_seen"]):
                 continue
-            core = self._core[eid]
-            if core and sig.cities and core.isdisjoint(sig.cities):
+            core, own = self._core[eid], sig.own_cities
+            if core and own and core.isdisjoint(own):
                 continue  # a report of one city never joins another city's event through a multi-city one
             # only members sharing a key can be the same happening (a place or an anchor in common)
             score = max((s for ok, s in (same_event(sig, m) for m, mk in zip(self._members[eid], self._member_keys[eid])

@@ -140,6 +140,7 @@ class Signature:
     stems: tuple[tuple[str, float], ...]
     keys: tuple[tuple[str, float], ...] = ()
     tally: bool = False  # counts weapons launched at the whole country: the night's attack, not one city's
+    first_city: int = 0  # the city it names first (0: none): a report naming several is about that one first
     norm: float = field(init=False, compare=False)  # squared masses, computed once
     key_norm: float = field(init=False, compare=False)
 
@@ -147,16 +148,24 @@ class Signature:
         object.__setattr__(self, "norm", _norm(self.stems))
         object.__setattr__(self, "key_norm", _norm(self.keys))
 
+    @property
+    def own_cities(self) -> frozenset[int]:
+        """The city it is about: its one city, or the first it names of several (wave headlines
+        name the worst-hit first); empty when it names none."""
+        if len(self.cities) == 1:
+            return self.cities
+        return frozenset([self.first_city]) if self.first_city else frozenset()
+
     def to_json(self) -> dict:
         return {"at": self.at, "c": sorted(self.categories), "ci": sorted(self.cities), "r": sorted(self.regions),
                 "nr": sorted(self.named_regions), "co": sorted(self.countries), "s": [list(x) for x in self.stems],
-                "k": [list(x) for x in self.keys], "t": self.tally}
+                "k": [list(x) for x in self.keys], "t": self.tally, "fc": self.first_city}
 
     @classmethod
     def from_json(cls, d: dict) -> "Signature":
         return cls(float(d["at"]), frozenset(d["c"]), frozenset(d["ci"]), frozenset(d["r"]), frozenset(d["nr"]),
                    frozenset(d["co"]), tuple((str(t), float(w)) for t, w in d["s"]),
-                   tuple((str(t), float(w)) for t, w in d.get("k", ())), bool(d.get("t", False)))
+                   tuple((str(t), float(w)) for t, w in d.get("k", ())), bool(d.get("t", False)), int(d.get("fc", 0)))
 
 
 def signature(at: float, categories: list[str], places: list[dict], title: str, language: str) -> Signature:
@@ -168,7 +177,8 @@ def signature(at: float, categories: list[str], places: list[dict], title: str, 
     place_keys = [(f"@c{c}", CITY_KEY) for c in cities] + [(f"@r{r}", REGION_KEY) for r in regions]
     place_keys += [(f"@n{c}", COUNTRY_KEY) for c in countries]
     return Signature(at, frozenset(categories), cities, frozenset(regions), named_regions, countries, stems,
-                     tuple(sorted({**dict(keys), **dict(place_keys)}.items())), is_tally(title))
+                     tuple(sorted({**dict(keys), **dict(place_keys)}.items())), is_tally(title),
+                     next((p["id"] for p in places if p["kind"] == "city"), 0))
 
 
 _WEAPONS = ("drone", "missile", "rocket", "shahed", "uav", "дрон", "ракет", "безпілот", "беспилот", "бпла", "шахед")

@@ -152,8 +152,8 @@ def test_the_index_finds_what_comparing_with_every_open_event_finds(ruleset):
         for event in book:
             if not in_time(sig, event["first_seen"], event["last_seen"]):
                 continue
-            core = {c for m in book.members(event["id"]) if len(m.cities) == 1 for c in m.cities}
-            if core and sig.cities and core.isdisjoint(sig.cities):
+            core = {c for m in book.members(event["id"]) for c in m.own_cities}
+            if core and sig.own_cities and core.isdisjoint(sig.own_cities):
                 continue
             scores = [s for ok, s in (same_event(sig, m) for m in book.members(event["id"])) if ok]
             if scores and (best is None or (max(scores), event["seq"]) > best):
