@@ -202,7 +202,7 @@ class AlertEngine:
                 event = existing
             else:
                 state.events.add(event)
-        state.events.join(event, sig)
+        state.events.join(event, sig, now)
         file_report(event, headline, language)
         out.event_id = event["id"]
         for rule_id in rule_ids:
@@ -278,6 +278,7 @@ class AlertEngine:
                 continue
             ready.append(rule)
         new_tags = [t for r in ready for t in r.notify if alerted is None or t not in alerted["tags"]]
+        before = list(alerted["tags"]) if alerted is not None else []  # tags that may owe an update
         if ready and new_tags:
             alert = self._alert(event, ready, list(dict.fromkeys(new_tags)), now, kind="alert")
             self._fired(state, event, ready, now, out)
@@ -288,8 +289,9 @@ class AlertEngine:
             alerted["rules"] += [r.id for r in ready]
             alerted["tags"] += [t for t in alert.notify if t not in alerted["tags"]]
             event["alerts"].append(alert.id)
-            return  # the new tags get the whole event now; an update for the others waits its turn
-        if alerted is None:
+            if not before:
+                return  # the event's first alert
+        if alerted is None or not before:
             return
         what = changes(alerted["facts"], facts(event))
         if not what or alerted["updates"] >= self.max_updates:
@@ -297,11 +299,19 @@ class AlertEngine:
         if now - alerted["last"] < self.update_interval:
             state.events.set_pending(event, {"due": alerted["last"] + self.update_interval})
             return
-        rules = [self._rules[r] for r in alerted["rules"] if r in self._rules]
-        if not rules:
+        rules = []
+        for rule_id in alerted["rules"]:
+            muted = self._silenced(rule_id, event, now) if rule_id in self._rules else None
+            if muted is not None:
+                out.outcomes[rule_id], out.silenced_by[rule_id] = SILENCED, muted
+            elif rule_id in self._rules:
+                rules.append(self._rules[rule_id])
+        if not rules:  # silenced (or removed): this change is not told, now or when the silence ends
+            alerted["facts"] = facts(event)
             return
+        tags = [t for t in before if any(t in r.notify for r in rules)] or before
         alerted["updates"] += 1
-        update = self._alert(event, rules, list(alerted["tags"]), now, kind="update", changes=what,
+        update = self._alert(event, rules, tags, now, kind="update", changes=what,
                              update_of=alerted["first"], n=alerted["updates"])
         alerted["facts"], alerted["last"] = facts(event), now
         event["alerts"].append(update.id)
@@ -388,7 +398,7 @@ class AlertEngine:
             categories=sorted({c for e in events for c in e["categories"] if c in rule.when.categories}),
             places=[], matched=[], reports=[StoryReport(**_report(headline_report(e))) for e in events[:MAX_EVENTS_LISTED]],
             source_count=len({s for e in events for s in e["sources"]}), story_count=len(counted),
-            first_seen=datetime.fromtimestamp(min(e["opened"] for e in events), timezone.utc),
+            first_seen=datetime.fromtimestamp(min((e["opened"] for e in events), default=now), timezone.utc),
             fired=datetime.fromtimestamp(now, timezone.utc), notify=list(rule.notify), template=rule.template,
             rules_version=self.ruleset.version, kind="summary", rules=[rule.id], events=refs,
         )

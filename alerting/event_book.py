@@ -3,7 +3,8 @@ report's candidate events (by place id and rare stem, alerting/grouping.py) with
 
 An event's core cities are the cities its reports are about (a report's one city, or the first
 it names of several): a report about another city never joins it, so a headline naming three
-struck cities joins its first city's event and does not chain the three events into one. An event closes `GAP` after its last report or `SPAN` after its first, whichever is sooner;
+struck cities joins its first city's event and does not chain the three events into one. An event closes `GAP` after its last report or `SPAN` after its first, whichever is sooner,
+counted in classification time (the stage's clock);
 `expire` removes closed events that owe no alert (an alert still waiting keeps its event).
 """
 
@@ -18,7 +19,10 @@ MAX_MEMBERS = 20  # reports compared with a newcomer: the first 20 (later ones a
 
 
 def closes_at(event: dict) -> float:
-    return min(event["last_seen"] + GAP, event["first_seen"] + SPAN)
+    """On the stage's clock (classification time), like the `now` it is expired by: a report
+    published a day ago and classified now keeps its event open for GAP from now."""
+    touched = event.get("touched", event["opened"])
+    return min(touched + GAP, event["opened"] + SPAN)
 
 
 class EventBook:
@@ -89,11 +93,12 @@ class EventBook:
     def core_cities(self, eid: str) -> set[int]:
         return self._core[eid]
 
-    def join(self, event: dict, sig: Signature) -> None:
-        """A report joined `event`: its times, its signature among the members (the first
-        MAX_MEMBERS), its index keys."""
+    def join(self, event: dict, sig: Signature, now: float) -> None:
+        """A report joined `event` at `now` (classification time): its times, its signature
+        among the members (the first MAX_MEMBERS), its index keys."""
         event["first_seen"] = min(event["first_seen"], sig.at)
         event["last_seen"] = max(event["last_seen"], sig.at)
+        event["touched"] = max(event.get("touched", now), now)
         if len(event["members"]) < MAX_MEMBERS:
             event["members"].append(sig.to_json())
             self._members[event["id"]].append(sig)

@@ -71,9 +71,11 @@ class AlertState:
         insort(self._counted.setdefault(rule_id, []), (when, event_id))
 
     def counted_events(self, rule_id: str, since: float) -> list[str]:
-        """Events the rule first matched at or after `since`, oldest first."""
+        """Open events the rule first matched at or after `since`, oldest first. Closed events
+        do not count: a worker rebuilding from the changelog knows only the open ones."""
         entries = self._counted.get(rule_id, [])
-        return list(dict.fromkeys(eid for _, eid in entries[bisect_left(entries, (since,)):]))
+        found = (eid for _, eid in entries[bisect_left(entries, (since,)):] if self.events.get(eid) is not None)
+        return list(dict.fromkeys(found))
 
     def forget_counted(self, rule_id: str, before: float) -> None:
         entries = self._counted.get(rule_id)

@@ -164,5 +164,5 @@ def test_the_index_finds_what_comparing_with_every_open_event_finds(ruleset):
 
             found = new_event(h, h.classified.timestamp())
             book.add(found)
-        book.join(found, sig)
+        book.join(found, sig, h.classified.timestamp())
     assert 5 < len(book) < 400

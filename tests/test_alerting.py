@@ -80,12 +80,13 @@ class Desk:
         self.n = 0
         self.now = T0.timestamp()
 
-    def report(self, title: str, source: str, seconds: float, language: str | None = "en", summary: str = ""):
+    def report(self, title: str, source: str, seconds: float, language: str | None = "en", summary: str = "",
+               published_ago: float = 0.0):
         self.n += 1
         at = T0 + timedelta(seconds=seconds)
         raw = RawHeadline(id=f"h{self.n}", feed_id=source.lower().replace(" ", "-"), source=source, title=title,
-                          summary=summary, link=f"https://{self.n}.example/", published=at, fetched=at,
-                          language=language)
+                          summary=summary, link=f"https://{self.n}.example/",
+                          published=at - timedelta(seconds=published_ago), fetched=at, language=language)
         h = classify_headline(raw, self.ruleset, now=at)
         rules = self.engine.concerned(h)
         self.now = at.timestamp()
@@ -170,6 +171,41 @@ def test_a_rule_that_wants_the_event_later_reaches_only_its_new_tags(ruleset):
     assert second.kind == "alert" and second.event_id == first.event_id
     assert second.rules == ["confirmed"] and second.notify == ["analysts"]  # the watch has it already
     assert desk.wait(INTERVAL * 3) == []
+
+
+def test_reports_published_a_day_ago_still_make_one_event(ruleset):
+    """A feed's first poll or a catch-up after an outage brings old items: their event lives on
+    the stage's clock, so the second source joins it and the two-source rule fires."""
+    desk = Desk(ruleset)
+    desk.report("Missile strike on Zhytomyr damages power plant", "A", 0, published_ago=13 * 3600)
+    desk.report("Zhytomyr power plant hit in missile strike", "B", 60, published_ago=13 * 3600)
+    desk.wait(WAIT)
+    assert len(desk.state.events) == 1
+    assert sorted(t for a in desk.alerts for t in a.notify) == ["analysts", "watch"]
+
+
+def test_an_alert_to_new_tags_does_not_swallow_the_update_owed_to_the_others(ruleset):
+    desk = Desk(ruleset)
+    desk.report("Missile strike on Zhytomyr damages power plant", "A", 0)
+    desk.wait(WAIT)
+    desk.report("Zhytomyr power plant hit in missile strike", "B", INTERVAL + 60)  # confirmed: analysts now
+    desk.report("Missile strike on Zhytomyr: power plant on fire", "C", INTERVAL + 70)  # 3 sources: an update
+    desk.wait(INTERVAL * 3)
+    sent = [(a.kind, a.notify) for a in desk.alerts]
+    assert sent[:2] == [("alert", ["watch"]), ("alert", ["analysts"])]
+    updates = [notify for kind, notify in sent[2:] if kind == "update"]
+    assert len(updates) == 1 and "watch" in updates[0], sent  # the watch saw 1 source: it is told of 3
+
+
+def test_a_silence_holds_an_update_back_too(ruleset):
+    book = SilenceBook()
+    desk = Desk(ruleset, book)
+    desk.report("Missile strike on Dnipro kills 3", "A", 0)
+    desk.wait(WAIT)
+    book.put(Silence(id="s1", match=["Dnipro*"], reason="known", created=T0, expires=T0 + timedelta(days=1)))
+    desk.report("Missile strike on Dnipro: death toll rises to 7", "B", 60)
+    desk.wait(INTERVAL * 2)
+    assert [a.kind for a in desk.alerts if "watch" in a.notify] == ["alert"]
 
 
 def test_updates_are_capped_and_spaced(ruleset):

@@ -91,7 +91,7 @@ def group(headlines: list[ClassifiedHeadline]) -> dict[str, str]:
         if event is None:
             event = new_event(h, at)
             book.add(event)
-        book.join(event, sig)
+        book.join(event, sig, at)
         out[h.id] = event["id"]
     return out
 
