@@ -1,8 +1,8 @@
 """The `watchfloor alert` stage: alert rules over the work the classify stage hands them.
 
 Input `<prefix>.alerting.work`: one item per classified headline that concerns an alert rule,
-with the rules it concerns, keyed by event bucket (the country of its most specific place), so
-one worker holds all reports of an event. State (open events and throttles) is the compacted
+with the rules it concerns, all under one key (rules/routing.py, `event_bucket`), so one worker
+holds every open event and every report can meet it. State (open events and throttles) is the compacted
 `<prefix>.alerting.state`, partition for partition with the work topic; an alert, the event's
 public state on `<prefix>.events` and the state change that fired it commit together
 (core/stage.py), so a crash neither loses an alert nor fires it twice. A tick every second
@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -54,6 +55,7 @@ class AlertHandler:
         self.silences = silences
         self.store: CompactedState[bytes] = CompactedState(settings, topics.alerting_state, encode=bytes, decode=bytes)
         self.states: dict[int, AlertState] = {}
+        self._clock: dict[int, tuple[float, float]] = {}  # partition -> (last classified time, monotonic then)
         self._engine: tuple[str, AlertEngine] | None = None
 
     def engine(self) -> AlertEngine:
@@ -78,6 +80,7 @@ class AlertHandler:
         self.store.drop(partitions)
         for p in partitions:
             self.states.pop(p, None)
+            self._clock.pop(p, None)
 
     def process(self, partition: int, record: ConsumerRecord) -> list[Output]:
         try:
@@ -90,15 +93,22 @@ class AlertHandler:
                 raise TypeError(f"a {headline.schema_} message, not a classified headline")
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise Unprocessable(f"not an alerting work item: {exc}") from None
-        step = self.engine().step(self.states[partition], headline, rule_ids, headline.classified.timestamp())
+        stamp = headline.classified.timestamp()
+        self._clock[partition] = (stamp, time.monotonic())
+        step = self.engine().step(self.states[partition], headline, rule_ids, stamp)
         return self._outputs(partition, step)
 
     def tick(self, partition: int, now: float) -> list[Output]:
-        """The alerts whose group wait or update interval has passed."""
+        """The alerts whose group wait or update interval has passed, on the stream's clock: the
+        last report's classification time plus the time since it was processed. Catching up on a
+        backlog, that clock follows the reports (a message is not sent before the rest of its
+        event's reports are read); idle, it follows the wall clock."""
         state = self.states.get(partition)
         if state is None:
             return []
-        return self._outputs(partition, self.engine().flush(state, now))
+        last = self._clock.get(partition)
+        clock = now if last is None else min(now, last[0] + (time.monotonic() - last[1]))
+        return self._outputs(partition, self.engine().flush(state, clock))
 
     def _outputs(self, partition: int, step: AlertStep) -> list[Output]:
         outputs = []

@@ -88,7 +88,7 @@ class Topics:
 
     @property
     def alerting_work(self) -> str:
-        """Classified headlines handed to the alert rules they concern, keyed by event bucket."""
+        """Classified headlines handed to the alert rules they concern, all under one key (events)."""
         return f"{self.prefix}.alerting.work"
 
     @property
@@ -117,7 +117,7 @@ class Topics:
             TopicSpec(self.silences, 1, 365 * DAY_MS, compacted=True, key="silence id"),
             TopicSpec(self.processing_dead, 1, 90 * DAY_MS, key="input key"),
             TopicSpec(self.processing_seen, p, 2 * DAY_MS, compacted=True, key="headline id"),
-            TopicSpec(self.alerting_work, p, 7 * DAY_MS, key="event bucket (country of the first place, or '-')"),
+            TopicSpec(self.alerting_work, p, 7 * DAY_MS, key="one key, events (every report meets every open event)"),
             TopicSpec(self.alerting_state, p, 30 * DAY_MS, compacted=True, key="event or throttle key"),
             TopicSpec(self.events, 3, 30 * DAY_MS, compacted=True, key="event id"),
         ]
