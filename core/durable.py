@@ -54,12 +54,15 @@ class DurableProducer:
         self.max_backoff = max_backoff
         self._started: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
+        self._closed = False
 
     async def start(self) -> None:
         async with self._lock:
             await self._ensure_started()
 
     async def stop(self) -> None:
+        """Stops the producer; sends still retrying end with ProducerClosed."""
+        self._closed = True
         await self.producer.stop()
 
     async def _ensure_started(self) -> AIOKafkaProducer:
@@ -91,7 +94,11 @@ class DurableProducer:
         """Returns once the broker acknowledged the record, however many attempts that took."""
         delay = self.backoff
         attempt = 0
+        loop = asyncio.get_running_loop()
+        first_failure = said = 0.0
         while True:
+            if self._closed:
+                raise ProducerClosed()
             attempt += 1
             producer = self.producer
             started = False
@@ -106,9 +113,15 @@ class DurableProducer:
                     raise
                 if dead or not started:  # a producer whose start failed is not started again
                     await self._replace(producer, exc)
+                now = loop.time()
                 if attempt == 1:
+                    first_failure = said = now
                     log.warning("a write to %s was not acknowledged (%s); sending it again until it is",
                                 topic, type(exc).__name__)
+                elif now - said >= 30:  # a topic that does not exist also waits here: say so, not once
+                    said = now
+                    log.warning("a write to %s still not acknowledged after %.0f s and %d attempts (%s)",
+                                topic, now - first_failure, attempt, type(exc).__name__)
             await asyncio.sleep(delay)
             delay = min(self.max_backoff, delay * 2)
 

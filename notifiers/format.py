@@ -202,12 +202,13 @@ def links(alert: Alert) -> tuple[list[Link], int]:
 
 def thread_headers(alert: Alert) -> dict[str, str]:
     """Email threading: every message of one event names the same root in References, and an
-    update replies to it, so mail clients that thread by reference (Thunderbird, Outlook, Apple
-    Mail) show the first alert and its updates as one conversation."""
+    update replies to it, so mail clients that thread by reference (Thunderbird, Apple Mail) show
+    the first alert and its updates as one conversation (Outlook and Gmail also go by subject)."""
     if not alert.event_id:
         return {}
-    root = f"<{re.sub(r'[^0-9A-Za-z]', '', alert.event_id)[:64]}@watchfloor.event>"
-    headers = {"References": root, "X-Watchfloor-Event": alert.event_id[:64]}
+    event = re.sub(r"[^0-9A-Za-z]", "", alert.event_id)[:64]  # from the topic: never a header's CR/LF
+    root = f"<{event}@watchfloor.event>"
+    headers = {"References": root, "X-Watchfloor-Event": event}
     if alert.kind == "update":
         headers["In-Reply-To"] = root
     return headers
