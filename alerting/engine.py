@@ -214,8 +214,8 @@ class AlertEngine:
             event["rules"].setdefault(rule_id, now)
             if rule.when.count_at_least > 1:
                 if first_time:
-                    state.count_event(rule_id, event["id"], now)
-                self._summary(state, rule, event, now, out)
+                    state.count_event(rule_id, event["id"], event["first_seen"])
+                self._summary(state, rule, event, now, sig.at, out)
             elif len(event["sources"]) >= rule.when.sources_at_least:
                 if rule_id not in event["wants"]:
                     event["wants"].append(rule_id)
@@ -370,9 +370,12 @@ class AlertEngine:
             changes=changes or [], update_of=update_of, casualties=_casualties(event),
         )
 
-    def _summary(self, state: AlertState, rule: AlertRule, event: dict, now: float, out: AlertStep) -> None:
-        """A count_at_least rule: enough events in its window, not throttled or silenced, sends now."""
-        counted = state.counted_events(rule.id, now - rule.window_s)
+    def _summary(self, state: AlertState, rule: AlertRule, event: dict, now: float, at: float,
+                  out: AlertStep) -> None:
+        """A count_at_least rule: enough events that happened within its window of this report
+        (by their first report's publication time, so a first poll of old items or a backlog is
+        no wave), not throttled or silenced, sends now."""
+        counted = state.counted_events(rule.id, at - rule.window_s, at)
         if len(counted) < rule.when.count_at_least:
             out.outcomes[rule.id] = PENDING
             return
@@ -416,7 +419,6 @@ class AlertEngine:
                 out.records.append((event_key(eid), None))
         for rule in self.ruleset.alerts:
             horizon = max(rule.window_s, rule.throttle_s)
-            state.forget_counted(rule.id, now - rule.window_s)
             for key in state.expire_throttles(rule.id, now - rule.throttle_s - horizon):
                 if self.changelog:
                     out.records.append((key, None))

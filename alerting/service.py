@@ -121,7 +121,7 @@ class AlertHandler:
             outputs.append(Output(self.topics.alerts, alert.id.encode(), alert.to_bytes()))
             for rule_id in alert.rules:
                 ALERTS_FIRED.labels(rule_id).inc()
-            log.info("alert sent" if alert.kind != "update" else "update sent",
+            log.info("alert fired" if alert.kind != "update" else "update sent",
                      extra={"rule": alert.rule_id, "rules": alert.rules, "alert": alert.id, "event": alert.event_id,
                             "kind": alert.kind, "sources": alert.source_count, "title": alert.title[:120]})
         for rule_id, outcome in step.outcomes.items():

@@ -70,17 +70,14 @@ class AlertState:
     def count_event(self, rule_id: str, event_id: str, when: float) -> None:
         insort(self._counted.setdefault(rule_id, []), (when, event_id))
 
-    def counted_events(self, rule_id: str, since: float) -> list[str]:
-        """Open events the rule first matched at or after `since`, oldest first. Closed events
-        do not count: a worker rebuilding from the changelog knows only the open ones."""
-        entries = self._counted.get(rule_id, [])
-        found = (eid for _, eid in entries[bisect_left(entries, (since,)):] if self.events.get(eid) is not None)
+    def counted_events(self, rule_id: str, since: float, until: float) -> list[str]:
+        """Open events of the rule that began (first report's time) between `since` and `until`,
+        oldest first. Closed events do not count, and are dropped here: a worker rebuilding from
+        the changelog knows only the open ones."""
+        entries = [e for e in self._counted.get(rule_id, []) if self.events.get(e[1]) is not None]
+        self._counted[rule_id] = entries
+        found = (eid for when, eid in entries[bisect_left(entries, (since,)):] if when <= until)
         return list(dict.fromkeys(found))
-
-    def forget_counted(self, rule_id: str, before: float) -> None:
-        entries = self._counted.get(rule_id)
-        if entries:
-            del entries[:bisect_left(entries, (before,))]
 
     def load(self, key: str, value: bytes | None) -> None:
         """One changelog entry (event or throttle), as written by a step; None (a tombstone)
@@ -97,8 +94,8 @@ class AlertState:
                 if not isinstance(event, dict) or event.get("id") != rest or not _EVENT_FIELDS <= event.keys():
                     raise ValueError("not an event of this key")
                 self.events.add(event)
-                for rid, when in event["rules"].items():
-                    self.count_event(rid, rest, float(when))
+                for rid in event["rules"]:
+                    self.count_event(rid, rest, float(event["first_seen"]))
             else:
                 self.set_fired(rule_id, key, float(value))
         except (ValueError, KeyError, TypeError) as exc:

@@ -233,6 +233,15 @@ def test_summary_says_what_it_is_and_lists_its_events_with_place_and_link(rulese
     assert all(e.link and e.link.startswith("https://") for e in summary.events)
 
 
+def test_a_first_poll_of_old_items_is_no_wave(ruleset):
+    """Strikes published hours apart, read in one poll: a summary counts when events happened."""
+    desk = Desk(ruleset)
+    for i, city in enumerate(["Odesa", "Dnipro", "Sumy", "Kherson"]):
+        desk.report(f"Drone strike on {city} damages homes", f"S{i}", seconds=i, published_ago=(4 - i) * 3600)
+    desk.wait(WAIT)
+    assert [a.kind for a in desk.alerts].count("summary") == 0 and len(desk.alerts) == 4
+
+
 def test_throttle_by_rule_and_silence_hold_the_alert_back(ruleset):
     book = SilenceBook()
     now = T0

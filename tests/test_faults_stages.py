@@ -228,7 +228,7 @@ async def test_two_process_workers_one_killed_the_other_takes_over_without_loss_
 
 async def test_two_alert_workers_one_killed_the_other_takes_over_stories_and_throttles(
         kafka, prefix, tmp_path, feed_server, hook_server):
-    """The work topic is keyed by alert rule, so one worker runs the rule: it is killed, the
+    """The work topic has one key, so one worker runs the alert rules: it is killed, the
     survivor takes its partition with the stories and throttles of its state topic, fires every
     later alert once, and throttles a new report of a story the dead worker alerted on."""
     feeds, receiver, pipe = build(kafka, prefix, tmp_path, feed_server, hook_server)
