@@ -202,7 +202,8 @@ class AlertEngine:
                 event = existing
             else:
                 state.events.add(event)
-        state.events.join(event, sig, now)
+        if not any(r["headline_id"] == headline.id for r in event["reports"]):
+            state.events.join(event, sig, now)  # the same report again takes no member slot
         file_report(event, headline, language)
         out.event_id = event["id"]
         for rule_id in rule_ids:

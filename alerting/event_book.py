@@ -90,9 +90,6 @@ class EventBook:
         """The signatures a newcomer is compared with."""
         return self._members[eid]
 
-    def core_cities(self, eid: str) -> set[int]:
-        return self._core[eid]
-
     def join(self, event: dict, sig: Signature, now: float) -> None:
         """A report joined `event` at `now` (classification time): its times, its signature
         among the members (the first MAX_MEMBERS), its index keys."""

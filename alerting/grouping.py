@@ -11,9 +11,13 @@ joins an open event when
 - their places do not conflict: two reports that both name cities must share one (or one's
   city lies in the other's region), and two that name regions must share one;
 - and either they share a specific place (a city, or a region when that is the most specific
-  either names) and their words are at least `SAME_PLACE` alike, or their words alone are
-  `SAME_WORDS` alike (IDF weights of alerting/word_weights.py, against the closest of
-  the event's reports).
+  either names), or they share an anchor (a rare word, a name, a number that is not round) and
+  their words are `SAME_WORDS` alike (IDF weights of alerting/word_weights.py) or their keys
+  (places, names, numbers: alike in any language) `SAME_KEYS` alike, against any of the
+  event's first reports.
+- A report counting 20 or more weapons launched (the night's tally) and a one-city report are
+  compared on their words alone; a report naming several cities is about the first
+  (alerting/event_book.py keeps a report of one city out of another city's event).
 
 Thresholds were tuned on the tune half of tests/data/events.jsonl and are reported on its test
 half by bench/events.py. Two reports that share no place must share an anchor (a rare word, a

@@ -166,3 +166,13 @@ def test_the_index_finds_what_comparing_with_every_open_event_finds(ruleset):
             book.add(found)
         book.join(found, sig, h.classified.timestamp())
     assert 5 < len(book) < 400
+
+
+def test_the_same_report_again_is_filed_once(ruleset):
+    """A work item read twice (or one per rule, as before events) adds no report, source or member."""
+    engine, state = AlertEngine(ruleset, group_wait=0), AlertState()
+    h = headline(1, "Missile strike on Kyiv", places=[KYIV])
+    for _ in range(3):
+        step(engine, state, h)
+    [event] = list(state.events)
+    assert event["report_count"] == 1 and len(event["members"]) == 1 and len(state.events.members(event["id"])) == 1
