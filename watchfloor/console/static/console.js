@@ -190,29 +190,53 @@ async function load() {
   consoleMap.load(state);
   const token = sessionStorage.getItem("watchfloor-token");
   if (token) $("silence-token").value = token;
+  return state;
+}
+
+// The stream opens first and the state is read once it is open: the server subscribes this page
+// before it answers, so whatever happens after the state was taken reaches the page. What the
+// stream brings before the state is shown waits, and is replayed on it unless the state holds it.
+let early = [];  // [kind, item] from the stream before the state was shown; null once it is
+
+function showLive(kind, item) {
+  if (kind === "headline") {
+    prepend($("headlines"), headlineItem(item, true));
+    countHeadline(item);
+    consoleMap.add("headline", item, true);
+  } else if (kind === "alert") {
+    prepend($("alerts"), alertItem(item, true));
+    consoleMap.add("alert", item, true);
+  } else if (kind === "event") {
+    showEvent(item, true);
+    consoleMap.add("event", item, true);
+  } else if (kind === "silences") {
+    renderSilences(item.silences);
+  }
+}
+
+async function start() {
+  const state = await load();
+  const held = new Set([...state.headlines.map((h) => "headline " + h.id), ...state.alerts.map((a) => "alert " + a.id)]);
+  const waiting = early;
+  early = null;
+  for (const [kind, item] of waiting) if (!held.has(kind + " " + item.id)) showLive(kind, item);
 }
 
 function listen() {
   const source = new EventSource("/api/events");
-  source.onopen = () => { $("status").textContent = "live"; $("status").className = "status live"; };
+  let started = false;
+  source.onopen = () => {
+    $("status").textContent = "live";
+    $("status").className = "status live";
+    if (!started) { started = true; start(); }
+  };
   source.onerror = () => { $("status").textContent = "reconnecting…"; $("status").className = "status down"; };
-  source.addEventListener("headline", (e) => {
-    const h = JSON.parse(e.data);
-    prepend($("headlines"), headlineItem(h, true));
-    countHeadline(h);
-    consoleMap.add("headline", h, true);
-  });
-  source.addEventListener("alert", (e) => {
-    const a = JSON.parse(e.data);
-    prepend($("alerts"), alertItem(a, true));
-    consoleMap.add("alert", a, true);
-  });
-  source.addEventListener("event", (e) => {
-    const ev = JSON.parse(e.data);
-    showEvent(ev, true);
-    consoleMap.add("event", ev, true);
-  });
-  source.addEventListener("silences", (e) => renderSilences(JSON.parse(e.data).silences));
+  for (const kind of ["headline", "alert", "event", "silences"]) {
+    source.addEventListener(kind, (e) => {
+      const item = JSON.parse(e.data);
+      if (early) early.push([kind, item]); else showLive(kind, item);
+    });
+  }
 }
 
 $("test-form").addEventListener("submit", async (e) => {
@@ -246,5 +270,4 @@ $("silence-form").addEventListener("submit", async (e) => {
   if (ok) { $("silence-match").value = ""; $("silence-rule").value = ""; $("silence-reason").value = ""; }
 });
 
-listen();  // first: what arrives before the state is loaded is in the state too
-load();
+listen();  // the state is loaded once the stream is open (see start)
