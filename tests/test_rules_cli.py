@@ -198,6 +198,42 @@ def test_rules_eval_rejects_malformed_input(rules_dir, tmp_path):
     assert proc.returncode == 2 and f"{bad}:1:" in proc.stderr
 
 
+def test_rules_eval_reads_line_numbers_splits_and_languages(rules_dir, tmp_path):
+    """A set labelled on real headlines keeps only line numbers: the text comes from the headlines
+    file; --split reports on one part; Ukrainian and Russian get their own figures."""
+    headlines = tmp_path / "headlines.txt"
+    headlines.write_text("Missile strike on Odesa port - Wire\nShelling of Kherson - Wire\n"
+                         "Peace talks in Geneva - Wire\nУдар по Києву: ракетний удар - Укрінформ\n"
+                         "Missile strike* sale at the mall - Ads\n")
+    labelled = tmp_path / "real.jsonl"
+    labelled.write_text("\n".join(json.dumps(x) for x in [
+        {"line": 1, "labels": ["airstrike"], "split": "tune"},
+        {"line": 2, "labels": ["airstrike"], "split": "test"},
+        {"line": 3, "labels": ["diplomacy"], "split": "test"},
+        {"line": 4, "labels": ["airstrike"], "split": "test"},
+        {"title": "Ракетний удар по Одесі", "labels": ["airstrike"], "language": "ru", "split": "test"},
+    ]) + "\n")
+    proc = wf("rules", "eval", str(labelled), "--rules", str(rules_dir), "--lines-from", str(headlines),
+              "--split", "test", "--json")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["examples"] == 4  # the tune line is left out
+    assert out["categories"]["airstrike"]["support"] == 3 and out["categories"]["airstrike"]["tp"] == 0
+    assert out["categories"]["diplomacy"]["tp"] == 1
+    assert {lang: v["examples"] for lang, v in out["languages"].items()} == {"en": 2, "uk": 1, "ru": 1}
+    miss = {m["line"]: m["title"] for m in out["misclassified"]}
+    assert miss[2] == "Shelling of Kherson - Wire" and miss[4].startswith("Удар по Києву")
+
+    proc = wf("rules", "eval", str(labelled), "--rules", str(rules_dir), "--lines-from", str(headlines))
+    assert proc.returncode == 0 and "5 examples" in proc.stdout and "\nuk: 1 examples" in proc.stdout
+
+    proc = wf("rules", "eval", str(labelled), "--rules", str(rules_dir))  # the headlines file is needed
+    assert proc.returncode == 2 and f"{labelled}:1: `line` 1 refers to a headlines file" in proc.stderr
+    labelled.write_text(json.dumps({"line": 99, "labels": []}) + "\n")
+    proc = wf("rules", "eval", str(labelled), "--rules", str(rules_dir), "--lines-from", str(headlines))
+    assert proc.returncode == 2 and f"{labelled}:1: `line` 99 is not a headline of {headlines}" in proc.stderr
+
+
 def test_shipped_packs_meet_the_targets_on_the_labelled_set():
     """Precision >= 0.9 and recall >= 0.85 for each required category (also printed by CI)."""
     proc = wf("rules", "eval", str(LABELLED), "--json")

@@ -146,30 +146,44 @@ def evaluate_places_cmd(
 
 @rules_app.command("eval")
 def evaluate_cmd(
-    file: Path = typer.Argument(..., help="JSON lines with title, optional summary, and labels"),
+    file: Path = typer.Argument(..., help="JSON lines with title (or line), optional summary, and labels"),
     rules: Optional[Path] = RulesOption,
     show: int = typer.Option(50, "--show", help="misclassified examples to print"),
     json_out: bool = typer.Option(False, "--json", help="machine-readable output"),
+    lines_from: Optional[Path] = typer.Option(None, "--lines-from",
+                                              help="text file of one headline per line, for items that give a `line`"),
+    split: Optional[str] = typer.Option(None, "--split", help="only the items of this split (tune or test)"),
 ) -> None:
-    """Per-category precision, recall, F1 and support on labelled headlines, and the misclassified ones."""
+    """Per-category precision, recall, F1 and support on labelled headlines (per language too when
+    there are several), and the misclassified ones."""
     from rules.evaluate import EvalInputError, evaluate, format_table, read_labelled
 
     ruleset = _load_or_exit(rules_location(rules))
     try:
-        ev = evaluate(ruleset.engine, ruleset.category_ids, read_labelled(file))
+        ev = evaluate(ruleset.engine, ruleset.category_ids, read_labelled(file, lines_from, split))
     except (EvalInputError, OSError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2)
+
+    def scores(table: dict) -> dict:
+        return {c: {"precision": s.precision, "recall": s.recall, "f1": s.f1, "support": s.support,
+                    "tp": s.tp, "fp": s.fp, "fn": s.fn} for c, s in table.items()}
+
     if json_out:
         typer.echo(json.dumps({
-            "rules_version": ruleset.version, "examples": ev.examples,
-            "categories": {c: {"precision": s.precision, "recall": s.recall, "f1": s.f1, "support": s.support,
-                               "tp": s.tp, "fp": s.fp, "fn": s.fn} for c, s in ev.scores.items()},
+            "rules_version": ruleset.version, "examples": ev.examples, "split": split,
+            "categories": scores(ev.scores),
+            "languages": {lang: {"examples": ev.examples_by_language[lang], "categories": scores(table)}
+                          for lang, table in sorted(ev.by_language.items())},
             "misclassified": [m.__dict__ for m in ev.misses],
         }, ensure_ascii=False))
         return
-    typer.echo(f"{ev.examples} examples, rules version {ruleset.version}\n")
+    typer.echo(f"{ev.examples} examples{f' (split {split})' if split else ''}, rules version {ruleset.version}\n")
     typer.echo(format_table(ev))
+    if len(ev.by_language) > 1:
+        for lang, table in sorted(ev.by_language.items()):
+            typer.echo(f"\n{lang}: {ev.examples_by_language[lang]} examples")
+            typer.echo(format_table(ev, {c: s for c, s in table.items() if s.support or s.fp}))
     if ev.misses:
         typer.echo(f"\n{len(ev.misses)} misclassified" + (f" (first {show})" if len(ev.misses) > show else "") + ":")
         for m in ev.misses[:show]:
