@@ -93,6 +93,35 @@ async def produce(settings: Settings, rate: float, seconds: float, run: str) -> 
     return sent
 
 
+async def stage_times(settings: Settings) -> tuple[dict[str, float], dict[str, float]]:
+    """Per headline token: when `process` classified it and when `alert` fired its alert (the
+    stages' own clocks, on this machine), to split the latency into its hops."""
+    topics = Topics(settings.topic_prefix)
+    classified: dict[str, float] = {}
+    fired: dict[str, float] = {}
+    for _, value in await read_to_end(settings, topics.classified):
+        doc = json.loads(value or b"{}")
+        classified[doc.get("id", "")] = datetime.fromisoformat(doc["classified"]).timestamp()
+    for _, value in await read_to_end(settings, topics.alerts):
+        doc = json.loads(value or b"{}")
+        for word in doc.get("title", "").split():
+            if word.isdigit() and len(word) == 8:
+                fired.setdefault(word, datetime.fromisoformat(doc["fired"]).timestamp())
+    return classified, fired
+
+
+def hops(sent: dict[str, float], classified: dict[str, float], fired: dict[str, float]) -> dict[str, float]:
+    """p50 and p99 of each hop, in ms: raw -> classified, classified -> alert fired, fired -> delivered."""
+    out: dict[str, float] = {}
+    spans = {"classify": [(classified[k] - t) * 1000 for k, t in sent.items() if k in classified],
+             "alert": [(fired[k] - classified[k]) * 1000 for k in sent if k in fired and k in classified],
+             "notify": [(arrivals[k] - fired[k]) * 1000 for k in sent if k in fired and k in arrivals]}
+    for name, values in spans.items():
+        if values:
+            out[f"{name}_p50_ms"], out[f"{name}_p99_ms"] = round(percentile(values, 50), 1), round(percentile(values, 99), 1)
+    return out
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
@@ -144,9 +173,12 @@ def main() -> None:
                        "p50_ms": round(percentile(lat, 50), 1) if lat else None,
                        "p99_ms": round(percentile(lat, 99), 1) if lat else None,
                        "max_ms": round(max(lat), 1) if lat else None, "mean_ms": round(statistics.mean(lat), 1) if lat else None}
+                row.update(hops(sent, *asyncio.run(stage_times(settings))))
                 results.append(row)
                 print(f"{rate:>6.0f} headlines/s (1 in {ALERT_EVERY} alerts): {len(lat)}/{len(sent)} alerts delivered, latency p50 {row['p50_ms']} ms, "
                       f"p99 {row['p99_ms']} ms, max {row['max_ms']} ms")
+                print("        by hop (p50 / p99 ms): " + ", ".join(
+                    f"{name} {row.get(name + '_p50_ms')} / {row.get(name + '_p99_ms')}" for name in ("classify", "alert", "notify")))
             print(json.dumps(results))
         finally:
             for p in procs:
