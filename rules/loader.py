@@ -203,6 +203,18 @@ def unused_categories(ruleset: RuleSet) -> list[Problem]:
     return out
 
 
+def compile_rule(rule: CategoryRule, use_c: bool = True) -> Engine:
+    """An engine of this one category rule: what `rules suggest` tries a changed rule with, without
+    reading or writing any file. Raises RulesError for a term that does not compile."""
+    problems: list[Problem] = []
+    table = TermTable()
+    cond = _compile_condition(rule.match, table, Path(f"<{rule.id}>"), {}, (), problems)
+    if cond is None or problems:
+        raise RulesError(problems)
+    return Engine([CompiledRule(rule.id, rule.severity, tuple(rule.fields), cond, frozenset(cond.positive_terms()))],
+                  table, use_c=use_c)
+
+
 def match_lines(ruleset: RuleSet, rule_id: str) -> dict[tuple, int]:
     """Line of each item of a rule's `match` ((), ("any", 2), ("any", 2, "all", 1)...), read
     again from its file: only `rules test` needs them, so a loaded set does not keep them."""

@@ -243,17 +243,24 @@ def backtest(
 ) -> None:
     """Replay the raw topic's history through candidate rules; report what they gain and lose
     per category and which alerts would (no longer) fire. Reads only: commits and writes nothing."""
-    import asyncio
-
-    from aiokafka.errors import KafkaConnectionError, KafkaError
-
-    from core.kafka import connection_problem
-
     from watchfloor.backtest import Backtest, format_report
+
+    start, end, now = _time_range(since, from_, to)
+    in_force, candidate = _load_or_exit(rules_location(current)), _load_or_exit(rules)
+    test = Backtest(in_force, candidate)
+    _read_raw_history(start, end, test.add)
+    report = test.finish()
+    if json_out:
+        out = report.as_dict()
+        out["range"] = {"from": start.isoformat(), "to": (end or now).isoformat()}
+        typer.echo(json.dumps(out, ensure_ascii=False))
+    else:
+        typer.echo(f"{start:%Y-%m-%d %H:%M} .. {(end or now):%Y-%m-%d %H:%M} UTC: " + format_report(report, examples))
+
+
+def _time_range(since: Optional[str], from_: Optional[datetime], to: Optional[datetime]) -> tuple[datetime, Optional[datetime], datetime]:
+    """(start, end or None for "up to now", now) of --since / --from / --to; exit 2 when wrong."""
     from rules.model import parse_duration
-    from core.history import read_range
-    from core.settings import ConfigError
-    from core.topics import Topics
 
     if since and from_:
         typer.echo("error: give --since or --from, not both", err=True)
@@ -264,20 +271,32 @@ def backtest(
     except ValueError as exc:
         typer.echo(f"error: --since: {exc}", err=True)
         raise typer.Exit(2)
-    end = _utc(to) if to else None
-    in_force, candidate = _load_or_exit(rules_location(current)), _load_or_exit(rules)
+    return start, (_utc(to) if to else None), now
+
+
+def _read_raw_history(start: datetime, end: Optional[datetime], add) -> None:  # type: ignore[no-untyped-def]
+    """Feeds `add` the raw topic's (timestamp ms, value) batches of [start, end), with a progress
+    bar; a broker or setting problem is one line on stderr and exit 2. Reads only."""
+    import asyncio
+
+    from aiokafka.errors import KafkaConnectionError, KafkaError
+
+    from core.history import read_range
+    from core.kafka import connection_problem
+    from core.settings import ConfigError
+    from core.topics import Topics
+
     settings = Settings.from_env()
-    test = Backtest(in_force, candidate)
 
     async def replay() -> None:
         bar = None
         try:
             def opened(span) -> None:  # type: ignore[no-untyped-def]
                 nonlocal bar
-                bar = typer.progressbar(length=span.total, label="replaying", file=sys.stderr).__enter__()
+                bar = typer.progressbar(length=span.total, label="reading", file=sys.stderr).__enter__()
 
             async for batch in read_range(settings, Topics(settings.topic_prefix).raw, start, end, on_span=opened):
-                test.add(batch)
+                add(batch)
                 if bar is not None:
                     bar.update(len(batch))
         finally:
@@ -296,13 +315,88 @@ def backtest(
     except KafkaError as exc:
         typer.echo(f"error: cannot read the raw topic from {settings.bootstrap}: {exc}", err=True)
         raise typer.Exit(2)
-    report = test.finish()
-    if json_out:
-        out = report.as_dict()
-        out["range"] = {"from": start.isoformat(), "to": (end or now).isoformat()}
-        typer.echo(json.dumps(out, ensure_ascii=False))
+
+
+@rules_app.command("suggest")
+def suggest_cmd(
+    file: Optional[Path] = typer.Option(None, "--file", help="headlines to mine instead of the raw topic: plain titles, or JSON lines with title and summary"),
+    rule: Optional[list[str]] = typer.Option(None, "--rule", help="only this category rule (repeatable)"),
+    rules: Optional[Path] = RulesOption,
+    since: Optional[str] = typer.Option(None, "--since", help="how far back in the raw topic, e.g. 6h, 7d (default 7d)"),
+    from_: Optional[datetime] = typer.Option(None, "--from", help="start time (ISO 8601, UTC if no offset)"),
+    to: Optional[datetime] = typer.Option(None, "--to", help="end time (default: now)"),
+    top: int = typer.Option(10, "--top", help="terms shown per rule"),
+    min_support: int = typer.Option(2, "--min", help="confirmed headlines a term must gain"),
+    json_out: bool = typer.Option(False, "--json", help="machine-readable output"),
+) -> None:
+    """Terms the rules may be missing, mined from history: near-misses of each rule, and what each
+    proposed term would gain (confirmed: shares a story with a matched headline; unconfirmed:
+    possible false alarms) and lose. Changes no rule: an operator reviews and edits."""
+    from rules.suggest import Headline, suggest
+
+    ruleset = _load_or_exit(rules_location(rules))
+    unknown = sorted(set(rule or []) - set(ruleset.category_ids))
+    if unknown:
+        typer.echo(f"error: no category rule {', '.join(unknown)} (rules: {', '.join(ruleset.category_ids)})", err=True)
+        raise typer.Exit(2)
+    headlines: list[Headline] = []
+    seen: set[str] = set()
+
+    def add(batch) -> None:  # type: ignore[no-untyped-def]
+        for timestamp, value in batch:
+            try:
+                item = json.loads(value)
+                hid, title = item["id"], item["title"]
+            except (TypeError, ValueError, KeyError):
+                continue
+            if hid not in seen and isinstance(title, str):
+                seen.add(hid)
+                summary = item.get("summary")
+                headlines.append(Headline(title, summary if isinstance(summary, str) else "", at=timestamp / 1000))
+
+    if file is not None:
+        try:
+            text = file.read_text(encoding="utf-8")
+        except OSError as exc:
+            typer.echo(f"error: cannot read {file}: {exc.strerror or exc}", err=True)
+            raise typer.Exit(2)
+        for line in text.splitlines():
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+            except ValueError:
+                item = None
+            if isinstance(item, dict) and isinstance(item.get("title"), str):
+                summary = item.get("summary")
+                headlines.append(Headline(item["title"], summary if isinstance(summary, str) else ""))
+            else:
+                headlines.append(Headline(line.strip()))
     else:
-        typer.echo(f"{start:%Y-%m-%d %H:%M} .. {(end or now):%Y-%m-%d %H:%M} UTC: " + format_report(report, examples))
+        start, end, _ = _time_range(since, from_, to)
+        _read_raw_history(start, end, add)
+    results = suggest(ruleset, headlines, rule or None, top=top, min_support=min_support)
+    if json_out:
+        typer.echo(json.dumps({"rules_version": ruleset.version, "headlines": len(headlines), "rules": [
+            {"rule": r.rule, "matched": r.matched, "near_misses": r.near_misses, "same_story": r.same_story,
+             "suggestions": [{"term": s.term, "where": s.path, "confirmed": s.confirmed, "unconfirmed": s.unconfirmed,
+                              "lost": s.lost, "examples": s.examples, "unconfirmed_examples": s.other_examples}
+                             for s in r.suggestions]} for r in results]}, ensure_ascii=False))
+        return
+    typer.echo(f"{len(headlines)} headlines, rules version {ruleset.version}. Nothing was changed: review, then edit the rule.")
+    for r in results:
+        path, _ = ruleset.lines[r.rule]
+        typer.echo(f"\n{r.rule} ({path}): matches {r.matched}; near-misses {r.near_misses}, "
+                   f"{r.same_story} sharing a story with a match")
+        if not r.suggestions:
+            typer.echo("  no term gains enough confirmed headlines")
+        for s in r.suggestions:
+            typer.echo(f"  {json.dumps(s.term, ensure_ascii=False):<24} into {s.path}: +{s.confirmed} confirmed, "
+                       f"+{s.unconfirmed} unconfirmed, -{s.lost}")
+            for title in s.examples[:2]:
+                typer.echo(f"      + {title[:110]}")
+            for title in s.other_examples[:1]:
+                typer.echo(f"      ? {title[:110]}")
 
 
 def _utc(when: datetime) -> datetime:
