@@ -26,11 +26,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from aiokafka import AIOKafkaProducer  # noqa: E402
+from aiokafka import AIOKafkaProducer, TopicPartition  # noqa: E402
 
 from core.broker import EmbeddedBroker, free_port  # noqa: E402
 from core.contracts import RawHeadline  # noqa: E402
-from core.kafka import read_to_end  # noqa: E402
+from core.kafka import make_consumer, records_to_end, topic_partitions  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from core.topics import Topics, ensure_topics  # noqa: E402
 
@@ -94,24 +94,37 @@ async def produce(settings: Settings, rate: float, seconds: float, run: str) -> 
 
 
 async def stage_times(settings: Settings) -> tuple[dict[str, float], dict[str, float]]:
-    """Per headline token: when `process` classified it and when `alert` fired its alert (the
-    stages' own clocks, on this machine), to split the latency into its hops."""
+    """Per headline token: when `process` classified it (its `classified` field) and when `alert`
+    sent its alert (the record's timestamp: the wall clock when the stage produced it; `fired`
+    is on the stream's clock), to split the latency into its hops."""
     topics = Topics(settings.topic_prefix)
     classified: dict[str, float] = {}
     fired: dict[str, float] = {}
-    for _, value in await read_to_end(settings, topics.classified):
-        doc = json.loads(value or b"{}")
+    for record in await read_records(settings, topics.classified):
+        doc = json.loads(record.value or b"{}")
         classified[doc.get("id", "")] = datetime.fromisoformat(doc["classified"]).timestamp()
-    for _, value in await read_to_end(settings, topics.alerts):
-        doc = json.loads(value or b"{}")
+    for record in await read_records(settings, topics.alerts):
+        doc = json.loads(record.value or b"{}")
         for word in doc.get("title", "").split():
             if word.isdigit() and len(word) == 8:
-                fired.setdefault(word, datetime.fromisoformat(doc["fired"]).timestamp())
+                fired.setdefault(word, record.timestamp / 1000)
     return classified, fired
 
 
+async def read_records(settings: Settings, topic: str) -> list:
+    consumer = make_consumer(settings, group_id=None)
+    try:
+        await consumer.start()
+        tps = [TopicPartition(topic, p) for p in await topic_partitions(settings, consumer, topic)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        return [r async for r in records_to_end(consumer, tps)]
+    finally:
+        await consumer.stop()
+
+
 def hops(sent: dict[str, float], classified: dict[str, float], fired: dict[str, float]) -> dict[str, float]:
-    """p50 and p99 of each hop, in ms: raw -> classified, classified -> alert fired, fired -> delivered."""
+    """p50 and p99 of each hop, in ms: raw -> classified, classified -> alert sent, sent -> delivered."""
     out: dict[str, float] = {}
     spans = {"classify": [(classified[k] - t) * 1000 for k, t in sent.items() if k in classified],
              "alert": [(fired[k] - classified[k]) * 1000 for k in sent if k in fired and k in classified],
