@@ -2,7 +2,10 @@
 
 Baseline, measured in the same run on the same headlines: one compiled regex per rule, looped
 in Python (what a naive implementation does). Input: the real headlines in
-../shared/data/news-headlines-2025H2.txt. Run: `.venv/bin/python bench/classify.py`.
+../shared/data/news-headlines-2025H2.txt. Run: `.venv/bin/python bench/classify.py [REV]`.
+
+Then the shipped packs (rules/packs) on the same headlines, and, given a git revision REV, the
+packs as they were at REV in the same run: a pack change must not slow classification down.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import json
 import random
 import re
+import subprocess
 import sys
 import tempfile
 import time
@@ -123,6 +127,36 @@ def main() -> None:
         print(f"{n:>6} rules: watchfloor {wf_rate:>9.0f} headlines/s | regex-per-rule baseline {base_rate:>9.1f} headlines/s | "
               f"{wf_rate / base_rate:>7.1f}x | compile {compile_s:.2f}s | {per_headline:.2f} matches/headline | same matches as baseline on {agree:.1%} of a sample")
     print(json.dumps(results))
+    shipped(lines, sys.argv[1] if len(sys.argv) > 1 else None)
+
+
+def packs_at(rev: str, folder: Path) -> Path:
+    """rules/packs as of git revision `rev`, written into `folder`."""
+    names = subprocess.run(["git", "-C", str(ROOT), "ls-tree", "--name-only", f"{rev}:rules/packs"],
+                           capture_output=True, text=True, check=True).stdout.split()
+    for name in names:
+        if name.endswith(".yaml"):
+            text = subprocess.run(["git", "-C", str(ROOT), "show", f"{rev}:rules/packs/{name}"],
+                                  capture_output=True, text=True, check=True).stdout
+            (folder / name).write_text(text)
+    return folder
+
+
+def shipped(lines: list[str], rev: str | None) -> None:
+    """The shipped packs' speed, and (with `rev`) the same packs at that revision, alternated
+    five times, best of each, so that the machine's noise falls on both."""
+    packs = {"now": ROOT / "rules" / "packs"}
+    with tempfile.TemporaryDirectory() as tmp:
+        if rev:
+            packs[rev] = packs_at(rev, Path(tmp))
+        engines = {name: load_rules(folder).engine for name, folder in packs.items()}
+        best: dict[str, float] = {}
+        for _ in range(5):
+            for name, engine in engines.items():
+                r, _ = rate(lambda h: len(engine.classify(h)), lines[:20000])
+                best[name] = max(best.get(name, 0.0), r)
+    for name, r in best.items():
+        print(f"shipped packs ({name}): {r:>9.0f} headlines/s" + (f" = {r / best[rev]:.2f}x the packs at {rev}" if rev and name == "now" else ""))
 
 
 if __name__ == "__main__":
