@@ -1,9 +1,13 @@
 """Consume, transform, produce, exactly once: the loop under the classify and alerting stages.
 
-Each input partition has its own transactional producer (transactional id
-`<group>.<topic>.<partition>`). A batch fetched from a partition is handed to the stage's
-`Handler`; its outputs (result topics, state changelog records, dead letters) and the
-partition's next offset go into one Kafka transaction. Readers with
+Each input partition has two transactional producers, used in turn (transactional ids
+`<group>.<topic>.<partition>` and `<group>.<topic>.<partition>.b`): a transaction begun on a
+producer right after its last commit waits while the broker writes that commit's markers, and
+aiokafka retries that wait every 20 ms, a whole hop of latency; the other producer's last commit
+is a batch older. Both are started, and so fence their ids, before the partition is read. A
+batch fetched from a partition is handed to the stage's `Handler`; its outputs (result topics,
+state changelog records, dead letters) and the partition's next offset go into one Kafka
+transaction. Readers with
 `isolation_level=read_committed` see each input's outputs exactly once:
 
 - a crash before the commit aborts the transaction: the new owner of the partition (which
@@ -116,19 +120,20 @@ class TransactionalStage:
         self.tick_every = tick_every
         self.ready_name = ready_name
         self.consumer: AIOKafkaConsumer | None = None
-        self.producers: dict[int, AIOKafkaProducer] = {}
+        self.producers: dict[int, list[AIOKafkaProducer]] = {}  # partition -> its two producers
+        self._turn: dict[int, int] = {}  # partition -> which of them takes the next transaction
         self._lock = asyncio.Lock()
         self._ticked: dict[int, float] = {}
         self._broken: set[int] = set()  # partitions whose last transaction failed: reload before going on
         self._refused: dict[tuple[int, int], Exception] = {}  # (partition, offset) whose output Kafka refused
 
     # -- rebalance ---------------------------------------------------------------------------
-    async def _new_producer(self, partition: int) -> AIOKafkaProducer:
+    async def _new_producer(self, partition: int, suffix: str = "") -> AIOKafkaProducer:
         """A fresh transactional producer for the partition; starting it fences any other producer
         with its id (a previous owner, or this worker's own failed one) and aborts what that left open.
         retry_backoff_ms: a transaction begun right after the last one's commit is told
         CONCURRENT_TRANSACTIONS while the markers are written; retry soon, not in 100 ms."""
-        producer = make_producer(self.settings, transactional_id=f"{self.group}.{self.topic}.{partition}",
+        producer = make_producer(self.settings, transactional_id=f"{self.group}.{self.topic}.{partition}{suffix}",
                                  linger_ms=2, max_batch_size=256 * 1024, retry_backoff_ms=10)
         try:
             await asyncio.wait_for(producer.start(), START_TIMEOUT)
@@ -137,12 +142,23 @@ class TransactionalStage:
             raise
         return producer
 
+    async def _new_producers(self, partition: int) -> list[AIOKafkaProducer]:
+        """The partition's two producers, both started (both ids fenced) or neither."""
+        first = await self._new_producer(partition)
+        try:
+            second = await self._new_producer(partition, ".b")
+        except BaseException:
+            await first.stop()
+            raise
+        self._turn[partition] = 0
+        return [first, second]
+
     async def acquire(self, partitions: list[int]) -> None:
         """New partitions: a producer each (fencing any previous owner), then their state."""
         async with self._lock:
             for p in sorted(partitions):
                 if p not in self.producers:
-                    self.producers[p] = await self._new_producer(p)
+                    self.producers[p] = await self._new_producers(p)
             fresh = [p for p in partitions if p not in self._ticked]
             if fresh:
                 await self.handler.assigned(fresh)
@@ -221,9 +237,11 @@ class TransactionalStage:
         """One transaction: every output acknowledged, then the partition's next offset, then the
         commit. Any failure aborts it and marks the partition for recovery. (aiokafka would commit
         a transaction one of whose sends failed: the acks are checked before the commit.)"""
-        producer = self.producers.get(tp.partition)
-        if producer is None:
+        pair = self.producers.get(tp.partition)
+        if pair is None:
             return
+        turn = self._turn.get(tp.partition, 0)
+        producer, self._turn[tp.partition] = pair[turn], 1 - turn
         started = time.perf_counter()
         try:
             await producer.begin_transaction()
@@ -255,8 +273,7 @@ class TransactionalStage:
             self._broken.add(tp.partition)
 
     async def _stop_producer(self, partition: int) -> None:
-        producer = self.producers.pop(partition, None)
-        if producer is not None:
+        for producer in self.producers.pop(partition, []):
             try:
                 await producer.stop()
             except Exception as exc:  # a failed producer may fail to stop cleanly too; it is discarded
@@ -282,7 +299,7 @@ class TransactionalStage:
             self._broken.discard(partition)
             return
         try:
-            self.producers[partition] = await self._new_producer(partition)
+            self.producers[partition] = await self._new_producers(partition)
             self.handler.revoked([partition])
             await self.handler.assigned([partition])
             committed = await self.consumer.committed(tp)
@@ -320,7 +337,7 @@ class TransactionalStage:
                 await self.consumer.stop()
             except Exception as exc:
                 log.debug("consumer stop: %s", exc)
-        for producer in list(self.producers.values()):
+        for producer in [p for pair in self.producers.values() for p in pair]:
             try:
                 await producer.stop()
             except Exception as exc:
