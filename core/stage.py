@@ -37,6 +37,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import (
     CorruptRecordException,
+    IllegalOperation,
     KafkaError,
     MessageSizeTooLargeError,
     ProducerFenced,
@@ -263,9 +264,10 @@ class TransactionalStage:
             log.warning("the producer of partition %s was fenced; it is replaced if the partition is still ours",
                         tp.partition, extra={"stage": self.handler.name})
             self._broken.add(tp.partition)
-        except (KafkaError, OSError, asyncio.TimeoutError, AssertionError) as exc:
-            # AssertionError: aiokafka's transaction manager refuses a state change once its
-            # producer hit a fatal error; the producer is replaced below either way.
+        except (KafkaError, OSError, asyncio.TimeoutError, AssertionError, IllegalOperation) as exc:
+            # AssertionError, IllegalOperation ("not in transaction"): aiokafka's transaction
+            # manager refuses a state change, or a send, once its producer hit a fatal error (a
+            # producer fenced while idle); the producers are replaced below either way.
             TRANSACTIONS.labels(self.handler.name, "aborted").inc()
             log.warning("transaction for partition %s failed (%s: %s); its messages are read again from the last "
                         "commit", tp.partition, type(exc).__name__, str(exc)[:200], extra={"stage": self.handler.name})

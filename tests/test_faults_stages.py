@@ -320,11 +320,12 @@ async def test_headlines_arriving_during_a_takeover_on_never_committed_partition
 # --- a producer fenced with no rebalance after it -----------------------------------------------------
 
 
-async def test_a_worker_fenced_without_a_rebalance_keeps_classifying_its_partition(kafka, prefix, tmp_path):
+@pytest.mark.parametrize("suffix", ["", ".b"])
+async def test_a_worker_fenced_without_a_rebalance_keeps_classifying_its_partition(kafka, prefix, tmp_path, suffix):
     """The transaction coordinator bumps a transactional id's epoch without any group change when
     it aborts a transaction that outlived transaction.timeout.ms (60 s in aiokafka: a worker stalled
     that long mid-transaction, or a broker outage that long). Here another producer starts with
-    the partition's transactional id, which bumps the epoch the same way. The worker's next
+    one of the partition's two transactional ids (they take turns), which bumps the epoch the same way. The worker's next
     transaction on that partition is fenced; no rebalance follows, the worker still owns the
     partition, and its headlines must still be classified."""
     pipe = Pipeline(kafka, prefix, tmp_path, None, None)
@@ -339,7 +340,7 @@ async def test_a_worker_fenced_without_a_rebalance_keeps_classifying_its_partiti
         await eventually(lambda: _count(pipe.classified_ids(), len(before)), 60, "the first headlines classified",
                          on_fail=pipe.logs)
         fencer = AIOKafkaProducer(bootstrap_servers=pipe.settings.bootstrap,
-                                  transactional_id=f"{group}.{pipe.topics.raw}.0")
+                                  transactional_id=f"{group}.{pipe.topics.raw}.0{suffix}")
         await fencer.start()  # InitProducerId: epoch bumped, the worker's producer for partition 0 fenced
         await fencer.stop()
         after = [headline(n, f"Missile strike hits {place(n)}") for n in range(6, 16)]
