@@ -99,7 +99,7 @@ class Cond:
             object.__setattr__(self, f"_{name}_ids", frozenset(n for n in nodes if isinstance(n, int)))
             object.__setattr__(self, f"_{name}_conds", tuple(n for n in nodes if not isinstance(n, int)))
         # A condition that cannot hold without one of its terms fails at once when none is found.
-        object.__setattr__(self, "_needed", frozenset(self.positive_terms()) if self.needs_a_term() else None)
+        object.__setattr__(self, "_needed", self._smallest_need())
         # Nested `any` conditions by the terms they need: only those a found term can satisfy are tested.
         index: dict[int, list[Cond]] = {}
         for c in self._any_conds:
@@ -107,6 +107,20 @@ class Cond:
                 index.setdefault(tid, []).append(c)
         object.__setattr__(self, "_any_index", index)
         object.__setattr__(self, "_any_free", tuple(c for c in self._any_conds if c._needed is None))
+
+    def _smallest_need(self) -> frozenset[int] | None:
+        """The smallest set of terms one of which must be found for the condition to hold: those
+        of one `all` item that needs a term, or of the `any` items when each needs one. For
+        `weapon + hit verb` that is the verbs alone: a headline naming a weapon and no verb is
+        not tested at all, however common the weapon word. None: it could hold with none."""
+        def need(node: Node) -> frozenset[int] | None:
+            return frozenset((node,)) if isinstance(node, int) else node._needed
+
+        options: list[frozenset[int]] = []
+        if self.any and all(_needs(n) for n in self.any):
+            options.append(frozenset().union(*(need(n) or () for n in self.any)))
+        options += [need(n) for n in self.all if _needs(n)]  # type: ignore[misc]
+        return min(options, key=len) if options else None
 
     def test(self, hits: set[int] | frozenset[int]) -> bool:
         if self._needed is not None and self._needed.isdisjoint(hits):
@@ -372,8 +386,8 @@ class Engine:
         self.matcher = Matcher(self.table.terms, self.use_c)
         self._by_term = {}
         self._texts = {tid: tuple(sorted(texts)) for tid, texts in self.table.texts.items()}
-        for ri, rule in enumerate(self.rules):
-            for tid in rule.cond.positive_terms():
+        for ri, rule in enumerate(self.rules):  # a rule is tried only when a term it needs is found
+            for tid in rule.cond._needed or rule.cond.positive_terms():
                 self._by_term.setdefault(tid, []).append(ri)
         # A rule that is a flat list of `any` terms matches exactly when one of its terms is found:
         # no condition to evaluate. Most real rules have this shape.
