@@ -190,6 +190,26 @@ async def test_payload_extras_of_the_users_own_url_are_kept(hook_server, tmp_pat
     assert hook.headers[0]["X-Team"] == "desk"
 
 
+async def test_concurrent_alerts_on_one_channel_each_carry_their_own_fields(hook_server, tmp_path):
+    """A json:// channel keeps the Apprise objects it builds for alerts' fields and reuses them;
+    twenty alerts sent at once, then twenty more, each reach the receiver with its own fields
+    and title, never another's, and the user's own extras stay."""
+    import asyncio
+
+    hook = Hook(hook_server, "/many")
+    channel = channel_for(tmp_path, f"json://127.0.0.1:{hook.port}/many?:team=desk")
+    for round_ in range(2):
+        alerts = [make_alert(id=f"{round_}{i:031d}", title=f"Alert number {round_}-{i}") for i in range(20)]
+        outcomes = await asyncio.gather(*(channel.send(render(a, channel.kind)) for a in alerts))
+        assert all(o.ok for o in outcomes), [o.reason for o in outcomes if not o.ok]
+    assert len(hook.received) == 40
+    for payload in hook.received:
+        number = payload["alert"]["id"][0] + "-" + str(int(payload["alert"]["id"][1:]))
+        assert payload["alert"]["title"] == f"Alert number {number}" and payload["title"].endswith(f"Alert number {number}")
+        assert payload["team"] == "desk"
+    assert len({p["alert"]["id"] for p in hook.received}) == 40
+
+
 def test_only_json_channels_get_the_fields():
     alert = make_alert()
     for kind in (Kind.SLACK, Kind.EMAIL, Kind.TEXT):
