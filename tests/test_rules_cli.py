@@ -231,6 +231,9 @@ def test_rules_eval_reads_line_numbers_splits_and_languages(rules_dir, tmp_path)
     proc = wf("rules", "eval", str(labelled), "--rules", str(rules_dir), "--lines-from", str(headlines))
     assert proc.returncode == 0 and "5 examples" in proc.stdout and "\nuk: 1 examples" in proc.stdout
 
+    proc = wf("rules", "eval", str(labelled), "--rules", str(rules_dir), "--lines-from", str(headlines), "--split", "held-out")
+    assert proc.returncode == 2 and 'has "split": "held-out"' in proc.stderr  # a mistyped split is not a table of zeros
+
     proc = wf("rules", "eval", str(labelled), "--rules", str(rules_dir))  # the headlines file is needed
     assert proc.returncode == 2 and f"{labelled}:1: `line` 1 refers to a headlines file" in proc.stderr
     labelled.write_text(json.dumps({"line": 99, "labels": []}) + "\n")

@@ -104,6 +104,11 @@ def test_the_command_reads_a_file_prints_the_term_first_and_changes_nothing(rule
                            "--rule", "nonsense"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "no category rule nonsense" in proc.stderr
 
+    history.write_text(history.read_text() + '{"title": "broken\n')
+    proc = subprocess.run([str(BIN / "watchfloor"), "rules", "suggest", "--file", str(history), "--rules", str(rules_dir)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and f"{history}:15: not valid JSON" in proc.stderr
+
 
 def test_the_command_mines_the_raw_topic(settings, cli_env, rules_dir):
     topics = Topics(settings.topic_prefix)

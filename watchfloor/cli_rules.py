@@ -164,6 +164,9 @@ def evaluate_cmd(
     except (EvalInputError, OSError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2)
+    if split is not None and not ev.examples:
+        typer.echo(f"error: no item of {file} has \"split\": \"{split}\"", err=True)
+        raise typer.Exit(2)
 
     def scores(table: dict) -> dict:
         return {c: {"precision": s.precision, "recall": s.recall, "f1": s.f1, "support": s.support,
@@ -360,12 +363,15 @@ def suggest_cmd(
         except OSError as exc:
             typer.echo(f"error: cannot read {file}: {exc.strerror or exc}", err=True)
             raise typer.Exit(2)
-        for line in text.splitlines():
+        for number, line in enumerate(text.splitlines(), 1):
             if not line.strip():
                 continue
             try:
                 item = json.loads(line)
             except ValueError:
+                if line.lstrip().startswith("{"):  # a broken record, not a title (as `classify` says)
+                    typer.echo(f"error: {file}:{number}: not valid JSON", err=True)
+                    raise typer.Exit(2)
                 item = None
             if isinstance(item, dict) and isinstance(item.get("title"), str):
                 summary = item.get("summary")
