@@ -6,8 +6,8 @@ producer right after its last commit waits while the broker writes that commit's
 aiokafka retries that wait every 20 ms, a whole hop of latency; the other producer's last commit
 is a batch older. Both are started, and so fence their ids, before the partition is read. A
 batch fetched from a partition is handed to the stage's `Handler`; its outputs (result topics,
-state changelog records, dead letters) and the partition's next offset go into one Kafka
-transaction. Readers with
+state changelog records, dead letters), sent as one record batch per output partition
+(core/batch_send.py), and the partition's next offset go into one Kafka transaction. Readers with
 `isolation_level=read_committed` see each input's outputs exactly once:
 
 - a crash before the commit aborts the transaction: the new owner of the partition (which
@@ -47,6 +47,7 @@ from aiokafka.errors import (
 from prometheus_client import Counter, Histogram
 
 from core import health
+from core.batch_send import send_batched, send_each
 from core.contracts import ProcessingDeadLetter
 from core.kafka import make_consumer, make_producer
 from core.settings import Settings
@@ -127,6 +128,7 @@ class TransactionalStage:
         self._ticked: dict[int, float] = {}
         self._broken: set[int] = set()  # partitions whose last transaction failed: reload before going on
         self._refused: dict[tuple[int, int], Exception] = {}  # (partition, offset) whose output Kafka refused
+        self._one_by_one: set[int] = set()  # partitions whose last batch was refused whole: send record by record
 
     # -- rebalance ---------------------------------------------------------------------------
     async def _new_producer(self, partition: int, suffix: str = "") -> AIOKafkaProducer:
@@ -177,6 +179,7 @@ class TransactionalStage:
             for p in partitions:
                 self._ticked.pop(p, None)
                 self._broken.discard(p)
+                self._one_by_one.discard(p)
                 await self._stop_producer(p)
 
     # -- the loop ----------------------------------------------------------------------------
@@ -246,17 +249,21 @@ class TransactionalStage:
         started = time.perf_counter()
         try:
             await producer.begin_transaction()
-            futures = [await producer.send(o.topic, o.value, key=o.key, partition=o.partition) for o, _ in outputs]
-            results = await asyncio.gather(*futures, return_exceptions=True)
-            failed = [(outputs[i][1], r) for i, r in enumerate(results) if isinstance(r, BaseException)]
+            one_by_one = tp.partition in self._one_by_one
+            failed = await (send_each if one_by_one else send_batched)(producer, outputs)
             if failed:
-                for offset, exc in failed:
-                    if offset is not None and isinstance(exc, REFUSED_RECORD):  # this input can never be written
-                        self._refused[(tp.partition, offset)] = exc
+                for offsets, exc in failed:
+                    if isinstance(exc, REFUSED_RECORD):
+                        if len(offsets) == 1 and offsets[0] is not None:  # this input can never be written
+                            self._refused[(tp.partition, offsets[0])] = exc
+                        else:  # a refused batch names no record: the retry sends one at a time to find it
+                            self._one_by_one.add(tp.partition)
                 raise failed[0][1]
             if records:
                 await producer.send_offsets_to_transaction({tp: records[-1].offset + 1}, self.group)
             await producer.commit_transaction()
+            if one_by_one and records:
+                self._one_by_one.discard(tp.partition)
             TRANSACTIONS.labels(self.handler.name, "committed").inc()
             COMMIT_SECONDS.labels(self.handler.name).observe(time.perf_counter() - started)
         except ProducerFenced:

@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from aiokafka.partitioner import murmur2
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
@@ -393,14 +394,20 @@ async def test_an_output_the_broker_refuses_is_never_committed_past(kafka, prefi
                          "the worker holding every raw partition", on_fail=pipe.logs)
         small = headline(0, "Missile strike hits Zkbbbo")
         big = headline(1, "Missile strike hits Zkbbco", summary="Zkbbco " * 1000)  # ~7 kB: over the limit
+        # a small headline whose classified record shares big's classified partition, so that the
+        # worker's record batch for that partition holds both and is refused as a whole
+        classified_partition = lambda h: (murmur2(h.id.encode()) & 0x7FFFFFFF) % pipe.topics.partitions  # noqa: E731
+        neighbour = next(h for h in (headline(n, "Missile strike hits Zkbbdo") for n in range(2, 100))
+                         if classified_partition(h) == classified_partition(big))
         producer = AIOKafkaProducer(bootstrap_servers=pipe.settings.bootstrap, acks="all")
         await producer.start()
         try:
-            await producer.send_and_wait(pipe.topics.raw, big.to_bytes(), key=big.id.encode(), partition=0)
-            await producer.send_and_wait(pipe.topics.raw, small.to_bytes(), key=small.id.encode(), partition=0)
+            for h in (big, neighbour, small):
+                await producer.send(pipe.topics.raw, h.to_bytes(), key=h.id.encode(), partition=0)
+            await producer.flush()
         finally:
             await producer.stop()
-        await eventually(lambda: _count(pipe.classified_ids(), 1), 60, "the small headline classified",
+        await eventually(lambda: _count(pipe.classified_ids(), 2), 60, "the two small headlines classified",
                          on_fail=pipe.logs)
         await asyncio.sleep(3)
         classified = await pipe.classified_ids()
@@ -409,6 +416,8 @@ async def test_an_output_the_broker_refuses_is_never_committed_past(kafka, prefi
         marked = await pipe.dedup_marked_ids()
         letters = {d.get("key"): d for d in await pipe.dead_letters()}
         assert big.id in letters and "MessageSizeTooLarge" in letters[big.id]["reason"], (letters, worker.log_tail())
+        assert {small.id, neighbour.id} <= set(classified) and neighbour.id not in letters, (
+            "the headline batched with the refused one must be classified, not set aside", dict(classified), letters)
         assert big.id in classified or big.id in dead or committed.get(0, 0) == 0, (
             f"raw partition 0 committed to {committed.get(0)} past {big.id}, which is neither classified nor "
             f"dead-lettered (dedup-marked: {big.id in marked}); classified {dict(classified)}, dead {dead}\n"
