@@ -5,7 +5,8 @@ HTTP receiver behind Apprise's json://, then produces headlines at a fixed rate,
 event that fires an alert. Latency = receiver's arrival time - produce time, with the events'
 group wait set to 0 (it adds exactly its own length: WATCHFLOOR_EVENT_GROUP_WAIT=20 to see).
 Run: `.venv/bin/python bench/latency.py [RATE ...]` (default 100 headlines/s for 20 s);
-BENCH_ALERT_EVERY=10 makes one headline in ten an alerting story, the rest non-matching.
+BENCH_ALERT_EVERY=10 makes one headline in ten an alerting story, the rest non-matching;
+BENCH_STAGES_LOG=FILE keeps the three stages' logs in FILE.
 """
 
 from __future__ import annotations
@@ -166,7 +167,7 @@ def main() -> None:
                    # deliberate delay on top of it, and would be all this bench measured
                    "WATCHFLOOR_EVENT_GROUP_WAIT": os.environ.get("WATCHFLOOR_EVENT_GROUP_WAIT", "0")}
             exe = str(Path(sys.executable).parent / "watchfloor")
-            log = open(root / "stages.log", "w")
+            log = open(os.environ.get("BENCH_STAGES_LOG", root / "stages.log"), "w")
             procs = [subprocess.Popen([exe, stage], env=env, stdout=log, stderr=subprocess.STDOUT) for stage in ("process", "alert", "notify")]
             # warm up: one alert end to end before measuring
             warm = asyncio.run(produce(settings, 1, 1, "9"))

@@ -137,7 +137,7 @@ class TransactionalStage:
         retry_backoff_ms: a transaction begun right after the last one's commit is told
         CONCURRENT_TRANSACTIONS while the markers are written; retry soon, not in 100 ms."""
         producer = make_producer(self.settings, transactional_id=f"{self.group}.{self.topic}.{partition}{suffix}",
-                                 linger_ms=2, max_batch_size=256 * 1024, retry_backoff_ms=10)
+                                 linger_ms=0, max_batch_size=256 * 1024, retry_backoff_ms=10)
         try:
             await asyncio.wait_for(producer.start(), START_TIMEOUT)
         except BaseException:
@@ -238,9 +238,10 @@ class TransactionalStage:
 
     async def _commit(self, tp: TopicPartition, records: list[ConsumerRecord],
                       outputs: list[tuple[Output, int | None]]) -> None:
-        """One transaction: every output acknowledged, then the partition's next offset, then the
-        commit. Any failure aborts it and marks the partition for recovery. (aiokafka would commit
-        a transaction one of whose sends failed: the acks are checked before the commit.)"""
+        """One transaction: the outputs and the partition's next offset join it together, every
+        output is acknowledged, then the commit. Any failure aborts it and marks the partition for
+        recovery. (aiokafka would commit a transaction one of whose sends failed: the acks are
+        checked before the commit.)"""
         pair = self.producers.get(tp.partition)
         if pair is None:
             return
@@ -250,7 +251,13 @@ class TransactionalStage:
         try:
             await producer.begin_transaction()
             one_by_one = tp.partition in self._one_by_one
-            failed = await (send_each if one_by_one else send_batched)(producer, outputs)
+            # the offsets join the transaction while its records are in flight (a round trip or
+            # two saved); they take effect only with the commit below, which waits for every ack
+            failed, added = await asyncio.gather(
+                (send_each if one_by_one else send_batched)(producer, outputs),
+                self._add_offsets(producer, tp, records), return_exceptions=True)
+            if isinstance(failed, BaseException):
+                raise failed
             if failed:
                 for offsets, exc in failed:
                     if isinstance(exc, REFUSED_RECORD):
@@ -259,8 +266,8 @@ class TransactionalStage:
                         else:  # a refused batch names no record: the retry sends one at a time to find it
                             self._one_by_one.add(tp.partition)
                 raise failed[0][1]
-            if records:
-                await producer.send_offsets_to_transaction({tp: records[-1].offset + 1}, self.group)
+            if isinstance(added, BaseException):
+                raise added
             await producer.commit_transaction()
             if one_by_one and records:
                 self._one_by_one.discard(tp.partition)
@@ -280,6 +287,10 @@ class TransactionalStage:
                         "commit", tp.partition, type(exc).__name__, str(exc)[:200], extra={"stage": self.handler.name})
             await self._abort(producer)
             self._broken.add(tp.partition)
+
+    async def _add_offsets(self, producer: AIOKafkaProducer, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
+        if records:
+            await producer.send_offsets_to_transaction({tp: records[-1].offset + 1}, self.group)
 
     async def _stop_producer(self, partition: int) -> None:
         for producer in self.producers.pop(partition, []):
