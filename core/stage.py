@@ -49,6 +49,7 @@ from prometheus_client import Counter, Histogram
 from core import health
 from core.batch_send import send_batched, send_each
 from core.contracts import ProcessingDeadLetter
+from core.heap import settle_startup_heap
 from core.kafka import make_consumer, make_producer
 from core.settings import Settings
 
@@ -128,6 +129,7 @@ class TransactionalStage:
         self._ticked: dict[int, float] = {}
         self._broken: set[int] = set()  # partitions whose last transaction failed: reload before going on
         self._refused: dict[tuple[int, int], Exception] = {}  # (partition, offset) whose output Kafka refused
+        self._settled = False
         self._one_by_one: set[int] = set()  # partitions whose last batch was refused whole: send record by record
 
     # -- rebalance ---------------------------------------------------------------------------
@@ -165,6 +167,9 @@ class TransactionalStage:
             fresh = [p for p in partitions if p not in self._ticked]
             if fresh:
                 await self.handler.assigned(fresh)
+                if not self._settled:  # the handler's start-up state is built: keep the collector off it
+                    settle_startup_heap()
+                    self._settled = True
                 now = time.monotonic()
                 for p in fresh:
                     self._ticked[p] = now

@@ -31,6 +31,7 @@ from notifiers.offsets import OffsetTracker
 from core import health
 from core.contracts import Alert
 from core.durable import DurableProducer
+from core.heap import settle_startup_heap
 from core.kafka import make_consumer, make_producer
 from core.settings import ConfigError, Settings
 from core.kafka import connection_problem
@@ -140,6 +141,7 @@ class Notifier:
             self.consumer = make_consumer(self.settings, group_id=consumer_group(self.settings))
             self.consumer.subscribe([self.topics.alerts], listener=_Rebalance(self))
             await self.consumer.start()
+            settle_startup_heap()
             health.set_ready("notify")
             lag = asyncio.ensure_future(report_lag(self.settings, consumer_group(self.settings), self.topics.alerts))
             beating = asyncio.ensure_future(health.heartbeat_loop())
