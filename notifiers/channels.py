@@ -22,6 +22,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,19 +82,25 @@ class Channel:
         return apobj
 
     async def send(self, message: Message, timeout: float = 30.0) -> SendOutcome:
-        """One attempt through Apprise's async API; retries are the caller's (see deliver.py)."""
+        """One attempt; retries are the caller's (see deliver.py). Apprise's blocking `notify`
+        runs in this module's own thread pool: Apprise would queue every send of the process for
+        one pool of cpu count + 4 threads, which held a notifier to 6 sends at once on a 2-core
+        machine whatever its concurrency. A send still running after `timeout` keeps its thread
+        until the plugin's own socket timeouts end it; its Apprise object is not reused."""
         apobj = None
         try:
             try:
                 apobj = self._apprise_for(message)
-                result = await apobj.async_notify(
-                    body=message.body,
-                    title=message.title,
-                    notify_type=message.notify_type,
-                    body_format=message.body_format,
-                    timeout=timeout,
-                )
+                send = partial(apobj.notify, body=message.body, title=message.title,
+                               notify_type=message.notify_type, body_format=message.body_format)
+                running = asyncio.get_running_loop().run_in_executor(_senders(), send)
+                try:
+                    result = await asyncio.wait_for(running, timeout)
+                except asyncio.TimeoutError:
+                    apobj = None  # still in use by its thread
+                    return SendOutcome(False, f"no answer within {timeout:g} s")
             except asyncio.CancelledError:
+                apobj = None  # may still be in use by its thread
                 raise
             except Exception as exc:  # noqa: BLE001 - a plugin bug is this channel's failure, not the service's
                 return SendOutcome(False, _cap(redact(f"{type(exc).__name__}: {exc}")))
@@ -103,6 +111,17 @@ class Channel:
             if apobj is not None and apobj is not self.apobj:  # a message's own: emptied for the next one
                 apobj.clear()
                 self._spare.append(apobj)
+
+
+SEND_THREADS = 64  # the notifier's default concurrency (32 alerts) times a second channel each
+_pool: list[ThreadPoolExecutor] = []
+
+
+def _senders() -> ThreadPoolExecutor:
+    """The process's pool for Apprise's blocking sends (threads are made as they are needed)."""
+    if not _pool:
+        _pool.append(ThreadPoolExecutor(max_workers=SEND_THREADS, thread_name_prefix="apprise-send"))
+    return _pool[0]
 
 
 def failure_reason(result: object) -> str:
@@ -125,7 +144,9 @@ def _cap(text: str) -> str:
 
 def _asset() -> AppriseAsset:
     # secure_logging: Apprise prints privacy URLs when it logs about loading them.
-    return AppriseAsset(secure_logging=True)
+    # service_timeout=0: a send runs in the thread that calls `notify` (Channel.send bounds it
+    # with its own timeout) instead of being queued for Apprise's process-wide pool.
+    return AppriseAsset(secure_logging=True, service_timeout=0)
 
 
 def _load(config: Path | None) -> tuple[Apprise, list]:
