@@ -35,6 +35,7 @@ from functools import lru_cache
 from alerting.word_weights import idf_table, weight as english_weight
 from alerting.word_weights import stem as english_stem
 from rules.places.forms import tokens_with_case
+from rules.places.gazetteer import distance_km
 
 GAP = 12 * 3600.0  # a report more than 12 h after an event's last one starts a new event
 SPAN = 36 * 3600.0  # and no event takes reports for more than 36 h after its first
@@ -48,6 +49,7 @@ CITY_KEY, REGION_KEY, COUNTRY_KEY = 9.0, 4.0, 2.0
 NAME_WEIGHT = 8.0  # a capitalised Cyrillic word not at the start: a name, as rare as an English one
 CYRILLIC_WEIGHT = 4.0  # any other Cyrillic word: no Ukrainian or Russian corpus to weigh it by
 NUMBER_WEIGHT = 7.0
+NEAR_KM = 25.0  # cities this close to a report's first city are that city (its districts, its suburbs)
 
 _TRANSLIT = str.maketrans({
     "а": "a", "б": "b", "в": "v", "г": "g", "ґ": "g", "д": "d", "е": "e", "є": "ye", "ж": "zh", "з": "z",
@@ -145,6 +147,7 @@ class Signature:
     keys: tuple[tuple[str, float], ...] = ()
     tally: bool = False  # counts weapons launched at the whole country: the night's attack, not one city's
     first_city: int = 0  # the city it names first (0: none): a report naming several is about that one first
+    near_first: frozenset[int] = frozenset()  # other cities it names within NEAR_KM of the first: one place
     norm: float = field(init=False, compare=False)  # squared masses, computed once
     key_norm: float = field(init=False, compare=False)
 
@@ -155,21 +158,23 @@ class Signature:
     @property
     def own_cities(self) -> frozenset[int]:
         """The city it is about: its one city, or the first it names of several (wave headlines
-        name the worst-hit first); empty when it names none."""
+        name the worst-hit first) with those that lie within NEAR_KM of it (a city's district,
+        "Obolon, Kyiv", is the city); empty when it names none."""
         if len(self.cities) == 1:
             return self.cities
-        return frozenset([self.first_city]) if self.first_city else frozenset()
+        return frozenset([self.first_city]) | self.near_first if self.first_city else frozenset()
 
     def to_json(self) -> dict:
         return {"at": self.at, "c": sorted(self.categories), "ci": sorted(self.cities), "r": sorted(self.regions),
                 "nr": sorted(self.named_regions), "co": sorted(self.countries), "s": [list(x) for x in self.stems],
-                "k": [list(x) for x in self.keys], "t": self.tally, "fc": self.first_city}
+                "k": [list(x) for x in self.keys], "t": self.tally, "fc": self.first_city, "nf": sorted(self.near_first)}
 
     @classmethod
     def from_json(cls, d: dict) -> "Signature":
         return cls(float(d["at"]), frozenset(d["c"]), frozenset(d["ci"]), frozenset(d["r"]), frozenset(d["nr"]),
                    frozenset(d["co"]), tuple((str(t), float(w)) for t, w in d["s"]),
-                   tuple((str(t), float(w)) for t, w in d.get("k", ())), bool(d.get("t", False)), int(d.get("fc", 0)))
+                   tuple((str(t), float(w)) for t, w in d.get("k", ())), bool(d.get("t", False)), int(d.get("fc", 0)),
+                   frozenset(int(c) for c in d.get("nf", ())))
 
 
 def signature(at: float, categories: list[str], places: list[dict], title: str, language: str) -> Signature:
@@ -180,9 +185,13 @@ def signature(at: float, categories: list[str], places: list[dict], title: str, 
     stems, keys = word_stems(title, language)
     place_keys = [(f"@c{c}", CITY_KEY) for c in cities] + [(f"@r{r}", REGION_KEY) for r in regions]
     place_keys += [(f"@n{c}", COUNTRY_KEY) for c in countries]
+    named_cities = [p for p in places if p["kind"] == "city"]
+    first = named_cities[0] if named_cities else None
+    near = frozenset(p["id"] for p in named_cities[1:] if first is not None and "lat" in p and "lat" in first
+                     and distance_km(p["lat"], p["lon"], first["lat"], first["lon"]) <= NEAR_KM)
     return Signature(at, frozenset(categories), cities, frozenset(regions), named_regions, countries, stems,
                      tuple(sorted({**dict(keys), **dict(place_keys)}.items())), is_tally(title),
-                     next((p["id"] for p in places if p["kind"] == "city"), 0))
+                     first["id"] if first is not None else 0, near - {first["id"]} if first is not None else frozenset())
 
 
 _WEAPONS = ("drone", "missile", "rocket", "shahed", "uav", "дрон", "ракет", "безпілот", "беспилот", "бпла", "шахед")

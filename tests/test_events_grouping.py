@@ -83,3 +83,14 @@ def test_the_nights_tally_is_not_the_strike_on_the_city_it_names(packs):
                   ("Russia fires 476 drones and 48 missiles at Ukraine overnight; Ternopil hit hardest", "en", 30),
                   ("Ternopil death toll rises to 26 after missile strike", "en", 300))
     assert ids[0] == ids[2] != ids[1]
+
+
+def test_a_citys_district_named_first_is_that_city(packs):
+    """"Obolon district: drone debris fell on a Kyiv block" and "In Kyiv debris fell on a block in
+    Obolon" name the same two places in another order: one event, though a report naming several
+    cities is about the first (the district lies inside the city). Far cities stay apart."""
+    ids = grouped(packs, ("Оболонський район: уламки збитого дрона впали на дах житлового будинку у Києві", "uk", 0),
+                  ("В Киеве обломки беспилотника упали на многоэтажку на Оболони", "ru", 25),
+                  ("Drone debris damages apartment roof in Kyiv's Obolon district, no injuries", "en", 300),
+                  ("Drone strike on Kharkiv damages homes; debris also fell in Kyiv", "en", 40))
+    assert ids[0] == ids[1] == ids[2] and ids[3] != ids[0]
