@@ -185,13 +185,12 @@ def signature(at: float, categories: list[str], places: list[dict], title: str, 
     stems, keys = word_stems(title, language)
     place_keys = [(f"@c{c}", CITY_KEY) for c in cities] + [(f"@r{r}", REGION_KEY) for r in regions]
     place_keys += [(f"@n{c}", COUNTRY_KEY) for c in countries]
-    named_cities = [p for p in places if p["kind"] == "city"]
-    first = named_cities[0] if named_cities else None
-    near = frozenset(p["id"] for p in named_cities[1:] if first is not None and "lat" in p and "lat" in first
+    named = [p for p in places if p["kind"] == "city"]
+    first = named[0] if named else {"id": 0}
+    near = frozenset(p["id"] for p in named[1:] if p["id"] != first["id"]
                      and distance_km(p["lat"], p["lon"], first["lat"], first["lon"]) <= NEAR_KM)
     return Signature(at, frozenset(categories), cities, frozenset(regions), named_regions, countries, stems,
-                     tuple(sorted({**dict(keys), **dict(place_keys)}.items())), is_tally(title),
-                     first["id"] if first is not None else 0, near - {first["id"]} if first is not None else frozenset())
+                     tuple(sorted({**dict(keys), **dict(place_keys)}.items())), is_tally(title), first["id"], near)
 
 
 _WEAPONS = ("drone", "missile", "rocket", "shahed", "uav", "дрон", "ракет", "безпілот", "беспилот", "бпла", "шахед")

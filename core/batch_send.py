@@ -67,9 +67,8 @@ async def send_batched(producer: AIOKafkaProducer, outputs: Sequence[Tagged]) ->
     partitions: dict[str, list[int]] = {}
     groups: dict[tuple[str, int], list[Tagged]] = {}
     for item in outputs:
-        record = item[0]
-        partition = record.partition if record.partition is not None else await _partition(producer, record, partitions)
-        groups.setdefault((record.topic, partition), []).append(item)
+        partition = await _partition(producer, item[0], partitions)
+        groups.setdefault((item[0].topic, partition), []).append(item)
     pending: list[tuple[asyncio.Future, list[int | None]]] = []
     for (topic, partition), items in groups.items():
         batch, offsets = producer.create_batch(), []
