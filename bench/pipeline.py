@@ -5,6 +5,8 @@ Baseline, measured in the same run on the same broker and input: a plain aiokafk
 consume-classify-produce loop with the same compiled matcher (batches, no transactions, no
 dedup state, no alert hand-off, offsets committed per batch).
 
+Ceiling, same run: that loop copying each raw message to the classified topic unclassified.
+
 Run: `.venv/bin/python bench/pipeline.py [N] [synthetic|packs] [news|conflict]`
 - news: everyday headlines (../shared/data), few of them alert-relevant;
 - conflict: headlines from 200 feeds, most of them about strikes, sabotage or talks, so most
@@ -112,7 +114,9 @@ async def watch(bootstrap: str, raw_topic: str, group: str, n: int) -> tuple[int
         await admin.close()
 
 
-async def baseline(bootstrap: str, topics: Topics, rules_dir: Path, n: int) -> float:
+async def baseline(bootstrap: str, topics: Topics, rules_dir: Path, n: int, classify: bool = True) -> float:
+    """The plain loop; with `classify=False` each raw message is copied to the classified topic
+    as it is: what Kafka and aiokafka alone allow on this machine, the ceiling of any worker."""
     ruleset = load_rules(rules_dir)
     consumer = AIOKafkaConsumer(topics.raw, bootstrap_servers=bootstrap, group_id="bench-baseline",
                                 auto_offset_reset="earliest", enable_auto_commit=False, max_poll_records=2000)
@@ -129,6 +133,10 @@ async def baseline(bootstrap: str, topics: Topics, rules_dir: Path, n: int) -> f
             futures = []
             for records in batch.values():
                 for r in records:
+                    if not classify:
+                        futures.append(await producer.send(topics.classified, r.value, key=r.key))
+                        done += 1
+                        continue
                     out = classify_headline(parse_raw(r.value), ruleset)
                     data = out.to_bytes()
                     futures.append(await producer.send(topics.classified, data, key=r.key))
@@ -186,6 +194,11 @@ def main() -> None:
             asyncio.run(ensure_topics(bootstrap, bench_specs(bl, categories)))
             asyncio.run(fill(bootstrap, bl.raw, lines, n, "bl", feeds))
             base_rate = asyncio.run(baseline(bootstrap, bl, root / "rules", n))
+            # the ceiling: the same loop, no classification
+            cl = Topics("cl")
+            asyncio.run(ensure_topics(bootstrap, bench_specs(cl, categories)))
+            asyncio.run(fill(bootstrap, cl.raw, lines, n, "cl", feeds))
+            ceiling = asyncio.run(baseline(bootstrap, cl, root / "rules", n, classify=False))
             handed = asyncio.run(count_messages(bootstrap, wf.alerting_work))
         finally:
             broker.stop()
@@ -194,8 +207,10 @@ def main() -> None:
     print(f"watchfloor process (transactions): {wf_rate:8.0f} headlines/s raw -> classified ({last_count}/{n} done, "
           f"{handed} alert hand-offs); start -> first batch committed {ready_s:.2f} s")
     print(f"baseline aiokafka loop:            {base_rate:8.0f} headlines/s; ratio {wf_rate / base_rate:.2f}x")
+    print(f"ceiling, the loop copying raw to classified: {ceiling:8.0f} messages/s (no classification)")
     print(json.dumps({"headlines": n, "rules": which, "stream": stream, "process_headlines_per_s": round(wf_rate),
-                      "baseline_headlines_per_s": round(base_rate), "ratio": round(wf_rate / base_rate, 3),
+                      "baseline_headlines_per_s": round(base_rate),
+                      "ceiling_messages_per_s": round(ceiling), "ratio": round(wf_rate / base_rate, 3),
                       "alert_handoffs": handed, "start_to_first_commit_s": round(ready_s, 2)}))
 
 
