@@ -83,6 +83,21 @@ def stem(word: str) -> str:
     return word[:STEM]
 
 
+_SOUNDS = (("shch", "sh"), ("kh", "h"), ("ck", "k"), ("ch", "4"), ("sh", "5"), ("zh", "6"), ("ts", "7"),
+           ("c", "k"), ("q", "k"), ("x", "ks"), ("w", "v"), ("ph", "f"), ("y", "i"), ("o", "a"), ("e", "i"))
+_DOUBLE = re.compile(r"(.)\1+")
+
+
+def sound_key(word: str) -> str:
+    """A name as it sounds, alike in both alphabets once transliterated: Driscoll, Дрісколл and
+    Дрисколлом are "~drisk"; Erdogan and Ердоганом "~irdag"; Witkoff and Віткофф "~vitka". Letters
+    that spell one sound are one letter, unstressed vowels (o/a, e/i/y) one vowel, doubles single;
+    the first five, like `stem`."""
+    for a, b in _SOUNDS:
+        word = word.replace(a, b)
+    return "~" + _DOUBLE.sub(r"\1", word)[:STEM]
+
+
 def guess_language(text: str, declared: str | None) -> str:
     """The feed's declared language, else Cyrillic letters only one of uk/ru has, else en."""
     if declared:
@@ -125,6 +140,8 @@ def word_stems(title: str, language: str) -> tuple[tuple[tuple[str, float], ...]
         if w > stems.get(token, 0.0):
             stems[token] = w
         if name:
+            if not token.startswith("#"):
+                token = sound_key(folded if folded.isascii() else transliterate(folded, language))
             keys[token] = max(keys.get(token, 0.0), NAME_WEIGHT if not token.startswith("#") else NUMBER_WEIGHT)
     return tuple(sorted(stems.items())), tuple(sorted(keys.items()))
 
