@@ -287,9 +287,10 @@ def matching_by(find_spans: Callable | None):
     saved = tagger.find_spans, tagger.tag_text
     inner = tagger.tag_text
 
-    def tag_text(text: str, language: str | None = None, gaz: Gazetteer | None = None):  # type: ignore[no-untyped-def]
+    def tag_text(text: str, language: str | None = None, gaz: Gazetteer | None = None,  # type: ignore[no-untyped-def]
+                 toks: list[tuple[str, str]] | None = None):
         _STATE["lang"] = language if language in ("uk", "ru") else ("uk" if _UK_LETTERS & set(text) else "ru")
-        return inner(text, language, gaz)
+        return inner(text, language, gaz, toks)
 
     tagger.find_spans, tagger.tag_text = find_spans, tag_text
     try:

@@ -94,3 +94,12 @@ def test_a_citys_district_named_first_is_that_city(packs):
                   ("Drone debris damages apartment roof in Kyiv's Obolon district, no injuries", "en", 300),
                   ("Drone strike on Kharkiv damages homes; debris also fell in Kyiv", "en", 40))
     assert ids[0] == ids[1] == ids[2] and ids[3] != ids[0]
+
+
+def test_a_name_spelt_in_each_alphabet_joins_reports_that_share_no_place(packs):
+    """Driscoll, Дрісколлом, Дрисколла: no place in common, no word in common but the name, which
+    each alphabet spells its own way (c/к, doubled letters, case endings)."""
+    ids = grouped(packs, ("US Army Secretary Driscoll hands Zelensky a draft peace plan", "en", 0),
+                  ("Зеленський зустрівся з делегацією США на чолі з міністром армії Дрісколлом", "uk", 30),
+                  ("Зеленский получил от делегации Дрисколла проект мирного плана", "ru", 60))
+    assert len(set(ids)) == 1

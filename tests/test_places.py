@@ -40,6 +40,10 @@ def where(text: str, language: str | None = None) -> list[tuple[str, str, str]]:
     ("IAEA team rotates at Enerhodar", "en", ("Enerhodar", "city", "UA")),
     ("Russia claims capture of Kupiansk", "en", ("Kupyansk", "city", "UA")),
     ("Бої за Часів Яр тривають", "uk", ("Chasiv Yar", "city", "UA")),
+    ("Генштаб підтвердив ураження Саратовського НПЗ", "uk", ("Saratov Oblast", "region", "RU")),
+    ("МАГАТЕ: Запорізька АЕС вдесяте втратила зовнішнє живлення", "uk", ("Zaporizhzhia Oblast", "region", "UA")),
+    ("Над Саратовской, Воронежской областями сбиты 66 БПЛА", "ru", ("Voronezh Oblast", "region", "RU")),
+    ("Вибухи в Донецьку", "uk", ("Donetsk", "city", "UA")),
 ])
 def test_inflected_and_multilingual_names_find_their_place(text, language, expected):
     assert expected in where(text, language)

@@ -41,6 +41,9 @@ _CYRILLIC = re.compile(r"^[\u0400-\u04ff][\u0400-\u04ff\s'’.-]*$")
 _ADMIN_WORD = re.compile(r"oblast|region|province|krai|kray|republic|state|county|voivodeship|governorate|district"
                          r"|okrug|област|край|республік|республик|округ|штат|воєводств|воеводств|щин|чин")
 
+# "Курская область" -> "Курская": the adjective alone names the oblast too (its plant, its refinery),
+# after the city of the same stem ("в Донецьку" is Donetsk, not the oblast)
+_OBLAST_ADJECTIVE = re.compile(r"^([\u0400-\u04ff'’-]+(?:ська|цька|зька|ская|цкая|зкая)) област[ьі]$")
 _PLAIN = re.compile(r"^[A-Za-z]+( [A-Za-z]+)*$")
 
 Kind = Literal["city", "region", "country"]
@@ -237,6 +240,9 @@ def _load_admin(gaz: Gazetteer) -> None:
         for lang in ("en", "uk", "ru"):
             for name in more.get(lang) or []:
                 gaz.add_form(index, name, main=True, curated=True)
+                adjective = _OBLAST_ADJECTIVE.match(name)
+                if adjective:  # "Курская АЭС", "над Саратовской, Воронежской областями"
+                    gaz.add_form(index, adjective.group(1))  # bare: "в Донецьку" stays the city
             for name in r["names"][lang]:
                 gaz.add_form(index, name)
 
