@@ -32,14 +32,26 @@ _ADJECTIVE_ENDINGS = frozenset("ий ій ый ой ая яя ое ее ье".sp
 MIN_STEM = 2  # "Яр" of "Часів Яр" is a stem of two letters
 
 
+# The characters whose folding changes the words (apostrophes, ё, stress marks). Dashes fold to
+# spaces, which cut words where the dash already does: most headlines need no folding at all.
+_CHANGES_WORDS = re.compile("[" + "".join(re.escape(chr(c)) for c, to in _FOLD.items() if to != " ") + "]")
+
+
+def _fold(text: str) -> str:
+    return text.translate(_FOLD) if _CHANGES_WORDS.search(text) else text
+
+
 def tokens_with_case(text: str) -> list[tuple[str, str]]:
     """(as written, folded lower case) for every word; the folded words are `rules.text.words`'
     (the possessive "'s" dropped, ё folded), so one cut serves the rules and the places."""
-    folded = unicodedata.normalize("NFKC", text).translate(_FOLD)
+    folded = _fold(unicodedata.normalize("NFKC", text))
     written = _WORD.findall(folded)
-    lower = _WORD.findall(folded.casefold().translate(_FOLD))  # as rules.text.words cuts it
+    casefolded = _fold(folded.casefold())
+    lower = _WORD.findall(casefolded)  # as rules.text.words cuts it
     if len(lower) != len(written):  # a letter whose case folding splits a word (İ): word by word
         lower = [w.casefold().translate(_FOLD) for w in written]
+    if "'s" not in casefolded:
+        return list(zip(written, lower))
     out = []
     for w, f in zip(written, lower):
         if f.endswith("'s") and len(f) > 2:
