@@ -20,7 +20,7 @@ import threading
 import time
 import unicodedata
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Literal, NamedTuple
 
@@ -94,6 +94,12 @@ class Gazetteer:
     countries: dict[str, Place] = field(default_factory=dict)  # ISO code -> country
     regions: dict[str, Place] = field(default_factory=dict)  # "UA.22" -> region
     _seen: set = field(default_factory=set, repr=False)
+
+    @cached_property
+    def latin_starts(self) -> frozenset[str]:
+        """Every word a Latin name begins with (a one-word key, or the first word of a two-word
+        one): a headline word not in it begins no Latin name, found with one lookup."""
+        return frozenset(k.split(" ", 1)[0] for k in self.index if k.isascii())
 
     def add_place(self, place: Place) -> int:
         self.places.append(place)
@@ -271,6 +277,7 @@ def gazetteer() -> Gazetteer:
                 if collecting:
                     gc.enable()
             gaz._seen.clear()
+            gaz.latin_starts  # noqa: B018 (built with the rest, not on the first headline)
             _LOADED.append(gaz)
             log.info("places gazetteer loaded", extra={"places": len(gaz.places), "names": sum(map(len, gaz.index.values())),
                                                        "seconds": round(time.perf_counter() - started, 2)})

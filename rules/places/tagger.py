@@ -95,21 +95,29 @@ def find_spans(gaz: Gazetteer, written: list[str], folded: list[str]) -> list[Sp
     peeled: list[list[str] | None] = [None] * len(folded)
     found: list[Span] = []
     last = len(written) - 1
+    get = index.get
+    starts = gaz.latin_starts
     for start, word in enumerate(written):
-        if not word[:1].isupper():
+        low = folded[start]
+        if low.isascii():
+            if low not in starts or not word[:1].isupper():
+                continue  # most words of a Title Case headline begin no name: one set lookup each
+            cyrillic = False
+        elif not word[:1].isupper():
             continue
-        cyrillic = is_cyrillic(word)
-        if cyrillic:
-            keys = peel(folded[start])
-        elif start < last:
-            keys = (folded[start], f"{folded[start]} {folded[start + 1]}")
         else:
-            keys = (folded[start],)
+            cyrillic = is_cyrillic(word)
+        if cyrillic:
+            keys = peel(low)
+        elif start < last:
+            keys = (low, f"{low} {folded[start + 1]}")
+        else:
+            keys = (low,)
         peeled[start] = list(keys)
         caps = all_caps(word)
         by_end: dict[int, list[Form]] = {}
         for key in keys:
-            for form in index.get(key, ()):
+            for form in get(key, ()):
                 if form.acronym != caps and (form.acronym or len(word) <= 4):
                     continue  # US, UK, РФ only in capitals; a short word in capitals is an acronym (UN, NATO)
                 if form.rest and not _rest_ok(form, folded, peeled, start):
