@@ -2,7 +2,8 @@
 alerted, and when a message goes out. The live alert stage and `rules backtest` run the same
 steps (`AlertEngine.step` per report, `AlertEngine.flush` when time passes).
 
-- A report joins its event (alerting/grouping.py) whatever its feed, language or rule.
+- A report joins its event (alerting/grouping.py) whatever its feed, language or rule. A
+  follow-up report (categories with `follow_up: true`) joins an open event or is dropped.
 - A rule wants an event alerted once the event has `sources_at_least` sources; the event's
   first alert waits `group_wait` after its first report, so the first reports gather and
   polling order does not decide what fires. It names every rule that wants the event by then
@@ -29,7 +30,7 @@ from alerting.grouping import guess_language, signature
 from alerting.state import AlertState, encode_event, event_key, throttle_key
 from rules.loader import RuleSet
 from rules.model import AlertRule
-from rules.routing import concerned_rules, rank  # noqa: F401  (re-exported: one routing for classify and alerting)
+from rules.routing import concerned_rules, is_follow_up, rank  # noqa: F401  (re-exported: one routing for classify and alerting)
 from core.contracts import Alert, Casualties, ClassifiedHeadline, Event, EventRef, Place, StoryReport
 
 if TYPE_CHECKING:  # the book is filled from Kafka by alerting/silences.py; the engine only asks it
@@ -193,8 +194,11 @@ class AlertEngine:
         self._expire(state, now, out)
         language = guess_language(headline.title, headline.language)
         sig = signature(report_time(headline), [c.id for c in headline.categories],
-                        [p.model_dump() for p in headline.places], headline.title, language)
+                        [p.model_dump() for p in headline.places], headline.title, language,
+                        follow_up=is_follow_up(self.ruleset, headline))
         event = state.events.match(sig)
+        if event is None and sig.follow_up:
+            return out  # a follow-up of no open event: nothing to update, and no event of its own
         if event is None:
             event = new_event(headline, now)
             existing = state.events.get(event["id"])  # the same report again: it keeps its event

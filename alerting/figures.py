@@ -3,7 +3,8 @@
 
 A number counts when a casualty word is within two words after it or three before it (the
 nearer wins, another number stops the look), and no other counted thing (drones, missiles,
-buildings) is nearer. Crude by design:
+buildings) is nearer; or when it ends a toll phrase ("death toll in Ternopil region rises to 26",
+"кількість загиблих у Тернополі зросла до 16", "число погибших в Тернополе достигло 25"). Crude by design:
 a missed figure costs one update, a wrong one is shown beside its report.
 """
 
@@ -14,7 +15,7 @@ import re
 from rules.text import words
 
 KILLED = ("kill", "dead", "death", "toll", "died", "die", "загиб", "загин", "вбит", "вбив", "убит", "убил", "погиб", "жертв")
-INJURED = ("injur", "wound", "hurt", "поранен", "травм", "ранен", "постраждал", "пострадал")
+INJURED = ("injur", "wound", "hurt", "поранен", "травм", "ранен", "постраждал", "пострадал", "пострадав")
 OTHER = ("drone", "missile", "rocket", "shahed", "build", "home", "house", "dron", "дрон", "ракет", "безпілот",
          "беспилот", "будин", "дом", "шахед", "point", "пункт", "km", "км", "day", "year", "днів", "дней", "рок", "лет",
          "percent", "відсот", "процент", "tank", "танк", "billion", "million", "млрд", "млн")
@@ -28,6 +29,24 @@ def _kind(word: str) -> str | None:
         return "killed"
     if word.startswith(OTHER):
         return "other"
+    return None
+
+
+# "... rises to 26", "... зросла до 16", "... достигло 25": the count a toll phrase further back ends at
+_TO = frozenset("to reaches reached hits до досягла досягло сягнула сягнуло достигло достигла достиг".split())
+
+
+def _counted_to(ws: list[str], kinds: list[str | None], i: int) -> str | None:
+    """The kind of a count reached after a longer phrase ("death toll in Ternopil region rises to
+    26", "кількість загиблих у Тернополі зросла до 16"): the number follows "to"/"до"/"достигло"
+    and a casualty word stands up to seven words before it, with no number or counted thing between."""
+    if i == 0 or ws[i - 1] not in _TO:
+        return None
+    for j in range(i - 2, max(-1, i - 9), -1):
+        if _DIGITS.match(ws[j]) or kinds[j] == "other":
+            return None
+        if kinds[j]:
+            return kinds[j]
     return None
 
 
@@ -54,6 +73,8 @@ def casualties(text: str) -> dict[str, int]:
                 break
         nearest = [x for x in (after, before) if x]
         kind = min(nearest)[1] if nearest else None
+        if kind in (None, "other"):  # "toll rises to 26 after missile strike": the phrase before decides
+            kind = _counted_to(ws, kinds, i) or kind
         if kind in ("killed", "injured"):
             found[kind] = max(found.get(kind, 0), int(w))
     return found

@@ -18,6 +18,9 @@ joins an open event when
 - A report counting 20 or more weapons launched (the night's tally) and a one-city report are
   compared on their words alone; a report naming several cities is about the first
   (alerting/event_book.py keeps a report of one city out of another city's event).
+- A follow-up report (all its categories `follow_up: true`: "death toll in Ternopil rises to
+  26", "rescuers clear the rubble in Ternopil") joins an event of any category, but only one at
+  a place both name, and never opens an event (alerting/engine.py).
 
 Thresholds were tuned on the tune half of tests/data/events.jsonl and are reported on its test
 half by bench/events.py. Two reports that share no place must share an anchor (a rare word, a
@@ -165,6 +168,7 @@ class Signature:
     tally: bool = False  # counts weapons launched at the whole country: the night's attack, not one city's
     first_city: int = 0  # the city it names first (0: none): a report naming several is about that one first
     near_first: frozenset[int] = frozenset()  # other cities it names within NEAR_KM of the first: one place
+    follow_up: bool = False  # only follow-up categories ("death toll rises"): joins an event at its place, opens none
     norm: float = field(init=False, compare=False)  # squared masses, computed once
     key_norm: float = field(init=False, compare=False)
 
@@ -184,17 +188,19 @@ class Signature:
     def to_json(self) -> dict:
         return {"at": self.at, "c": sorted(self.categories), "ci": sorted(self.cities), "r": sorted(self.regions),
                 "nr": sorted(self.named_regions), "co": sorted(self.countries), "s": [list(x) for x in self.stems],
-                "k": [list(x) for x in self.keys], "t": self.tally, "fc": self.first_city, "nf": sorted(self.near_first)}
+                "k": [list(x) for x in self.keys], "t": self.tally, "fc": self.first_city, "nf": sorted(self.near_first), "fu": self.follow_up}
 
     @classmethod
     def from_json(cls, d: dict) -> "Signature":
         return cls(float(d["at"]), frozenset(d["c"]), frozenset(d["ci"]), frozenset(d["r"]), frozenset(d["nr"]),
                    frozenset(d["co"]), tuple((str(t), float(w)) for t, w in d["s"]),
                    tuple((str(t), float(w)) for t, w in d.get("k", ())), bool(d.get("t", False)), int(d.get("fc", 0)),
-                   frozenset(int(c) for c in d.get("nf", ())))
+                   frozenset(int(c) for c in d.get("nf", ())), bool(d.get("fu", False)))
 
 
-def signature(at: float, categories: list[str], places: list[dict], title: str, language: str) -> Signature:
+def signature(at: float, categories: list[str], places: list[dict], title: str, language: str,
+              follow_up: bool = False) -> Signature:
+    """`follow_up`: every category of the report is a follow-up one (rules' `follow_up: true`)."""
     cities = frozenset(p["id"] for p in places if p["kind"] == "city")
     named_regions = frozenset(f"{p['country']}:{p['admin1']}" for p in places if p["kind"] == "region" and p.get("admin1"))
     regions = named_regions | {f"{p['country']}:{p['admin1']}" for p in places if p["kind"] == "city" and p.get("admin1")}
@@ -207,7 +213,8 @@ def signature(at: float, categories: list[str], places: list[dict], title: str, 
     near = frozenset(p["id"] for p in named[1:] if p["id"] != first["id"]
                      and distance_km(p["lat"], p["lon"], first["lat"], first["lon"]) <= NEAR_KM)
     return Signature(at, frozenset(categories), cities, frozenset(regions), named_regions, countries, stems,
-                     tuple(sorted({**dict(keys), **dict(place_keys)}.items())), is_tally(title), first["id"], near)
+                     tuple(sorted({**dict(keys), **dict(place_keys)}.items())), is_tally(title), first["id"], near,
+                     follow_up)
 
 
 _WEAPONS = ("drone", "missile", "rocket", "shahed", "uav", "дрон", "ракет", "безпілот", "беспилот", "бпла", "шахед")
@@ -278,7 +285,16 @@ def in_time(report: Signature, first: float, last: float) -> bool:
 def same_event(report: Signature, member: Signature) -> tuple[bool, float]:
     """Whether a report is about the same happening as one report of an event (time and
     category checked by `compatible`); and the score, to pick the closest event."""
-    if places_conflict(report, member) or report.categories.isdisjoint(member.categories):
+    if places_conflict(report, member):
+        return False, 0.0
+    if report.follow_up:
+        # "Death toll in Ternopil rises to 26": any event's category, but only at the very place
+        # (a city both name, or a region both name when neither names a city) and alike enough
+        if member.follow_up or not shared_place(report, member):
+            return False, 0.0
+        sim = max(word_similarity(report, member), key_similarity(report, member) * SAME_WORDS / SAME_KEYS)
+        return sim >= SAME_PLACE, 1.0 + sim
+    if member.follow_up or report.categories.isdisjoint(member.categories):
         return False, 0.0
     if report.tally != member.tally:  # the night's tally and one city's strike: only their words can say
         words = word_similarity(report, member)

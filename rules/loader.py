@@ -6,6 +6,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,11 @@ class RuleSet:
     @property
     def category_ids(self) -> list[str]:
         return [r.id for r in self.rules]
+
+    @cached_property
+    def follow_up_categories(self) -> frozenset[str]:
+        """Categories whose reports only join open events (`follow_up: true`)."""
+        return frozenset(r.id for r in self.rules if r.follow_up)
 
 
 class RulesError(Exception):
@@ -193,12 +199,17 @@ def check_rules(location: Path | None = None, known_tags: set[str] | None = None
 
 def unused_categories(ruleset: RuleSet) -> list[Problem]:
     """Warnings for categories no alert rule names: they classify, but can never alert,
-    which is usually a forgotten `when.categories` entry. Not errors: such a set still loads."""
+    which is usually a forgotten `when.categories` entry. Not errors: such a set still loads.
+    A follow-up category is meant to alert nothing by itself; one that an alert rule names is
+    warned of instead, since that rule can never fire on it alone."""
     used = {c for alert in ruleset.alerts for c in alert.when.categories}
     out = []
     for rule in ruleset.rules:
-        if rule.id not in used:
-            path, line = ruleset.lines[rule.id]
+        path, line = ruleset.lines[rule.id]
+        if rule.follow_up and rule.id in used:
+            out.append(Problem(path, line, f"warning: category {rule.id!r} is a follow-up (it only joins open events): "
+                                           "an alert rule naming it never fires on it alone"))
+        elif not rule.follow_up and rule.id not in used:
             out.append(Problem(path, line, f"warning: category {rule.id!r} is not used by any alert rule"))
     return out
 

@@ -39,6 +39,10 @@ class CategoryRule(BaseModel):
     description: str = ""
     severity: Severity = "medium"
     fields: list[Literal["title", "summary"]] = Field(default_factory=lambda: ["title", "summary"], min_length=1)
+    follow_up: bool = Field(False, description="a later report of an event, not an event of its own (\"death toll rises "
+                                               "to 26\", \"rescuers clear the rubble\"): it joins an open event at "
+                                               "the same place, whatever that event's category, and updates it; it "
+                                               "never opens an event, so no alert rule fires on it alone")
     match: Condition
     tests: RuleTests = Field(default_factory=RuleTests)
 

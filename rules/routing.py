@@ -24,6 +24,13 @@ def event_bucket(headline: ClassifiedHeadline) -> str:
     return "events"
 
 
+def is_follow_up(ruleset: RuleSet, headline: ClassifiedHeadline) -> bool:
+    """Every category of the report is a follow-up one (`follow_up: true`): the alert stage
+    files it in an open event at its place, or drops it; it concerns no alert rule by itself."""
+    follow = ruleset.follow_up_categories
+    return bool(follow and headline.categories) and all(c.id in follow for c in headline.categories)
+
+
 def concerned_rules(ruleset: RuleSet, headline: ClassifiedHeadline) -> list[AlertRule]:
     """The alert rules whose category, severity, place and term filters this headline passes."""
     if not ruleset.alerts or not headline.categories:

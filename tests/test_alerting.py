@@ -6,10 +6,11 @@ gazetteer, as the classify stage does it."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
-from alerting.engine import AlertEngine, concerned_rules
+from alerting.engine import AlertEngine, concerned_rules, is_follow_up
 from alerting.silences import SilenceBook
 from alerting.state import AlertState
 from core.contracts import RawHeadline, Silence
@@ -55,6 +56,7 @@ alerts:
     notify: [watch]
 """
 
+ROOT = Path(__file__).resolve().parent.parent
 T0 = datetime(2025, 11, 19, 6, 0, tzinfo=timezone.utc)
 WAIT = 20.0
 INTERVAL = 600.0
@@ -90,7 +92,7 @@ class Desk:
         h = classify_headline(raw, self.ruleset, now=at)
         rules = self.engine.concerned(h)
         self.now = at.timestamp()
-        if rules:
+        if rules or is_follow_up(self.ruleset, h):  # what the classify stage hands on
             step = self.engine.step(self.state, h, rules, self.now)
             self.alerts += step.alerts
             return step
@@ -130,6 +132,26 @@ def test_five_feeds_in_three_languages_give_one_alert_then_one_update(ruleset):
     assert update.event_id == first.event_id and update.update_of == first.id and update.notify == first.notify
     assert update.changes == ["killed: 26"] and update.source_count == 7  # 5 -> 7 sources crosses no step (3, 10)
     assert {r.language for r in update.reports} == {"en", "uk", "ru"}
+
+
+def test_a_follow_up_in_another_language_updates_its_event_and_alone_sends_nothing():
+    """The shipped packs: "Кількість загиблих у Тернополі зросла до 16" names no strike, so no
+    alert rule wants it; it is an `aftermath` report (a follow-up category), which joins the
+    open Ternopil strike and sends its update with the new figure. The same kind of report in a
+    city with no open event sends nothing and opens no event."""
+    desk = Desk(load_rules(ROOT / "rules" / "packs"))
+    desk.report("Russian missile strike on Ternopil apartment blocks, 9 killed", "Kyiv Wire", 0, language="en")
+    [first] = desk.wait(WAIT)
+    assert first.kind == "alert" and first.rules == ["kinetic-and-hybrid"]
+    step = desk.report("Кількість загиблих у Тернополі зросла до 16, серед них двоє дітей", "Suspilne", 3000, language="uk")
+    assert step is not None and step.event_id == first.event_id
+    [update] = desk.wait(WAIT)
+    assert update.kind == "update" and update.update_of == first.id
+    assert "killed: 9 → 16" in update.changes and "now also reported in uk" in update.changes
+    events = len(desk.state.events)
+    alone = desk.report("Число погибших в Херсоне достигло трёх", "RIA", 3100, language="ru")
+    assert alone is not None and alone.event_id is None and alone.alerts == []
+    assert len(desk.state.events) == events and desk.wait(WAIT * 2) == []
 
 
 def test_a_drone_attack_on_odesa_and_one_on_kharkiv_in_the_same_hour_are_two_events(ruleset):
@@ -333,3 +355,19 @@ alerts:
     text = str(info.value)
     assert f"{tmp_path / 'a.yaml'}:4:" in text and "bad duration" in text
     assert f"{tmp_path / 'a.yaml'}:9:" in text and "'watch-oficers'" in text and "did you mean 'watch-officers'" in text
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Ternopil death toll rises to 26 after missile strike", {"killed": 26}),
+    ("Death toll in Ternopil region rises to 26", {"killed": 26}),
+    ("Кількість загиблих у Тернополі зросла до 16, серед них двоє дітей", {"killed": 16}),
+    ("Число погибших в Тернополе достигло 25, среди них трое детей", {"killed": 25}),
+    ("Число пострадавших в Днепре возросло до 12", {"injured": 12}),
+    ("Drone attack on Odesa: 20 drones, toll of injured rises to 7", {"injured": 7}),
+    ("Russian drones hit 16 towns", {}),
+    ("Kyiv says 300 drones were launched, up to 40 shot down", {}),
+])
+def test_casualty_figures_are_read_from_the_toll_phrases_of_three_languages(text, expected):
+    from alerting.figures import casualties
+
+    assert casualties(text) == expected

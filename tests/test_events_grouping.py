@@ -30,7 +30,7 @@ def grouped(packs, *reports: tuple[str, str, float]) -> list[str]:
         raw = RawHeadline(id=f"r{i}", feed_id=f"f{i}", source=f"S{i}", title=title, published=at, fetched=at, language=lang)
         heads.append(classify_headline(raw, packs, now=at))
     assert all(h.categories for h in heads), [h.title for h in heads if not h.categories]
-    ids = group(heads)
+    ids = group(heads, packs.follow_up_categories)
     return [ids[f"r{i}"] for i in range(len(reports))]
 
 
@@ -103,3 +103,16 @@ def test_a_name_spelt_in_each_alphabet_joins_reports_that_share_no_place(packs):
                   ("Зеленський зустрівся з делегацією США на чолі з міністром армії Дрісколлом", "uk", 30),
                   ("Зеленский получил от делегации Дрисколла проект мирного плана", "ru", 60))
     assert len(set(ids)) == 1
+
+
+def test_a_follow_up_joins_the_event_at_its_place_in_any_language_and_opens_none(packs):
+    """"Death toll rises" reports name no strike: they join the strike where it happened, in
+    English, Ukrainian or Russian, and found no event of their own elsewhere (Kharkiv, no open
+    event there), nor join another city's."""
+    ids = grouped(packs, ("Russian missile strike on Ternopil apartment blocks kills 9", "en", 0),
+                  ("Кількість загиблих у Тернополі зросла до 16, серед них двоє дітей", "uk", 120),
+                  ("Число погибших в Тернополе достигло 25", "ru", 300),
+                  ("Ternopil death toll rises to 26, 22 people still missing", "en", 600),
+                  ("Кількість загиблих у Харкові зросла до трьох", "uk", 610))
+    assert len(set(ids[:4])) == 1
+    assert ids[4].startswith("alone:")

@@ -1,7 +1,8 @@
 """One event through English, Ukrainian and Russian feeds, live: `watchfloor ingest`, `process`,
 `alert` and `notify` on the real broker, feeds over real HTTP, a real webhook receiver. The
-officer gets exactly one alert and, when the event grows, exactly one update; the event's
-state is on `<prefix>.events` for downstream consumers."""
+officer gets exactly one alert and, when the event grows, exactly one update (here brought by a
+follow-up report, "число погибших выросло до 26", which names no strike); the event's state is on
+`<prefix>.events` for downstream consumers."""
 
 from __future__ import annotations
 
@@ -22,6 +23,11 @@ rules:
     title: Strikes
     severity: high
     match: {any: ["missile strike*", "ракетн* удар*"]}
+  - id: aftermath
+    title: Casualty counts and rescue work
+    severity: info
+    follow_up: true
+    match: {any: ["число погибш*", "кількість загибл*", "rescuers"]}
 alerts:
   - id: strikes
     when: {categories: [airstrike]}
@@ -81,7 +87,8 @@ async def test_one_event_in_three_languages_gives_one_alert_and_one_update(kafka
         assert first["kind"] == "alert" and first["source_count"] == 2 and sorted(first["languages"]) == ["en", "uk"]
         assert first["places"][0]["name"] == "Ternopil"
 
-        feeds.add("interfax", "t3", "Ракетный удар по Тернополю: число погибших выросло до 26")
+        # a follow-up: no strike named, no alert rule concerned; it still joins and updates the event
+        feeds.add("interfax", "t3", "Число погибших в Тернополе выросло до 26, среди них трое детей")
         await eventually(lambda: len(receiver.payloads) >= 2, 60, "the update", on_fail=pipe.logs)
         feeds.add("wire", "t4", "Missile strike on Ternopil: rescuers search rubble")  # nothing new to tell
         event_id = first["event_id"]

@@ -24,6 +24,7 @@ from rules.loader import RuleSet
 from rules.text import words
 from core.contracts import CategoryMatch, ClassifiedHeadline
 from rules.places import tag
+from rules.routing import is_follow_up
 
 KEEP = 1000  # gained/lost headlines and alerts kept per category or rule; counts are exact
 
@@ -161,7 +162,7 @@ class Backtest:
     @staticmethod
     def _replay(ruleset: RuleSet, items: list[tuple[int, dict, list[Match]]], group_wait: float) -> dict[str, dict[str, dict]]:
         """The events each rule alerts over the history (rule -> event id -> what it alerted)."""
-        watched = {c for r in ruleset.alerts for c in r.when.categories}
+        watched = {c for r in ruleset.alerts for c in r.when.categories} | ruleset.follow_up_categories
         engine, state = AlertEngine(ruleset, changelog=False, group_wait=group_wait), AlertState()
         fired: dict[str, dict[str, dict]] = {}
 
@@ -188,7 +189,7 @@ class Backtest:
                 "classified": datetime.fromtimestamp(now, timezone.utc),
             })
             rule_ids = engine.concerned(headline)
-            if rule_ids:
+            if rule_ids or is_follow_up(ruleset, headline):  # as the classify stage hands them on
                 collect(engine.step(state, headline, rule_ids, now))
         collect(engine.flush(state, now + group_wait + 1))
         for per_rule in fired.values():  # an event's reports at the end of the history, not at its alert

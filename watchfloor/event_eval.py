@@ -75,8 +75,9 @@ def classified(rows: list[dict], ruleset: RuleSet) -> list[ClassifiedHeadline]:
     return out
 
 
-def group(headlines: list[ClassifiedHeadline]) -> dict[str, str]:
-    """Report id -> event id, filing each report as the alert stage does."""
+def group(headlines: list[ClassifiedHeadline], follow_up: frozenset[str] = frozenset()) -> dict[str, str]:
+    """Report id -> event id, filing each report as the alert stage does (`follow_up`: the rule
+    set's follow-up categories; such a report joins an open event or stands alone)."""
     book = EventBook()
     out: dict[str, str] = {}
     for h in headlines:
@@ -85,9 +86,13 @@ def group(headlines: list[ClassifiedHeadline]) -> dict[str, str]:
             out[h.id] = "alone:" + h.id
             continue
         at = (h.published or h.classified).timestamp()
-        sig = signature(at, cats, [p.model_dump() for p in h.places], h.title, guess_language(h.title, h.language))
+        sig = signature(at, cats, [p.model_dump() for p in h.places], h.title, guess_language(h.title, h.language),
+                        follow_up=bool(follow_up) and all(c in follow_up for c in cats))
         book.expire(at)
         event = book.match(sig)
+        if event is None and sig.follow_up:
+            out[h.id] = "alone:" + h.id
+            continue
         if event is None:
             event = new_event(h, at)
             book.add(event)
@@ -102,7 +107,7 @@ def evaluate(rows: list[dict], ruleset: RuleSet, *, pipeline: bool = False) -> S
     unclassified = sum(1 for h in headlines if not h.categories)
     if not pipeline:
         headlines = [h for h in headlines if h.categories]
-    predicted = group(headlines)
+    predicted = group(headlines, ruleset.follow_up_categories)
     gold = {r["id"]: r["event"] for r in rows if r["id"] in predicted}
     p, r, f1 = bcubed(gold, predicted)
     return Scores(p, r, f1, len(gold), len(set(gold.values())), len(set(predicted.values())), unclassified)
@@ -111,7 +116,7 @@ def evaluate(rows: list[dict], ruleset: RuleSet, *, pipeline: bool = False) -> S
 def mistakes(rows: list[dict], ruleset: RuleSet) -> tuple[list, list]:
     """(false merges, missed joins) among classified reports, as pairs of rows, for tuning by hand."""
     headlines = [h for h in classified(rows, ruleset) if h.categories]
-    predicted = group(headlines)
+    predicted = group(headlines, ruleset.follow_up_categories)
     by_id = {r["id"]: r for r in rows}
     merged, split = [], []
     ids = [h.id for h in headlines]
