@@ -21,13 +21,13 @@ from pathlib import Path
 
 from aiokafka import ConsumerRecord
 
-from alerting.engine import SILENCED, THROTTLED, AlertEngine, AlertStep
+from alerting.engine import SILENCED, THROTTLED, AlertEngine, AlertStep, is_follow_up
 from alerting.state import AlertState
 from alerting.silences import SilenceBook, follow_silences
 from core import health
 from core.contracts import ClassifiedHeadline, read_message
 from core.lag import report_lag
-from core.metrics import ALERTS_FIRED, ALERTS_SUPPRESSED
+from core.metrics import ALERTS_FIRED, ALERTS_SUPPRESSED, FOLLOW_UPS
 from core.provisioning import provision
 from core.settings import Settings
 from core.stage import Output, TransactionalStage, Unprocessable
@@ -95,7 +95,12 @@ class AlertHandler:
             raise Unprocessable(f"not an alerting work item: {exc}") from None
         stamp = headline.classified.timestamp()
         self._clock[partition] = (stamp, time.monotonic())
-        step = self.engine().step(self.states[partition], headline, rule_ids, stamp)
+        engine = self.engine()
+        step = engine.step(self.states[partition], headline, rule_ids, stamp)
+        if is_follow_up(engine.ruleset, headline):
+            FOLLOW_UPS.labels("joined" if step.event_id else "dropped").inc()
+            if not step.event_id:
+                log.debug("follow-up dropped: no open event at its place", extra={"headline": headline.id})
         return self._outputs(partition, step)
 
     def tick(self, partition: int, now: float) -> list[Output]:

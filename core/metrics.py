@@ -12,6 +12,8 @@ CATEGORY_MATCHES = Counter("watchfloor_category_matches_total", "Headlines per c
 CLASSIFY_SECONDS = Histogram("watchfloor_classify_seconds", "Time to classify one headline",
                              buckets=(1e-5, 5e-5, 1e-4, 5e-4, 1e-3, 5e-3, 1e-2))
 ALERTS_FIRED = Counter("watchfloor_alerts_fired_total", "Alerts fired", ["rule"])
+FOLLOW_UPS = Counter("watchfloor_follow_ups_total", "Follow-up reports (rules' follow_up categories): joined an open "
+                     "event, or dropped with none open at their place", ["result"])
 ALERTS_SUPPRESSED = Counter("watchfloor_alerts_suppressed_total", "Alerts held back", ["rule", "reason"])
 FEEDS_POLLED = Counter("watchfloor_feeds_polled_total", "Feed polls by outcome (ok, not-modified, failed, unreadable)", ["feed", "status"])
 HEADLINES_INGESTED = Counter("watchfloor_headlines_ingested_total", "New headlines published to the raw topic", ["feed"])

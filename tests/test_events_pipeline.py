@@ -11,7 +11,10 @@ import json
 import threading
 from pathlib import Path
 
+import httpx
 from werkzeug import Request, Response
+
+from core.broker import free_port
 
 from core.contracts import Event
 from tests.fault_helpers import Pipeline, Receiver, eventually
@@ -79,7 +82,10 @@ async def test_one_event_in_three_languages_gives_one_alert_and_one_update(kafka
     (pipe.rules_dir / "rules.yaml").write_text(RULES)
     pipe.base_env.update(WATCHFLOOR_EVENT_GROUP_WAIT="4", WATCHFLOOR_EVENT_UPDATE_INTERVAL="3")
     await pipe.ensure_topics()
-    for stage in pipe.all_stages().values():
+    stages = pipe.all_stages()
+    metrics_port = free_port()
+    stages["alert"].env["WATCHFLOOR_METRICS_PORT"] = str(metrics_port)
+    for stage in stages.values():
         stage.start()
     try:
         await eventually(lambda: len(receiver.payloads) >= 1, 120, "the event's first alert", on_fail=pipe.logs)
@@ -98,6 +104,8 @@ async def test_one_event_in_three_languages_gives_one_alert_and_one_update(kafka
             return any(e.id == event_id and e.report_count == 4 for e in states)
 
         await eventually(event_has_four_reports, 60, "the fourth report on the events topic", on_fail=pipe.logs)
+        metrics = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text
+        assert 'watchfloor_follow_ups_total{result="joined"} 1.0' in metrics
         await asyncio.sleep(6)  # time for a (wrong) further message
         pipe.assert_alive()
     finally:
