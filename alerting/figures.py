@@ -3,9 +3,9 @@
 
 A number counts when a casualty word is within two words after it or three before it (the
 nearer wins, another number stops the look), and no other counted thing (drones, missiles,
-buildings) is nearer; or when it ends a toll phrase ("death toll in Ternopil region rises to 26",
-"кількість загиблих у Тернополі зросла до 16", "число погибших в Тернополе достигло 25"). Crude by design:
-a missed figure costs one update, a wrong one is shown beside its report.
+buildings) is nearer; or when it ends a toll phrase ("death toll in Ternopil region rises to
+26", "кількість загиблих у Тернополі зросла до 16", "число погибших в Тернополе достигло 25").
+Crude by design: a missed figure costs one update, a wrong one is shown beside its report.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def _kind(word: str) -> str | None:
     return None
 
 
-# "... rises to 26", "... зросла до 16", "... достигло 25": the count a toll phrase further back ends at
+# "... rises to 26", "... зросла до 16", "... достигло 25": where a toll phrase ends at its count
 _TO = frozenset("to reaches reached hits до досягла досягло сягнула сягнуло достигло достигла достиг".split())
 
 

@@ -188,7 +188,8 @@ class Signature:
     def to_json(self) -> dict:
         return {"at": self.at, "c": sorted(self.categories), "ci": sorted(self.cities), "r": sorted(self.regions),
                 "nr": sorted(self.named_regions), "co": sorted(self.countries), "s": [list(x) for x in self.stems],
-                "k": [list(x) for x in self.keys], "t": self.tally, "fc": self.first_city, "nf": sorted(self.near_first), "fu": self.follow_up}
+                "k": [list(x) for x in self.keys], "t": self.tally, "fc": self.first_city, "nf": sorted(self.near_first),
+                "fu": self.follow_up}
 
     @classmethod
     def from_json(cls, d: dict) -> "Signature":
