@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from alerting.engine import AlertEngine
+from alerting.engine import AlertEngine, is_follow_up
 from alerting.state import AlertState
 from ingest.feeds import load_feeds
 from ingest.parse import parse_feed
@@ -41,7 +41,7 @@ def first_alerts(packs, raw, seed: int) -> list:
     for i, item in enumerate(order):
         h = classify_headline(item, packs, now=t + timedelta(seconds=i * 0.2))
         rules = engine.concerned(h)
-        if rules:
+        if rules or is_follow_up(packs, h):  # what the classify stage hands on
             alerts += engine.step(state, h, rules, h.classified.timestamp()).alerts
     alerts += engine.flush(state, (t + timedelta(hours=1)).timestamp()).alerts
     return [a for a in alerts if a.kind == "alert"]
