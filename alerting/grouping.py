@@ -290,8 +290,10 @@ def same_event(report: Signature, member: Signature) -> tuple[bool, float]:
         return False, 0.0
     if report.follow_up:
         # "Death toll in Ternopil rises to 26": any event's category, but only at the very place
-        # (a city both name, or a region both name when neither names a city) and alike enough
-        if member.follow_up or not shared_place(report, member):
+        # (a city both name, or a region both name when neither names a city, or a region the
+        # event's city lies in: "Ternopil region death toll") and alike enough
+        at_place = shared_place(report, member) or (not report.cities and bool(report.named_regions & member.regions))
+        if member.follow_up or not at_place:
             return False, 0.0
         sim = max(word_similarity(report, member), key_similarity(report, member) * SAME_WORDS / SAME_KEYS)
         return sim >= SAME_PLACE, 1.0 + sim

@@ -116,3 +116,11 @@ def test_a_follow_up_joins_the_event_at_its_place_in_any_language_and_opens_none
                   ("Кількість загиблих у Харкові зросла до трьох", "uk", 610))
     assert len(set(ids[:4])) == 1
     assert ids[4].startswith("alone:")
+
+
+def test_a_regions_follow_up_joins_the_strike_on_a_city_in_it(packs):
+    """"Ternopil region death toll rises to 26" names the oblast, the strike names the city in it."""
+    ids = grouped(packs, ("Russian missile strike on Ternopil apartment blocks kills 9", "en", 0),
+                  ("Ternopil region death toll rises to 26, 22 people still missing", "en", 600),
+                  ("Kharkiv region death toll rises to 4", "en", 610))
+    assert ids[0] == ids[1] and ids[2].startswith("alone:")
