@@ -57,14 +57,21 @@ TAG = "ops"
 
 # Letters that make no English suffix the story stemmer strips (s, ed, es, ing, ...), so every
 # generated place name stays its own stem; a trailing "o" keeps it exactly six letters.
-_LETTERS = "bcfhjkmnpqrtvwxz"
+# Letters that no spelling of a sound folds into another (no c/k/q, w/v, x, h or y; grouping
+# compares names as they sound, alerting/grouping.py `sound_key`).
+_LETTERS = "abdfgjklmnprstvz"
+PLACES = 16 * 15 * 15
 
 
 def place(n: int) -> str:
-    """A made-up, never-seen place name, unique for n < 4096: "Zkbbbo", "Zkbbco", ..."""
-    assert 0 <= n < 16**3
-    a, b, c = n // 256, (n // 16) % 16, n % 16
-    return "Zk" + _LETTERS[a] + _LETTERS[b] + _LETTERS[c] + "o"
+    """A made-up, never-seen place name, unique for n < PLACES, also as grouping hears names:
+    no two letters in a row alike (doubles sound single), every letter one sound."""
+    assert 0 <= n < PLACES
+    a, b, c = n // 225, (n // 15) % 15, n % 15
+    first = a
+    second = (first + 1 + b) % 16
+    third = (second + 1 + c) % 16
+    return "Zu" + _LETTERS[first] + _LETTERS[second] + _LETTERS[third] + "o"
 
 
 # --- feeds ---------------------------------------------------------------------------------------

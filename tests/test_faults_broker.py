@@ -30,7 +30,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from tests.fault_helpers import (GrowingFeeds, Pipeline, Receiver, aborted_records, check_exactly_once, eventually,
-                                 place, wait_for_all)
+                                 PLACES, place, wait_for_all)
 from tests.kafka_helpers import headline
 from core.broker import EmbeddedBroker, free_port
 
@@ -74,7 +74,7 @@ async def backlog(pipe: Pipeline, n: int, start: int = 0) -> set[str]:
     producer = AIOKafkaProducer(bootstrap_servers=pipe.settings.bootstrap, acks="all", linger_ms=20)
     await producer.start()
     try:
-        items = [headline(start + i, f"Football final in {place(i % 4096)} tonight") for i in range(n)]
+        items = [headline(start + i, f"Football final in {place(i % PLACES)} tonight") for i in range(n)]
         for h in items:
             await producer.send(pipe.topics.raw, h.to_bytes(), key=h.id.encode())
         await producer.flush()
