@@ -23,7 +23,7 @@ from core.topics import Topics
 from processors.classify import classify_headline, parse_raw
 from rules.places.gazetteer import gazetteer
 from rules.reload import LiveRules
-from rules.routing import concerned_rules, event_bucket, is_follow_up
+from rules.routing import alert_work, event_bucket
 
 DEDUP_WINDOW = 24 * 3600.0
 
@@ -65,8 +65,8 @@ class ClassifyHandler:
         for match in out.categories:
             outputs.append(Output(self.topics.category(match.id), key, data))
             CATEGORY_MATCHES.labels(match.id).inc()
-        rules = concerned_rules(ruleset, out)
-        if rules or is_follow_up(ruleset, out):
+        rules = alert_work(ruleset, out)
+        if rules is not None:
             # one work item per headline, with every rule it concerns (events span rules); a
             # follow-up ("death toll rises") concerns none, and may update an open event
             work = b'{"rules":' + json.dumps([r.id for r in rules]).encode() + b',"headline":' + data + b"}"

@@ -55,3 +55,13 @@ def concerned_rules(ruleset: RuleSet, headline: ClassifiedHeadline) -> list[Aler
                 continue
         out.append(rule)
     return out
+
+
+def alert_work(ruleset: RuleSet, headline: ClassifiedHeadline) -> list[AlertRule] | None:
+    """What the alert stage is handed for this headline: the alert rules it concerns, [] for a
+    follow-up (it may update an open event), None when the alert stage has nothing to do with it.
+    The classify stage and `rules backtest` both decide by this."""
+    rules = concerned_rules(ruleset, headline)
+    if rules or is_follow_up(ruleset, headline):
+        return rules
+    return None

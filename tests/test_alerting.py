@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from alerting.engine import AlertEngine, concerned_rules, is_follow_up
+from alerting.engine import AlertEngine, concerned_rules
+from rules.routing import alert_work
 from alerting.silences import SilenceBook
 from alerting.state import AlertState
 from core.contracts import RawHeadline, Silence
@@ -90,10 +91,10 @@ class Desk:
                           summary=summary, link=f"https://{self.n}.example/",
                           published=at - timedelta(seconds=published_ago), fetched=at, language=language)
         h = classify_headline(raw, self.ruleset, now=at)
-        rules = self.engine.concerned(h)
+        work = alert_work(self.ruleset, h)  # what the classify stage hands on
         self.now = at.timestamp()
-        if rules or is_follow_up(self.ruleset, h):  # what the classify stage hands on
-            step = self.engine.step(self.state, h, rules, self.now)
+        if work is not None:
+            step = self.engine.step(self.state, h, [r.id for r in work], self.now)
             self.alerts += step.alerts
             return step
         return None

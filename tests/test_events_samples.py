@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from alerting.engine import AlertEngine, is_follow_up
+from alerting.engine import AlertEngine
 from alerting.state import AlertState
 from ingest.feeds import load_feeds
 from ingest.parse import parse_feed
 from processors.classify import classify_headline
 from rules.loader import load_rules
+from rules.routing import alert_work
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "ingest" / "samples"
@@ -40,9 +41,9 @@ def first_alerts(packs, raw, seed: int) -> list:
     t = FETCHED
     for i, item in enumerate(order):
         h = classify_headline(item, packs, now=t + timedelta(seconds=i * 0.2))
-        rules = engine.concerned(h)
-        if rules or is_follow_up(packs, h):  # what the classify stage hands on
-            alerts += engine.step(state, h, rules, h.classified.timestamp()).alerts
+        work = alert_work(packs, h)  # what the classify stage hands on
+        if work is not None:
+            alerts += engine.step(state, h, [r.id for r in work], h.classified.timestamp()).alerts
     alerts += engine.flush(state, (t + timedelta(hours=1)).timestamp()).alerts
     return [a for a in alerts if a.kind == "alert"]
 

@@ -24,7 +24,7 @@ from rules.loader import RuleSet
 from rules.text import words
 from core.contracts import CategoryMatch, ClassifiedHeadline
 from rules.places import tag
-from rules.routing import is_follow_up
+from rules.routing import alert_work
 
 KEEP = 1000  # gained/lost headlines and alerts kept per category or rule; counts are exact
 
@@ -188,9 +188,9 @@ class Backtest:
                 "categories": [CategoryMatch(id=m.id, severity=m.severity, matched=list(m.matched)) for m in matches],
                 "classified": datetime.fromtimestamp(now, timezone.utc),
             })
-            rule_ids = engine.concerned(headline)
-            if rule_ids or is_follow_up(ruleset, headline):  # as the classify stage hands them on
-                collect(engine.step(state, headline, rule_ids, now))
+            work = alert_work(ruleset, headline)  # as the classify stage hands them on
+            if work is not None:
+                collect(engine.step(state, headline, [r.id for r in work], now))
         collect(engine.flush(state, now + group_wait + 1))
         for per_rule in fired.values():  # an event's reports at the end of the history, not at its alert
             for key, item in per_rule.items():
