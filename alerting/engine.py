@@ -101,6 +101,42 @@ def file_report(event: dict, headline: ClassifiedHeadline, language: str) -> Non
         event["casualties"] = {**event["casualties"], **figures, "at": report_time(headline)}
 
 
+def merge_events(state: AlertState, event: dict, other: dict) -> None:
+    """Files everything `other` holds under `event` and removes `other`: its reports, sources,
+    languages, categories, places, figures, rules and alerts; its members join the index.
+    A first alert either owed is scheduled again by the engine."""
+    state.events.absorb(event, other)
+    for key in ("opened", "first_seen"):
+        event[key] = min(event[key], other[key])
+    event["last_seen"] = max(event["last_seen"], other["last_seen"])
+    event["touched"] = max(event.get("touched", event["opened"]), other.get("touched", other["opened"]))
+    known = {r["headline_id"] for r in event["reports"]}
+    extra = [r for r in other["reports"] if r["headline_id"] not in known]
+    event["report_count"] += other["report_count"] - (len(other["reports"]) - len(extra))
+    event["reports"] = sorted(event["reports"] + extra, key=lambda r: (r["at"], r["headline_id"]))[:MAX_REPORTS]
+    for key, cap in (("sources", MAX_SOURCES), ("languages", None), ("categories", None), ("alerts", None)):
+        event[key] = list(dict.fromkeys(event[key] + other[key]))[:cap]
+    if rank(other["severity"]) > rank(event["severity"]):
+        event["severity"] = other["severity"]
+    event["matched"] = sorted(set(event["matched"]) | set(other["matched"]))[:MAX_MATCHED_SHOWN * 4]
+    counts = event.setdefault("place_counts", {})
+    for pid, n in other.get("place_counts", {}).items():
+        counts[pid] = counts.get(pid, 0) + n
+    known_places = {p["id"] for p in event["places"]}
+    places = event["places"] + [p for p in other["places"] if p["id"] not in known_places]
+    event["places"] = sorted(places, key=lambda p: _place_rank(p, counts, event["report_count"]))[:MAX_PLACES]
+    if other["casualties"] and _latest_figures_at(other) >= _latest_figures_at(event):
+        event["casualties"] = dict(other["casualties"])
+    for rule_id, at in other["rules"].items():
+        if rule_id not in event["rules"]:
+            state.count_event(rule_id, event["id"], event["first_seen"])
+        event["rules"][rule_id] = min(at, event["rules"].get(rule_id, at))
+    event["wants"] = list(dict.fromkeys(event["wants"] + other["wants"]))
+    event["alerted"] = event["alerted"] or other["alerted"]
+    event["merged"] = list(dict.fromkeys(event.get("merged", []) + [other["id"]] + other.get("merged", [])))
+    state.events.set_pending(event, None)  # the engine schedules the merged event's next message
+
+
 def _place_rank(place: dict, counts: dict[str, int], reports: int) -> tuple[int, int, int]:
     """Places a third of the reports name first, most specific first; then the rest (a wave
     headline's other cities): the alert's "Where" names what the event is about."""
@@ -154,6 +190,7 @@ class AlertStep:
     alerts: list[Alert] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)  # the public state of events that changed
     records: list[tuple[str, bytes | None]] = field(default_factory=list)  # in order; None = tombstone
+    merged: list[str] = field(default_factory=list)  # events merged into another: gone from `<prefix>.events`
     silenced_by: dict[str, str] = field(default_factory=dict)
 
     def extend(self, other: "AlertStep") -> None:
@@ -161,6 +198,7 @@ class AlertStep:
         self.alerts += other.alerts
         self.events += other.events
         self.records += other.records
+        self.merged += other.merged
         self.silenced_by.update(other.silenced_by)
 
 
@@ -196,9 +234,12 @@ class AlertEngine:
         sig = signature(report_time(headline), [c.id for c in headline.categories],
                         [p.model_dump() for p in headline.places], headline.title, language,
                         follow_up=is_follow_up(self.ruleset, headline))
-        event = state.events.match(sig)
-        if event is None and sig.follow_up:
+        found = state.events.matches(sig)
+        if not found and sig.follow_up:
             return out  # a follow-up of no open event: nothing to update, and no event of its own
+        event = found[0] if found else None
+        if len(found) > 1:
+            event = self._merge(state, event, state.events.bridged(sig, found), out)
         if event is None:
             event = new_event(headline, now)
             existing = state.events.get(event["id"])  # the same report again: it keeps its event
@@ -233,6 +274,23 @@ class AlertEngine:
             self._changed(event, now, out)
         out.extend(due)
         return out
+
+    def _merge(self, state: AlertState, event: dict, others: list[dict], out: AlertStep) -> dict:
+        """The report is the same happening as several open events (their first reports came out
+        of order, or before the report that links them; `EventBook.bridged`): they are one event. Merges every one
+        not alerted into the best match, or into the one alerted if one is (its officers are
+        then told by an update); two events both alerted stay apart, and the report joins the
+        best. Returns the event the report joins."""
+        for other in others:
+            if event["alerted"] is not None and other["alerted"] is not None:
+                continue
+            keep, gone = (other, event) if event["alerted"] is None and other["alerted"] is not None else (event, other)
+            merge_events(state, keep, gone)
+            if self.changelog:
+                out.records.append((event_key(gone["id"]), None))
+                out.merged.append(gone["id"])
+            event = keep
+        return event
 
     def _schedule(self, state: AlertState, event: dict, now: float) -> None:
         """Sets when the event's next message is due, if it owes one."""
@@ -296,6 +354,8 @@ class AlertEngine:
             event["alerts"].append(alert.id)
             if not before:
                 return  # the event's first alert
+            told = alerted.setdefault("told", {})  # tags alerted later saw the event as it is now
+            told.update({t: facts(event) for t in alert.notify})
         if alerted is None or not before:
             return
         what = changes(alerted["facts"], facts(event))
@@ -315,10 +375,15 @@ class AlertEngine:
             alerted["facts"] = facts(event)
             return
         tags = [t for t in before if any(t in r.notify for r in rules)] or before
+        told = alerted.get("told", {})
+        tags = [t for t in tags if changes(told.get(t, alerted["facts"]), facts(event))]  # not what it was alerted with
+        if not tags:
+            alerted["facts"], alerted["told"] = facts(event), {}
+            return
         alerted["updates"] += 1
         update = self._alert(event, rules, tags, now, kind="update", changes=what,
                              update_of=alerted["first"], n=alerted["updates"])
-        alerted["facts"], alerted["last"] = facts(event), now
+        alerted["facts"], alerted["last"], alerted["told"] = facts(event), now, {}
         event["alerts"].append(update.id)
         out.alerts.append(update)
         for rule in rules:
@@ -445,6 +510,7 @@ def public_event(event: dict, now: float) -> Event:
         report_count=event["report_count"], sources=list(event["sources"]), source_count=len(event["sources"]),
         languages=list(event["languages"]), casualties=_casualties(event), rules=sorted(event["rules"]),
         alerts=list(event["alerts"]), updated=datetime.fromtimestamp(now, timezone.utc),
+        merged=list(event.get("merged", [])),
     )
 
 

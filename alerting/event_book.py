@@ -114,8 +114,14 @@ class EventBook:
     def match(self, sig: Signature) -> dict | None:
         """The event the report is about: of the candidates it is in time for and the same
         happening as (against any member), the best scoring; None for a new event."""
-        best: tuple[float, int] | None = None
-        chosen = None
+        found = self.matches(sig)
+        return found[0] if found else None
+
+    def matches(self, sig: Signature) -> list[dict]:
+        """Every open event the report is in time for and the same happening as, best scoring
+        first. More than one: the report bridges events opened apart (reports that came out of
+        order, or before the report that links them); the engine may merge them."""
+        scored: list[tuple[float, int, dict]] = []
         keys = lookup_keys(sig)
         for eid in self.candidates(sig, keys):
             event = self.events[eid]
@@ -127,9 +133,40 @@ class EventBook:
             # only members sharing a key can be the same happening (a place or an anchor in common)
             score = max((s for ok, s in (same_event(sig, m) for m, mk in zip(self._members[eid], self._member_keys[eid])
                                          if not mk.isdisjoint(keys)) if ok), default=None)
-            if score is not None and (best is None or (score, event["seq"]) > best):
-                best, chosen = (score, event["seq"]), event
-        return chosen
+            if score is not None:
+                scored.append((score, event["seq"], event))
+        scored.sort(key=lambda t: (t[0], t[1]), reverse=True)
+        return [event for _, _, event in scored]
+
+    def bridged(self, sig: Signature, found: list[dict]) -> list[dict]:
+        """Of the events after the first in `found` (a report's matches), those it shows to be the
+        first's happening: a report of one city (not a wave, not a region) bridges only events
+        about that city. Joining is looser than merging: a region report joins a city's event,
+        but two events it both fits may be two strikes in that region. And the two must be alike
+        without the bridge (a report of each is the same happening as one of the other): what
+        kept them apart was time (reports out of order, more than GAP apart), not content."""
+        if sig.follow_up or sig.tally or len(sig.cities) != 1 or not found:
+            return []
+        if sig.cities.isdisjoint(self._core[found[0]["id"]]):
+            return []
+        first = self._members[found[0]["id"]]
+        return [e for e in found[1:] if not sig.cities.isdisjoint(self._core[e["id"]])
+                and any(same_event(m, n)[0] for m in self._members[e["id"]] for n in first)]
+
+    def absorb(self, event: dict, other: dict) -> None:
+        """Files `other`'s members under `event` (up to MAX_MEMBERS) and removes `other`; the
+        engine merges the rest of the two (alerting/engine.py, `merge_events`)."""
+        self.remove(other["id"])
+        for member in other["members"]:
+            if len(event["members"]) >= MAX_MEMBERS:
+                break
+            sig = Signature.from_json(member)
+            event["members"].append(member)
+            self._members[event["id"]].append(sig)
+            self._file(event["id"], sig)
+        heapq.heappush(self._closing, (closes_at(event), event["id"]))
+        if event.get("pending"):
+            self._waiting.add(event["id"])
 
     def expire(self, now: float) -> list[str]:
         """Removes the events closed before `now` that owe no alert; their ids."""

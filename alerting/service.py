@@ -122,6 +122,8 @@ class AlertHandler:
             outputs.append(Output(topic, key_bytes, value_bytes, part))
         for event in step.events:
             outputs.append(Output(self.topics.events, event.id.encode(), event.to_bytes()))
+        for event_id in step.merged:  # merged into an event written above: gone from the table
+            outputs.append(Output(self.topics.events, event_id.encode(), None))
         for alert in step.alerts:
             outputs.append(Output(self.topics.alerts, alert.id.encode(), alert.to_bytes()))
             for rule_id in alert.rules:

@@ -198,6 +198,9 @@ class Event(Message):
     rules: list[str] = Field(description="Alert rules its reports concern")
     alerts: list[str] = Field(description="Ids of the alerts and updates sent about it, first first")
     updated: UtcDatetime = Field(description="When this state was written")
+    merged: list[str] = Field(default_factory=list, description=(
+        "Ids of events merged into this one (a report showed them to be one happening); each was "
+        "deleted from this topic with a tombstone"))
 
 
 class DeadLetter(Message):

@@ -303,6 +303,59 @@ def test_alert_ids_are_deterministic_and_state_rebuilt_from_records_decides_alik
     assert [a.kind for a in restarted.alerts] == ["alert", "update"]
 
 
+HOURS = 3600.0
+
+
+def test_reports_more_than_a_gap_apart_arriving_out_of_order_become_one_event_when_a_report_bridges_them(ruleset):
+    desk = Desk(ruleset)
+    desk.report(*TERNOPIL[0][:2], seconds=0)  # published now
+    desk.report(*TERNOPIL[1][:2], seconds=1, published_ago=12.5 * HOURS)  # polled late: 12.5 h before it
+    assert len(desk.state.events) == 2  # too far apart in time to join
+    step = desk.report(*TERNOPIL[3][:2], seconds=2, published_ago=6 * HOURS)  # fits both
+    assert len(desk.state.events) == 1
+    (event,) = desk.state.events
+    gone = step.merged
+    assert len(gone) == 1 and gone[0] != event["id"] and (f"event\x1f\x1f{gone[0]}", None) in step.records
+    assert step.events[-1].merged == gone and step.events[-1].source_count == 3
+    desk.wait(WAIT)
+    assert [(a.kind, a.source_count) for a in desk.alerts] == [("alert", 3)]
+
+
+def test_a_report_bridging_an_alerted_event_and_a_new_one_brings_an_update_not_a_second_alert(ruleset):
+    desk = Desk(ruleset)
+    desk.report(*TERNOPIL[0][:2], seconds=0)
+    desk.wait(WAIT)
+    desk.report(TERNOPIL[2][0], TERNOPIL[2][1], seconds=30, language="uk", published_ago=12.5 * HOURS)
+    desk.report(*TERNOPIL[3][:2], seconds=31, published_ago=6 * HOURS)
+    desk.wait(INTERVAL)
+    desk.wait(INTERVAL)
+    watch = [a for a in desk.alerts if "watch" in a.notify]
+    assert [a.kind for a in watch] == ["alert", "update"]  # one event for the desk that was told
+    assert "now also reported in uk" in watch[1].changes and watch[1].update_of == watch[0].id
+    analysts = [a for a in desk.alerts if "analysts" in a.notify]  # `confirmed` wants 2 sources: now it has 3
+    assert [(a.kind, a.source_count) for a in analysts] == [("alert", 3)] and len(desk.state.events) == 1
+
+
+def test_two_events_both_alerted_stay_two_when_a_report_fits_both(ruleset):
+    desk = Desk(ruleset)
+    desk.report(*TERNOPIL[0][:2], seconds=0)
+    desk.report(*TERNOPIL[1][:2], seconds=1, published_ago=12.5 * HOURS)
+    desk.wait(WAIT)
+    assert [a.kind for a in desk.alerts] == ["alert", "alert"]
+    desk.report(*TERNOPIL[3][:2], seconds=60, published_ago=6 * HOURS)
+    desk.wait(INTERVAL)
+    assert len(desk.state.events) == 2  # told apart to the desk: not taken back
+    assert [a.kind for a in desk.alerts if "watch" in a.notify] == ["alert", "alert"]
+
+
+def test_a_region_report_fitting_two_events_does_not_merge_them(ruleset):
+    desk = Desk(ruleset)
+    desk.report("Missile strike on Ternopil apartment blocks", "A", seconds=0)
+    desk.report("Missile strike on Ternopil apartment blocks", "B", seconds=1, published_ago=12.5 * HOURS)
+    desk.report("Missile strike on Ternopil region apartment blocks", "C", seconds=2, published_ago=6 * HOURS)
+    assert len(desk.state.events) == 2
+
+
 def test_an_event_closes_after_its_gap_with_a_tombstone(ruleset):
     desk = Desk(ruleset)
     desk.report(*TERNOPIL[0][:2], seconds=0)

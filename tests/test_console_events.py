@@ -108,6 +108,17 @@ async def test_events_are_cards_and_markers_updated_in_place(settings, rules_dir
         assert HOSTILE in text and not browser.find_elements(By.CSS_SELECTOR, ".leaflet-popup-content a, .leaflet-popup-content img")
         assert browser.execute_script("return window.pwned") is None and browser.title == "Watchfloor console"
 
+        # an event merged into another (a report showed them one happening) leaves the list and the map:
+        # the survivor names it in `merged`, and the alert stage deletes it with a tombstone
+        other = event("ev-ternopil-b", "Ракетний удар по Тернополю", [TERNOPIL, UKRAINE], 1, ["uk"],
+                      NOW - timedelta(minutes=1), NOW - timedelta(seconds=30))
+        await produce(settings, topics.events, [record(other)])
+        wait_until(browser, lambda d: cards(d)[0] == "ev-ternopil-b" and len(event_markers(d)) == 4, 30, "the other event")
+        survivor = ternopil_3.model_copy(update={"merged": ["ev-ternopil-b"], "updated": NOW + timedelta(seconds=1)})
+        await produce(settings, topics.events, [record(survivor), (b"ev-ternopil-b", None)])
+        wait_until(browser, lambda d: cards(d) == ["ev-ternopil", "ev-kyiv", "ev-warsaw"] and len(event_markers(d)) == 3, 30,
+                   "the merged event gone")
+
         # a reload shows the same, from the state
         browser.refresh()
         wait_until(browser, lambda d: cards(d) == ["ev-ternopil", "ev-kyiv", "ev-warsaw"] and len(event_markers(d)) == 3, 30,

@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
 from pathlib import Path
 
 import httpx
@@ -18,6 +20,7 @@ from core.broker import free_port
 
 from core.contracts import Event
 from tests.fault_helpers import Pipeline, Receiver, eventually
+from tests.kafka_helpers import read_to_end
 from tests.feeds_fixtures import rss
 
 RULES = """\
@@ -59,9 +62,12 @@ class Feeds:
 
         return handle
 
-    def add(self, feed_id: str, guid: str, title: str) -> None:
+    def add(self, feed_id: str, guid: str, title: str, published: datetime | None = None) -> None:
+        item = {"guid": guid, "title": title, "link": f"https://{feed_id}.example/{guid}"}
+        if published is not None:
+            item["date"] = format_datetime(published, usegmt=True)
         with self.lock:
-            self.entries[feed_id].append({"guid": guid, "title": title, "link": f"https://{feed_id}.example/{guid}"})
+            self.entries[feed_id].append(item)
 
     def file(self, path: Path) -> Path:
         doc = {"defaults": {"interval": 1, "timeout": 5, "retries": 1},
@@ -119,3 +125,48 @@ async def test_one_event_in_three_languages_gives_one_alert_and_one_update(kafka
     assert sorted(link["language"] for link in update["links"]) == ["en", "ru", "uk"]
     final = [Event.model_validate(v) for v in await pipe.values(pipe.topics.events) if v["id"] == event_id][-1]
     assert final.source_count == 3 and sorted(final.languages) == ["en", "ru", "uk"] and final.alerts == [first["id"], update["id"]]
+
+
+async def test_reports_polled_out_of_order_half_a_day_apart_are_merged_into_one_event_and_one_alert(
+        kafka, prefix, tmp_path, feed_server, hook_server):
+    """A feed polled late brings the morning's report after the evening's: more than 12 h apart,
+    they open two events; a report between them shows them to be one. The officer gets one alert,
+    and `<prefix>.events` keeps one event (the other deleted with a tombstone, named in `merged`)."""
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    feeds = Feeds(feed_server)
+    receiver = Receiver(hook_server)
+    feeds.add("wire", "t1", "Russian missile strike on Ternopil apartment blocks kills 25", now - timedelta(minutes=5))
+    feeds.add("podillia", "t2", "Ракетний удар по Тернополю: загинули 25 людей", now - timedelta(hours=12, minutes=40))
+    pipe = Pipeline(kafka, prefix, tmp_path, feeds.file(tmp_path / "feeds.yaml"),
+                    receiver.apprise_config(tmp_path / "apprise.txt"))
+    (pipe.rules_dir / "rules.yaml").write_text(RULES)
+    pipe.base_env.update(WATCHFLOOR_EVENT_GROUP_WAIT="30", WATCHFLOOR_EVENT_UPDATE_INTERVAL="3")
+    await pipe.ensure_topics()
+    stages = pipe.all_stages()
+    for stage in stages.values():
+        stage.start()
+    try:
+        async def ids_on_events_topic() -> set[str]:
+            return {v["id"] for v in await pipe.values(pipe.topics.events)}
+
+        async def two_events() -> bool:
+            return len(await ids_on_events_topic()) == 2
+
+        await eventually(two_events, 60, "two events on the events topic", on_fail=pipe.logs)
+        assert not receiver.payloads  # the group wait has not passed
+        feeds.add("interfax", "t3", "Ракетный удар по Тернополю: погибли 25 человек", now - timedelta(hours=6))
+        await eventually(lambda: len(receiver.payloads) >= 1, 90, "the alert", on_fail=pipe.logs)
+        await asyncio.sleep(6)  # time for a (wrong) second alert
+        pipe.assert_alive()
+    finally:
+        pipe.stop_all()
+    assert [p["alert"]["kind"] for p in receiver.payloads] == ["alert"], [p["title"] for p in receiver.payloads]
+    alert = receiver.payloads[0]["alert"]
+    assert alert["source_count"] == 3 and sorted(alert["languages"]) == ["en", "ru", "uk"]
+    latest: dict[str, bytes | None] = {}
+    for key, value in await read_to_end(pipe.settings, pipe.topics.events):
+        latest[key.decode()] = value
+    live = {k: Event.model_validate_json(v) for k, v in latest.items() if v is not None}
+    assert list(live) == [alert["event_id"]]
+    gone = [k for k, v in latest.items() if v is None]
+    assert len(gone) == 1 and live[alert["event_id"]].merged == gone

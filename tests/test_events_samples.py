@@ -48,7 +48,7 @@ def first_alerts(packs, raw, seed: int) -> list:
     return [a for a in alerts if a.kind == "alert"]
 
 
-@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("seed", range(40))  # 9, 10, 17, 19 and 22 sent two Ternopil alerts before merging
 def test_each_sample_event_alerts_once_whatever_the_polling_order(sample_reports, seed):
     packs, raw = sample_reports
     alerts = first_alerts(packs, raw, seed)

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from alerting.engine import new_event
-from alerting.event_book import EventBook
+from alerting.engine import merge_events, new_event
 from alerting.grouping import guess_language, signature
+from alerting.state import AlertState
 from core.contracts import ClassifiedHeadline, RawHeadline
 from processors.classify import classify_headline
 from rules.loader import RuleSet
@@ -78,7 +78,8 @@ def classified(rows: list[dict], ruleset: RuleSet) -> list[ClassifiedHeadline]:
 def group(headlines: list[ClassifiedHeadline], follow_up: frozenset[str] = frozenset()) -> dict[str, str]:
     """Report id -> event id, filing each report as the alert stage does (`follow_up`: the rule
     set's follow-up categories; such a report joins an open event or stands alone)."""
-    book = EventBook()
+    state = AlertState()
+    book = state.events
     out: dict[str, str] = {}
     for h in headlines:
         cats = [c.id for c in h.categories]
@@ -89,10 +90,14 @@ def group(headlines: list[ClassifiedHeadline], follow_up: frozenset[str] = froze
         sig = signature(at, cats, [p.model_dump() for p in h.places], h.title, guess_language(h.title, h.language),
                         follow_up=bool(follow_up) and all(c in follow_up for c in cats))
         book.expire(at)
-        event = book.match(sig)
-        if event is None and sig.follow_up:
+        found = book.matches(sig)
+        if not found and sig.follow_up:
             out[h.id] = "alone:" + h.id
             continue
+        event = found[0] if found else None
+        for other in book.bridged(sig, found):  # nothing is alerted here: every bridge merges
+            merge_events(state, event, other)
+            out = {k: event["id"] if v == other["id"] else v for k, v in out.items()}
         if event is None:
             event = new_event(h, at)
             book.add(event)

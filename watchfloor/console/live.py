@@ -69,7 +69,7 @@ def brief_event(doc: dict) -> dict | None:
             "languages": _texts(doc.get("languages"), 10, 10), "reports": _count(doc.get("report_count")) or 0,
             "casualties": toll or None, "alerted": bool(alerts), "updates": max(0, len(alerts) - 1),
             "first_seen": _iso(doc.get("first_seen")), "last_seen": last_seen, "updated": _iso(doc.get("updated")),
-            "time": last_seen}
+            "time": last_seen, "merged": _texts(doc.get("merged"), 50, 100)}
 
 
 def _list(value: Any) -> list:
@@ -141,6 +141,8 @@ class LiveView:
             item = brief_event(doc)
             if item is None or _epoch(item["last_seen"]) < time.time() - self.hours * HOUR:
                 return
+            for gone in item["merged"]:  # merged into this one: its card and marker go
+                self.events.pop(gone, None)
             self.events[item["id"]] = item
             if len(self.events) > 2 * KEEP:  # trimmed now and then, not on every message
                 self.events = {e["id"]: e for e in self.recent_events()}

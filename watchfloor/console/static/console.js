@@ -72,6 +72,7 @@ function eventCard(ev, fresh) {
 
 // A newer state of a shown event replaces its card and moves it to the top; an older one is ignored.
 function showEvent(ev, fresh) {
+  for (const gone of ev.merged || []) if (eventCards.has(gone)) dropEvent(eventCards.get(gone));  // merged into this one
   const old = eventCards.get(ev.id);
   if (old && Date.parse(old.dataset.updated) > Date.parse(ev.updated)) return;
   if (old) old.remove();

@@ -74,7 +74,10 @@ const consoleMap = (() => {
     const place = (item.places || [])[0];
     const store = markers[kind];
     const placed = place && Number.isFinite(place.lat) && Number.isFinite(place.lon);
-    if (kind === "event") return placed ? addEvent(item, place, fresh) : forget(item);
+    if (kind === "event") {
+      for (const gone of item.merged || []) if (markers.event.has(gone)) { drop(markers.event, gone); count(); }  // merged into this one
+      return placed ? addEvent(item, place, fresh) : forget(item);
+    }
     if (!placed || store.has(item.id)) return;
     const category = (item.categories || [])[0] || "";
     const fill = colour(category);
