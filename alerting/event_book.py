@@ -140,17 +140,15 @@ class EventBook:
 
     def bridged(self, sig: Signature, found: list[dict]) -> list[dict]:
         """Of the events after the first in `found` (a report's matches), those it shows to be the
-        first's happening: a report of one city (not a wave, not a region) bridges only events
-        about that city. Joining is looser than merging: a region report joins a city's event,
-        but two events it both fits may be two strikes in that region. And the two must be alike
-        without the bridge (a report of each is the same happening as one of the other): what
-        kept them apart was time (reports out of order, more than GAP apart), not content."""
-        if sig.follow_up or sig.tally or len(sig.cities) != 1 or not found:
+        first's happening: the two must be alike without it (a report of one is the same
+        happening as a report of the other), so that only time kept them apart (reports out of
+        order, more than GAP apart, or a link that came late), and about the same city if both
+        are about one. A report that fits two events unlike each other (a wave headline, a
+        region's report beside two strikes in that region) merges nothing; a follow-up never."""
+        if sig.follow_up or sig.tally or len(found) < 2:
             return []
-        if sig.cities.isdisjoint(self._core[found[0]["id"]]):
-            return []
-        first = self._members[found[0]["id"]]
-        return [e for e in found[1:] if not sig.cities.isdisjoint(self._core[e["id"]])
+        first, core = self._members[found[0]["id"]], self._core[found[0]["id"]]
+        return [e for e in found[1:] if (not core or not self._core[e["id"]] or not core.isdisjoint(self._core[e["id"]]))
                 and any(same_event(m, n)[0] for m in self._members[e["id"]] for n in first)]
 
     def absorb(self, event: dict, other: dict) -> None:

@@ -348,12 +348,19 @@ def test_two_events_both_alerted_stay_two_when_a_report_fits_both(ruleset):
     assert [a.kind for a in desk.alerts if "watch" in a.notify] == ["alert", "alert"]
 
 
-def test_a_region_report_fitting_two_events_does_not_merge_them(ruleset):
+def test_a_report_fitting_two_unlike_events_does_not_merge_them(ruleset):
+    yantar = ("Drone strike damages Yantar shipyard", "A", 0, 0.0)
+    sailors = ("Missile strike kills 47 sailors", "B", 1, 12.5 * HOURS)
+    both = ("Missile strike on Yantar shipyard kills 47 sailors", "C", 2, 6 * HOURS)
+    for alone in (yantar, sailors):  # the third report is the same happening as each of them
+        desk = Desk(ruleset)
+        for title, source, seconds, ago in (alone, both):
+            desk.report(title, source, seconds=seconds, published_ago=ago)
+        assert len(desk.state.events) == 1
     desk = Desk(ruleset)
-    desk.report("Missile strike on Ternopil apartment blocks", "A", seconds=0)
-    desk.report("Missile strike on Ternopil apartment blocks", "B", seconds=1, published_ago=12.5 * HOURS)
-    desk.report("Missile strike on Ternopil region apartment blocks", "C", seconds=2, published_ago=6 * HOURS)
-    assert len(desk.state.events) == 2
+    for title, source, seconds, ago in (yantar, sailors, both):
+        desk.report(title, source, seconds=seconds, published_ago=ago)
+    assert len(desk.state.events) == 2  # but they are not alike: two happenings, whatever it says
 
 
 def test_an_event_closes_after_its_gap_with_a_tombstone(ruleset):

@@ -76,6 +76,13 @@ def test_a_ukrainian_or_russian_given_name_before_a_surname_is_a_person_not_a_ci
     assert where("Вибухи у Володимирі: є влучання", "uk") == [("Volodymyr-Volynskyi", "city", "UA")]  # the city still is one
 
 
+def test_a_surname_in_the_news_is_not_a_city_it_declines_like():
+    # John Healey, UK defence secretary, declines like Al Hillah, Iraq ("Хила")
+    assert where("Лондон опять пугает «Янтарём»: Хили рассказал о лазерах", "ru") == [("London", "city", "GB")]
+    assert where("Посольство России назвало заявления Хили о «Янтаре» истерией", "ru") == [("Russia", "country", "RU")]
+    assert where("Взрыв в Хиле: погибли пятеро", "ru") == [("Al Hillah", "city", "IQ")]  # the city still is one
+
+
 def test_a_common_word_is_a_place_when_the_text_says_so():
     assert ("Nice", "city", "FR") in where("Knife attack in Nice leaves three injured")
     assert ("Turkey", "country", "TR") in where("Turkey says it will host new round of talks")

@@ -14,6 +14,7 @@ with the same code the alert stage runs (alerting/event_book.py). Two ways are m
 from __future__ import annotations
 
 import json
+import random
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -75,9 +76,12 @@ def classified(rows: list[dict], ruleset: RuleSet) -> list[ClassifiedHeadline]:
     return out
 
 
-def group(headlines: list[ClassifiedHeadline], follow_up: frozenset[str] = frozenset()) -> dict[str, str]:
-    """Report id -> event id, filing each report as the alert stage does (`follow_up`: the rule
-    set's follow-up categories; such a report joins an open event or stands alone)."""
+def group(headlines: list[ClassifiedHeadline], follow_up: frozenset[str] = frozenset(),
+          polled_at: float | None = None) -> dict[str, str]:
+    """Report id -> event id, filing each report in the order given as the alert stage does
+    (`follow_up`: the rule set's follow-up categories; such a report joins an open event or
+    stands alone). `polled_at`: every report arrived then, as in a first poll of all feeds (the
+    quick start), so none closes an event by its time; else each arrives when published."""
     state = AlertState()
     book = state.events
     out: dict[str, str] = {}
@@ -89,7 +93,8 @@ def group(headlines: list[ClassifiedHeadline], follow_up: frozenset[str] = froze
         at = (h.published or h.classified).timestamp()
         sig = signature(at, cats, [p.model_dump() for p in h.places], h.title, guess_language(h.title, h.language),
                         follow_up=bool(follow_up) and all(c in follow_up for c in cats))
-        book.expire(at)
+        now = at if polled_at is None else polled_at
+        book.expire(now)
         found = book.matches(sig)
         if not found and sig.follow_up:
             out[h.id] = "alone:" + h.id
@@ -99,20 +104,26 @@ def group(headlines: list[ClassifiedHeadline], follow_up: frozenset[str] = froze
             merge_events(state, event, other)
             out = {k: event["id"] if v == other["id"] else v for k, v in out.items()}
         if event is None:
-            event = new_event(h, at)
+            event = new_event(h, now)
             book.add(event)
-        book.join(event, sig, at)
+        book.join(event, sig, now)
         out[h.id] = event["id"]
     return out
 
 
-def evaluate(rows: list[dict], ruleset: RuleSet, *, pipeline: bool = False) -> Scores:
-    """B-cubed scores of `grouping` (pipeline=False) or of the whole `pipeline` (see above)."""
+def evaluate(rows: list[dict], ruleset: RuleSet, *, pipeline: bool = False, shuffle: int | None = None) -> Scores:
+    """B-cubed scores of `grouping` (pipeline=False) or of the whole `pipeline` (see above).
+    `shuffle`: a seed; the reports arrive all at once in that random order (a first poll of every
+    feed) instead of one by one as published: what polling order does to grouping."""
     headlines = classified(rows, ruleset)
     unclassified = sum(1 for h in headlines if not h.categories)
     if not pipeline:
         headlines = [h for h in headlines if h.categories]
-    predicted = group(headlines, ruleset.follow_up_categories)
+    polled_at = None
+    if shuffle is not None:
+        random.Random(shuffle).shuffle(headlines)
+        polled_at = max(h.classified.timestamp() for h in headlines)
+    predicted = group(headlines, ruleset.follow_up_categories, polled_at)
     gold = {r["id"]: r["event"] for r in rows if r["id"] in predicted}
     p, r, f1 = bcubed(gold, predicted)
     return Scores(p, r, f1, len(gold), len(set(gold.values())), len(set(predicted.values())), unclassified)
