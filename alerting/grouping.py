@@ -64,6 +64,7 @@ _UKRAINIAN_LETTERS = set("іїєґ")
 _RUSSIAN_LETTERS = set("ыэъё")
 _LATIN_SUFFIXES = ("ings", "ing", "ied", "ies", "ed", "es", "s")
 _NUMBER = re.compile(r"\d")
+_THOUSANDS = re.compile(r"(?<![\d.,])\d{1,3}(?:[,\u00a0\u202f ]\d{3})+(?![\d]|[.,]\d)")  # 1,000 / 1 000 / 1 000 000
 STEM = 5
 
 
@@ -123,6 +124,8 @@ def word_stems(title: str, language: str) -> tuple[tuple[tuple[str, float], ...]
     stems: dict[str, float] = {}
     keys: dict[str, float] = {}
     cyrillic_text = language in ("uk", "ru", "be", "bg") or any("\u0400" <= c <= "\u04ff" for c in title)
+    if _THOUSANDS.search(title):  # "1,000 bodies" and "1000 тел" are one number
+        title = _THOUSANDS.sub(lambda m: "".join(c for c in m.group(0) if c.isdigit()), title)
     for i, (written, folded) in enumerate(tokens_with_case(title)):
         if len(folded) < 2 and not folded.isdigit():
             continue

@@ -124,3 +124,14 @@ def test_a_regions_follow_up_joins_the_strike_on_a_city_in_it(packs):
                   ("Ternopil region death toll rises to 26, 22 people still missing", "en", 600),
                   ("Kharkiv region death toll rises to 4", "en", 610))
     assert ids[0] == ids[1] and ids[2].startswith("alone:")
+
+
+def test_a_number_with_thousands_separators_is_one_number_in_any_language():
+    from alerting.grouping import word_stems
+
+    numbers = [{k for k, _ in word_stems(title, lang)[1] if k.startswith("#")}
+               for title, lang in (("Ukraine gets back 1,000 bodies of fallen soldiers", "en"),
+                                   ("В Україну повернуто 1 000 тіл загиблих", "uk"),
+                                   ("Россия передала Украине 1000 тел погибших", "ru"))]
+    assert numbers == [{"#1000"}] * 3
+    assert {k for k, _ in word_stems("In 2025, 300 people fled", "en")[1] if k.startswith("#")} == {"#2025", "#300"}
