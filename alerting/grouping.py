@@ -32,8 +32,11 @@ from __future__ import annotations
 
 import math
 import re
+from pathlib import Path
 from dataclasses import dataclass, field
 from functools import lru_cache
+
+import yaml
 
 from alerting.word_weights import idf_table, weight as english_weight
 from alerting.word_weights import stem as english_stem
@@ -145,11 +148,49 @@ def word_stems(title: str, language: str) -> tuple[tuple[tuple[str, float], ...]
             w = NAME_WEIGHT if name else CYRILLIC_WEIGHT
         if w > stems.get(token, 0.0):
             stems[token] = w
+        meaning = None if token.startswith("#") else concept(folded)
+        if meaning is not None:  # "лазери" and "lasers" share "=laser": one word in any language
+            stems[meaning] = _lexicon()[2][meaning]
         if name:
             if not token.startswith("#"):
                 token = sound_key(folded if folded.isascii() else transliterate(folded, language))
             keys[token] = max(keys.get(token, 0.0), NAME_WEIGHT if not token.startswith("#") else NUMBER_WEIGHT)
     return tuple(sorted(stems.items())), tuple(sorted(keys.items()))
+
+
+LEXICON_FILE = Path(__file__).with_name("lexicon.yaml")
+
+
+@lru_cache(maxsize=1)
+def _lexicon() -> tuple[dict[str, str], dict[str, str], dict[str, float], int]:
+    """(beginning -> concept token, whole word -> concept token, concept token -> weight, longest
+    beginning) from alerting/lexicon.yaml. A concept weighs what its English word (its name)
+    does in English headlines."""
+    data = yaml.safe_load(LEXICON_FILE.read_text(encoding="utf-8"))
+    starts: dict[str, str] = {}
+    whole: dict[str, str] = {}
+    weights: dict[str, float] = {}
+    for concept, languages in data.items():
+        token = "=" + concept
+        weights[token] = english_weight(english_stem(concept.split("_")[0]))
+        for beginnings in languages.values():
+            for b in beginnings:
+                (whole if b.endswith("$") else starts)[b.rstrip("$")] = token
+    return starts, whole, weights, max(map(len, starts))
+
+
+def concept(word: str) -> str | None:
+    """The lexicon's concept of a lower-case word in any of its languages ("=missile" for
+    missiles, ракетний, ракеты), or None."""
+    starts, whole, _, longest = _lexicon()
+    found = whole.get(word)
+    if found is not None:
+        return found
+    for n in range(min(len(word), longest), 2, -1):
+        found = starts.get(word[:n])
+        if found is not None:
+            return found
+    return None
 
 
 def _norm(items: tuple[tuple[str, float], ...]) -> float:
@@ -349,6 +390,8 @@ def order_weight(token: str) -> float:
         return {"@c": 20.0, "@r": 19.0}.get(token[:2], 0.5)
     if token.startswith("#"):
         return NUMBER_WEIGHT
+    if token.startswith("="):
+        return _lexicon()[2].get(token, CYRILLIC_WEIGHT)
     if token.isascii():
         table = _stem_weights()
         return table.get(token, english_weight("\x00unseen"))

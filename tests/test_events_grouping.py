@@ -135,3 +135,27 @@ def test_a_number_with_thousands_separators_is_one_number_in_any_language():
                                    ("Россия передала Украине 1000 тел погибших", "ru"))]
     assert numbers == [{"#1000"}] * 3
     assert {k for k, _ in word_stems("In 2025, 300 people fled", "en")[1] if k.startswith("#")} == {"#2025", "#300"}
+
+
+def test_reports_that_share_only_meaning_join_across_languages_through_the_lexicon(packs):
+    ids = grouped(packs, ("IAEA says drones flew near nuclear plant, inspectors took shelter", "en", 0),
+                  ("МАГАТЕ: біля атомної станції літали безпілотники, інспектори сховалися в укритті", "uk", 20),
+                  ("МАГАТЭ: беспилотники летали у атомной станции, инспекторы укрылись", "ru", 40))
+    assert len(set(ids)) == 1
+
+
+def test_the_lexicon_is_one_word_beginnings_each_in_one_concept():
+    import yaml
+
+    from alerting.grouping import LEXICON_FILE, concept
+
+    seen: dict[str, str] = {}
+    for name, languages in yaml.safe_load(LEXICON_FILE.read_text(encoding="utf-8")).items():
+        assert set(languages) == {"en", "uk", "ru"}, name
+        for words in languages.values():
+            for w in words:
+                bare = w.rstrip("$")
+                assert bare == bare.lower() and " " not in bare and len(bare) >= 3, w
+                assert seen.setdefault(w, name) == name, f"{w} in {seen[w]} and {name}"
+    assert concept("ракетами") == concept("missiles") == concept("ракетный") == "=missile"
+    assert concept("plane") == "=jets" and concept("plan") == "=plan" and concept("мировой") is None
