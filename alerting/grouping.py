@@ -213,6 +213,7 @@ class Signature:
     first_city: int = 0  # the city it names first (0: none): a report naming several is about that one first
     near_first: frozenset[int] = frozenset()  # other cities it names within NEAR_KM of the first: one place
     follow_up: bool = False  # only follow-up categories ("death toll rises"): joins an event at its place, opens none
+    venue: bool = False  # only venue categories (talks, deals): its city is where, not what; sharing it is not enough
     norm: float = field(init=False, compare=False)  # squared masses, computed once
     key_norm: float = field(init=False, compare=False)
 
@@ -233,19 +234,20 @@ class Signature:
         return {"at": self.at, "c": sorted(self.categories), "ci": sorted(self.cities), "r": sorted(self.regions),
                 "nr": sorted(self.named_regions), "co": sorted(self.countries), "s": [list(x) for x in self.stems],
                 "k": [list(x) for x in self.keys], "t": self.tally, "fc": self.first_city, "nf": sorted(self.near_first),
-                "fu": self.follow_up}
+                "fu": self.follow_up, "v": self.venue}
 
     @classmethod
     def from_json(cls, d: dict) -> "Signature":
         return cls(float(d["at"]), frozenset(d["c"]), frozenset(d["ci"]), frozenset(d["r"]), frozenset(d["nr"]),
                    frozenset(d["co"]), tuple((str(t), float(w)) for t, w in d["s"]),
                    tuple((str(t), float(w)) for t, w in d.get("k", ())), bool(d.get("t", False)), int(d.get("fc", 0)),
-                   frozenset(int(c) for c in d.get("nf", ())), bool(d.get("fu", False)))
+                   frozenset(int(c) for c in d.get("nf", ())), bool(d.get("fu", False)), bool(d.get("v", False)))
 
 
 def signature(at: float, categories: list[str], places: list[dict], title: str, language: str,
-              follow_up: bool = False) -> Signature:
-    """`follow_up`: every category of the report is a follow-up one (rules' `follow_up: true`)."""
+              follow_up: bool = False, venue: bool = False) -> Signature:
+    """`follow_up`: every category of the report is a follow-up one (rules' `follow_up: true`);
+    `venue`: every one is a venue one (`venue: true`)."""
     cities = frozenset(p["id"] for p in places if p["kind"] == "city")
     named_regions = frozenset(f"{p['country']}:{p['admin1']}" for p in places if p["kind"] == "region" and p.get("admin1"))
     regions = named_regions | {f"{p['country']}:{p['admin1']}" for p in places if p["kind"] == "city" and p.get("admin1")}
@@ -259,7 +261,7 @@ def signature(at: float, categories: list[str], places: list[dict], title: str, 
                      and distance_km(p["lat"], p["lon"], first["lat"], first["lon"]) <= NEAR_KM)
     return Signature(at, frozenset(categories), cities, frozenset(regions), named_regions, countries, stems,
                      tuple(sorted({**dict(keys), **dict(place_keys)}.items())), is_tally(title), first["id"], near,
-                     follow_up)
+                     follow_up, venue)
 
 
 _WEAPONS = ("drone", "missile", "rocket", "shahed", "uav", "дрон", "ракет", "безпілот", "беспилот", "бпла", "шахед")
@@ -312,6 +314,13 @@ def _cosine(a: tuple[tuple[str, float], ...], b: tuple[tuple[str, float], ...], 
     return num / math.sqrt(na * nb) if num else 0.0
 
 
+def _unplaced(a: tuple[tuple[str, float], ...], b: tuple[tuple[str, float], ...]) -> tuple:
+    """Two key lists without their places, with their norms, for `_cosine`."""
+    a2 = tuple(k for k in a if not k[0].startswith("@"))
+    b2 = tuple(k for k in b if not k[0].startswith("@"))
+    return a2, b2, _norm(a2), _norm(b2)
+
+
 def word_similarity(a: Signature, b: Signature) -> float:
     """Weighted cosine of the two reports' stems (same-language wording)."""
     return _cosine(a.stems, b.stems, a.norm, b.norm)
@@ -347,6 +356,11 @@ def same_event(report: Signature, member: Signature) -> tuple[bool, float]:
         words = word_similarity(report, member)
         shared = {a for a in anchors(report) & anchors(member) if not a.startswith("@")}
         return bool(shared) and words >= SAME_WORDS, words
+    if report.venue and member.venue:  # two talks in Kyiv need more than Kyiv: a name or number, and words
+        keys = _cosine(*_unplaced(report.keys, member.keys))
+        sim = max(word_similarity(report, member), keys * SAME_WORDS / SAME_KEYS)
+        named = {a for a in anchors(report) & anchors(member) if not a.startswith("@")}
+        return bool(named) and sim >= SAME_WORDS, sim
     sim = max(word_similarity(report, member), key_similarity(report, member) * SAME_WORDS / SAME_KEYS)
     if shared_place(report, member):
         return sim >= SAME_PLACE, 1.0 + sim

@@ -62,6 +62,11 @@ class RuleSet:
         """Categories whose reports only join open events (`follow_up: true`)."""
         return frozenset(r.id for r in self.rules if r.follow_up)
 
+    @cached_property
+    def venue_categories(self) -> frozenset[str]:
+        """Categories whose places are venues, not scenes (`venue: true`)."""
+        return frozenset(r.id for r in self.rules if r.venue)
+
 
 class RulesError(Exception):
     def __init__(self, problems: list[Problem]) -> None:

@@ -43,6 +43,10 @@ class CategoryRule(BaseModel):
                                                "to 26\", \"rescuers clear the rubble\"): it joins an open event at "
                                                "the same place, whatever that event's category, and updates it; it "
                                                "never opens an event, so no alert rule fires on it alone")
+    venue: bool = Field(False, description="the places its reports name are where people meet, sign or are arrested "
+                                           "(talks in Istanbul, a deal signed in Paris), not what happened to them: "
+                                           "two such reports naming one city are one event only if they also share "
+                                           "a name, number or rare word and their words are alike")
     match: Condition
     tests: RuleTests = Field(default_factory=RuleTests)
 

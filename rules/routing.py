@@ -31,6 +31,13 @@ def is_follow_up(ruleset: RuleSet, headline: ClassifiedHeadline) -> bool:
     return bool(follow and headline.categories) and all(c.id in follow for c in headline.categories)
 
 
+def is_at_venue(ruleset: RuleSet, headline: ClassifiedHeadline) -> bool:
+    """Every category of the report is a venue one (`venue: true`): the city it names is where
+    something was said or signed, so sharing it does not make two reports one event."""
+    venue = ruleset.venue_categories
+    return bool(venue and headline.categories) and all(c.id in venue for c in headline.categories)
+
+
 def concerned_rules(ruleset: RuleSet, headline: ClassifiedHeadline) -> list[AlertRule]:
     """The alert rules whose category, severity, place and term filters this headline passes."""
     if not ruleset.alerts or not headline.categories:

@@ -30,7 +30,7 @@ def grouped(packs, *reports: tuple[str, str, float]) -> list[str]:
         raw = RawHeadline(id=f"r{i}", feed_id=f"f{i}", source=f"S{i}", title=title, published=at, fetched=at, language=lang)
         heads.append(classify_headline(raw, packs, now=at))
     assert all(h.categories for h in heads), [h.title for h in heads if not h.categories]
-    ids = group(heads, packs.follow_up_categories)
+    ids = group(heads, packs)
     return [ids[f"r{i}"] for i in range(len(reports))]
 
 
@@ -159,3 +159,22 @@ def test_the_lexicon_is_one_word_beginnings_each_in_one_concept():
                 assert seen.setdefault(w, name) == name, f"{w} in {seen[w]} and {name}"
     assert concept("ракетами") == concept("missiles") == concept("ракетный") == "=missile"
     assert concept("plane") == "=jets" and concept("plan") == "=plan" and concept("мировой") is None
+
+
+def test_two_talks_in_one_capital_the_same_day_are_two_events_and_one_talk_stays_one(packs):
+    ids = grouped(packs, ("Kyiv says Turkey and UAE are mediating talks to resume prisoner exchanges", "en", 0),
+                  ("US delegation meets Zelenskyy in Kyiv as 28-point peace plan is handed over", "en", 30),
+                  ("Zelenskyy receives 28-point peace plan from US delegation in Kyiv", "en", 60))
+    assert ids[0] != ids[1] and ids[1] == ids[2]  # a city of talks is where, not what
+
+
+def test_strikes_on_one_city_still_join_on_the_city():
+    from alerting.grouping import same_event, signature
+
+    kyiv = [{"id": 703448, "kind": "city", "country": "UA", "admin1": "12", "lat": 50.45, "lon": 30.52}]
+    a = signature(0.0, ["airstrike"], kyiv, "Explosions heard in Kyiv", "en")
+    b = signature(60.0, ["airstrike"], kyiv, "У Києві пролунали вибухи, працює ППО", "uk")
+    assert same_event(a, b)[0]
+    talks_a = signature(0.0, ["diplomacy"], kyiv, "Explosions heard in Kyiv", "en", venue=True)
+    talks_b = signature(60.0, ["diplomacy"], kyiv, "У Києві пролунали вибухи, працює ППО", "uk", venue=True)
+    assert not same_event(talks_a, talks_b)[0]  # the same words, at a venue: Kyiv alone is not enough

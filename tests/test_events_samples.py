@@ -58,4 +58,6 @@ def test_each_sample_event_alerts_once_whatever_the_polling_order(sample_reports
     assert len(sabotage) == 1 and sorted(sabotage[0].rules) == ["confirmed-developments", "kinetic-and-hybrid"]
     lasers = [a for a in alerts if "laser" in a.title.lower()]
     assert len(lasers) == 1 and lasers[0].source_count == 5
+    exchange = [a for a in alerts if "prisoner_exchange" in a.categories]
+    assert len(exchange) == 1 and not any("28-point" in r.title for r in exchange[0].reports)  # talks in one capital
     assert 10 <= len(alerts) <= 13, [a.title for a in alerts]  # 21 before events, for about a dozen events

@@ -76,12 +76,12 @@ def classified(rows: list[dict], ruleset: RuleSet) -> list[ClassifiedHeadline]:
     return out
 
 
-def group(headlines: list[ClassifiedHeadline], follow_up: frozenset[str] = frozenset(),
-          polled_at: float | None = None) -> dict[str, str]:
+def group(headlines: list[ClassifiedHeadline], ruleset: RuleSet, polled_at: float | None = None) -> dict[str, str]:
     """Report id -> event id, filing each report in the order given as the alert stage does
-    (`follow_up`: the rule set's follow-up categories; such a report joins an open event or
+    (with the rule set's follow-up and venue categories: a follow-up joins an open event or
     stands alone). `polled_at`: every report arrived then, as in a first poll of all feeds (the
     quick start), so none closes an event by its time; else each arrives when published."""
+    follow_up, venue = ruleset.follow_up_categories, ruleset.venue_categories
     state = AlertState()
     book = state.events
     out: dict[str, str] = {}
@@ -92,7 +92,8 @@ def group(headlines: list[ClassifiedHeadline], follow_up: frozenset[str] = froze
             continue
         at = (h.published or h.classified).timestamp()
         sig = signature(at, cats, [p.model_dump() for p in h.places], h.title, guess_language(h.title, h.language),
-                        follow_up=bool(follow_up) and all(c in follow_up for c in cats))
+                        follow_up=bool(follow_up) and all(c in follow_up for c in cats),
+                        venue=bool(venue) and all(c in venue for c in cats))
         now = at if polled_at is None else polled_at
         book.expire(now)
         found = book.matches(sig)
@@ -123,7 +124,7 @@ def evaluate(rows: list[dict], ruleset: RuleSet, *, pipeline: bool = False, shuf
     if shuffle is not None:
         random.Random(shuffle).shuffle(headlines)
         polled_at = max(h.classified.timestamp() for h in headlines)
-    predicted = group(headlines, ruleset.follow_up_categories, polled_at)
+    predicted = group(headlines, ruleset, polled_at)
     gold = {r["id"]: r["event"] for r in rows if r["id"] in predicted}
     p, r, f1 = bcubed(gold, predicted)
     return Scores(p, r, f1, len(gold), len(set(gold.values())), len(set(predicted.values())), unclassified)
@@ -132,7 +133,7 @@ def evaluate(rows: list[dict], ruleset: RuleSet, *, pipeline: bool = False, shuf
 def mistakes(rows: list[dict], ruleset: RuleSet) -> tuple[list, list]:
     """(false merges, missed joins) among classified reports, as pairs of rows, for tuning by hand."""
     headlines = [h for h in classified(rows, ruleset) if h.categories]
-    predicted = group(headlines, ruleset.follow_up_categories)
+    predicted = group(headlines, ruleset)
     by_id = {r["id"]: r for r in rows}
     merged, split = [], []
     ids = [h.id for h in headlines]
