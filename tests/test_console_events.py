@@ -147,3 +147,17 @@ def test_what_of_an_event_reaches_the_page():
     assert brief["languages"] == ["en" * 5] and brief["categories"] == [] and brief["link"] is None
     assert brief["casualties"] == {"injured": 3} and brief["places"] == []
     assert brief_event({**ev, "id": None}) is None and brief_event({**ev, "last_seen": "yesterday"}) is None
+
+
+def test_an_event_merged_into_another_leaves_the_view_whatever_order_its_states_come_in():
+    from watchfloor.console.live import LiveView
+
+    view = LiveView()
+    ts = int(NOW.timestamp() * 1000)
+    early = event("ev-b", "Ракетний удар по Тернополю", [TERNOPIL], 1, ["uk"], NOW, NOW)
+    survivor = event("ev-a", TERNOPIL_TITLE, [TERNOPIL], 3, ["en", "uk"], NOW, NOW).model_copy(update={"merged": ["ev-b"]})
+    view.add("events", json.loads(early.to_bytes()), ts)
+    view.add("events", json.loads(survivor.to_bytes()), ts)
+    assert [e["id"] for e in view.recent_events()] == ["ev-a"]
+    view.add("events", json.loads(early.to_bytes()), ts)  # its partition read late: an older state of it
+    assert [e["id"] for e in view.recent_events()] == ["ev-a"]

@@ -103,6 +103,7 @@ class LiveView:
         self.headlines: deque[dict] = deque(maxlen=KEEP)
         self.alerts: deque[dict] = deque(maxlen=KEEP)
         self.events: dict[str, dict] = {}  # event id -> its latest state (a compacted topic: versions replace)
+        self.merged: deque[str] = deque(maxlen=4 * KEEP)  # ids merged into another: a late state of one is not shown
         self.counts: dict[int, Counter] = {}  # hour (epoch s) -> category -> headlines
         self.silences: dict[str, dict] = {}
         self._subscribers: set[asyncio.Queue] = set()
@@ -141,8 +142,11 @@ class LiveView:
             item = brief_event(doc)
             if item is None or _epoch(item["last_seen"]) < time.time() - self.hours * HOUR:
                 return
+            if item["id"] in self.merged:
+                return  # an older state of an event since merged (its partition was read late)
             for gone in item["merged"]:  # merged into this one: its card and marker go
                 self.events.pop(gone, None)
+                self.merged.append(gone)
             self.events[item["id"]] = item
             if len(self.events) > 2 * KEEP:  # trimmed now and then, not on every message
                 self.events = {e["id"]: e for e in self.recent_events()}
