@@ -46,7 +46,8 @@ from rules.places.gazetteer import distance_km
 GAP = 12 * 3600.0  # a report more than 12 h after an event's last one starts a new event
 SPAN = 36 * 3600.0  # and no event takes reports for more than 36 h after its first
 SAME_PLACE = 0.12
-SAME_WORDS = 0.4
+SAME_WORDS = 0.35
+TALLY_WORDS = 0.4  # the night's tally and one city's strike: only their words can join them
 SAME_KEYS = 0.4
 RARE_STEM = 8.5  # an English stem this heavy (in at most ~1 in 1,500 headlines) is an anchor
 _YEAR = re.compile(r"^#(19|20)\d\d$")
@@ -355,7 +356,7 @@ def same_event(report: Signature, member: Signature) -> tuple[bool, float]:
     if report.tally != member.tally:  # the night's tally and one city's strike: only their words can say
         words = word_similarity(report, member)
         shared = {a for a in anchors(report) & anchors(member) if not a.startswith("@")}
-        return bool(shared) and words >= SAME_WORDS, words
+        return bool(shared) and words >= TALLY_WORDS, words
     if report.venue and member.venue:  # two talks in Kyiv need more than Kyiv: a name or number, and words
         keys = _cosine(*_unplaced(report.keys, member.keys))
         sim = max(word_similarity(report, member), keys * SAME_WORDS / SAME_KEYS)
