@@ -105,11 +105,11 @@ def merge_events(state: AlertState, event: dict, other: dict) -> None:
     """Files everything `other` holds under `event` and removes `other`: its reports, sources,
     languages, categories, places, figures, rules and alerts; its members join the index.
     A first alert either owed is scheduled again by the engine."""
-    state.events.absorb(event, other)
     for key in ("opened", "first_seen"):
         event[key] = min(event[key], other[key])
     event["last_seen"] = max(event["last_seen"], other["last_seen"])
     event["touched"] = max(event.get("touched", event["opened"]), other.get("touched", other["opened"]))
+    state.events.absorb(event, other)  # after the times: it files when the merged event closes
     known = {r["headline_id"] for r in event["reports"]}
     extra = [r for r in other["reports"] if r["headline_id"] not in known]
     event["report_count"] += other["report_count"] - (len(other["reports"]) - len(extra))
@@ -125,12 +125,11 @@ def merge_events(state: AlertState, event: dict, other: dict) -> None:
     known_places = {p["id"] for p in event["places"]}
     places = event["places"] + [p for p in other["places"] if p["id"] not in known_places]
     event["places"] = sorted(places, key=lambda p: _place_rank(p, counts, event["report_count"]))[:MAX_PLACES]
-    if other["casualties"] and _latest_figures_at(other) >= _latest_figures_at(event):
-        event["casualties"] = dict(other["casualties"])
+    older, newer = sorted((event["casualties"], other["casualties"]), key=lambda c: float(c.get("at", 0.0)))
+    event["casualties"] = {**older, **newer}  # figure by figure, the later report's winning, as file_report does
     for rule_id, at in other["rules"].items():
-        if rule_id not in event["rules"]:
-            state.count_event(rule_id, event["id"], event["first_seen"])
         event["rules"][rule_id] = min(at, event["rules"].get(rule_id, at))
+    state.recount(event)
     event["wants"] = list(dict.fromkeys(event["wants"] + other["wants"]))
     event["alerted"] = event["alerted"] or other["alerted"]
     event["merged"] = list(dict.fromkeys(event.get("merged", []) + [other["id"]] + other.get("merged", [])))
@@ -248,7 +247,10 @@ class AlertEngine:
             else:
                 state.events.add(event)
         if not any(r["headline_id"] == headline.id for r in event["reports"]):
+            began = event["first_seen"]
             state.events.join(event, sig, now)  # the same report again takes no member slot
+            if event["first_seen"] != began and event["rules"]:
+                state.recount(event)  # an earlier report: counting rules count it from then, as a restart would
         file_report(event, headline, language)
         out.event_id = event["id"]
         for rule_id in rule_ids:

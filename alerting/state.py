@@ -70,6 +70,15 @@ class AlertState:
     def count_event(self, rule_id: str, event_id: str, when: float) -> None:
         insort(self._counted.setdefault(rule_id, []), (when, event_id))
 
+    def recount(self, event: dict) -> None:
+        """Counts the event for each of its rules at its `first_seen`, replacing what was counted
+        before (a merge or an earlier report moved it): as `load` would after a restart."""
+        eid, when = event["id"], float(event["first_seen"])
+        for rule_id in event["rules"]:
+            entries = [e for e in self._counted.get(rule_id, []) if e[1] != eid]
+            insort(entries, (when, eid))
+            self._counted[rule_id] = entries
+
     def counted_events(self, rule_id: str, since: float, until: float) -> list[str]:
         """Open events of the rule that began (first report's time) between `since` and `until`,
         oldest first. Closed events do not count, and are dropped here: a worker rebuilding from

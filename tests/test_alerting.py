@@ -348,6 +348,26 @@ def test_two_events_both_alerted_stay_two_when_a_report_fits_both(ruleset):
     assert [a.kind for a in desk.alerts if "watch" in a.notify] == ["alert", "alert"]
 
 
+def test_a_merged_event_decides_alike_after_a_restart_and_keeps_every_figure(ruleset):
+    live = Desk(ruleset)
+    live.report("Russian missile strike on Ternopil apartment blocks: 10 injured", "A", seconds=0)
+    live.report("Missile strike on Ternopil apartment blocks kills 5", "B", seconds=1, published_ago=12.5 * HOURS)
+    live.report("Russian missile strike on Ternopil apartment blocks", "C", seconds=2, published_ago=6 * HOURS)
+    (event,) = live.state.events
+    assert {k: v for k, v in event["casualties"].items() if k != "at"} == {"killed": 5, "injured": 10}
+    restarted = Desk(ruleset)
+    restarted.n, restarted.now = live.n, live.now
+    for key, value in live.state.records():
+        restarted.state.load(key, value)
+    for desk in (live, restarted):  # two more strikes: does the `spike` rule (3 in 10 min) count the merged one alike?
+        desk.alerts = []
+        desk.report("Drone strike on Lviv", "D", seconds=60)
+        desk.report("Missile strike on Odesa port", "E", seconds=120)
+        desk.wait(WAIT)
+    assert [(a.kind, a.title) for a in live.alerts] == [(a.kind, a.title) for a in restarted.alerts]
+    assert live.state.events.expire(live.now + 13 * HOURS) and not live.state.events  # it closes too
+
+
 def test_a_report_fitting_two_unlike_events_does_not_merge_them(ruleset):
     yantar = ("Drone strike damages Yantar shipyard", "A", 0, 0.0)
     sailors = ("Missile strike kills 47 sailors", "B", 1, 12.5 * HOURS)
