@@ -105,6 +105,7 @@ def merge_events(state: AlertState, event: dict, other: dict) -> None:
     """Files everything `other` holds under `event` and removes `other`: its reports, sources,
     languages, categories, places, figures, rules and alerts; its members join the index.
     A first alert either owed is scheduled again by the engine."""
+    began = event["first_seen"]
     for key in ("opened", "first_seen"):
         event[key] = min(event[key], other[key])
     event["last_seen"] = max(event["last_seen"], other["last_seen"])
@@ -129,7 +130,7 @@ def merge_events(state: AlertState, event: dict, other: dict) -> None:
     event["casualties"] = {**older, **newer}  # figure by figure, the later report's winning, as file_report does
     for rule_id, at in other["rules"].items():
         event["rules"][rule_id] = min(at, event["rules"].get(rule_id, at))
-    state.recount(event)
+    state.recount(event, began)
     event["wants"] = list(dict.fromkeys(event["wants"] + other["wants"]))
     event["alerted"] = event["alerted"] or other["alerted"]
     event["merged"] = list(dict.fromkeys(event.get("merged", []) + [other["id"]] + other.get("merged", [])))
@@ -250,7 +251,7 @@ class AlertEngine:
             began = event["first_seen"]
             state.events.join(event, sig, now)  # the same report again takes no member slot
             if event["first_seen"] != began and event["rules"]:
-                state.recount(event)  # an earlier report: counting rules count it from then, as a restart would
+                state.recount(event, began)  # an earlier report: counting rules count it from then, as a restart would
         file_report(event, headline, language)
         out.event_id = event["id"]
         for rule_id in rule_ids:

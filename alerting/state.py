@@ -70,14 +70,16 @@ class AlertState:
     def count_event(self, rule_id: str, event_id: str, when: float) -> None:
         insort(self._counted.setdefault(rule_id, []), (when, event_id))
 
-    def recount(self, event: dict) -> None:
-        """Counts the event for each of its rules at its `first_seen`, replacing what was counted
-        before (a merge or an earlier report moved it): as `load` would after a restart."""
+    def recount(self, event: dict, before: float) -> None:
+        """Counts the event for each of its rules at its `first_seen`, which a merge or an
+        earlier report moved from `before`: as `load` would after a restart."""
         eid, when = event["id"], float(event["first_seen"])
         for rule_id in event["rules"]:
-            entries = [e for e in self._counted.get(rule_id, []) if e[1] != eid]
+            entries = self._counted.setdefault(rule_id, [])
+            i = bisect_left(entries, (before, eid))
+            if i < len(entries) and entries[i] == (before, eid):
+                del entries[i]
             insort(entries, (when, eid))
-            self._counted[rule_id] = entries
 
     def counted_events(self, rule_id: str, since: float, until: float) -> list[str]:
         """Open events of the rule that began (first report's time) between `since` and `until`,
