@@ -147,9 +147,19 @@ class EventBook:
         region's report beside two strikes in that region) merges nothing; a follow-up never."""
         if sig.follow_up or sig.tally or len(found) < 2:
             return []
-        first, core = self._members[found[0]["id"]], self._core[found[0]["id"]]
-        return [e for e in found[1:] if (not core or not self._core[e["id"]] or not core.isdisjoint(self._core[e["id"]]))
-                and any(same_event(m, n)[0] for m in self._members[e["id"]] for n in first)]
+        fid = found[0]["id"]
+        first, core, keys = list(zip(self._members[fid], self._member_keys[fid])), self._core[fid], self._keys[fid]
+        out = []
+        for e in found[1:]:
+            eid = e["id"]
+            if core and self._core[eid] and core.isdisjoint(self._core[eid]):
+                continue
+            if keys.isdisjoint(self._keys[eid]):
+                continue  # two alike reports share a place or an anchor: an index key
+            if any(same_event(m, n)[0] for m, mk in zip(self._members[eid], self._member_keys[eid])
+                   for n, nk in first if not mk.isdisjoint(nk)):
+                out.append(e)
+        return out
 
     def absorb(self, event: dict, other: dict) -> None:
         """Files `other`'s members under `event` (up to MAX_MEMBERS) and removes `other`; the
