@@ -77,22 +77,30 @@ class Feeds:
         return path
 
 
+async def start_pipeline(kafka: str, prefix: str, tmp_path: Path, feeds: Feeds, receiver: Receiver, *,
+                         group_wait: int, metrics_port: int | None = None) -> Pipeline:
+    """ingest, process, alert and notify on RULES, the three feeds and the webhook receiver."""
+    pipe = Pipeline(kafka, prefix, tmp_path, feeds.file(tmp_path / "feeds.yaml"),
+                    receiver.apprise_config(tmp_path / "apprise.txt"))
+    (pipe.rules_dir / "rules.yaml").write_text(RULES)
+    pipe.base_env.update(WATCHFLOOR_EVENT_GROUP_WAIT=str(group_wait), WATCHFLOOR_EVENT_UPDATE_INTERVAL="3")
+    await pipe.ensure_topics()
+    stages = pipe.all_stages()
+    if metrics_port is not None:
+        stages["alert"].env["WATCHFLOOR_METRICS_PORT"] = str(metrics_port)
+    for stage in stages.values():
+        stage.start()
+    return pipe
+
+
 async def test_one_event_in_three_languages_gives_one_alert_and_one_update(kafka, prefix, tmp_path, feed_server,
                                                                            hook_server):
     feeds = Feeds(feed_server)
     receiver = Receiver(hook_server)
     feeds.add("wire", "t1", "Russian missile strike on Ternopil apartment blocks kills 25")
     feeds.add("podillia", "t2", "Ракетний удар по Тернополю: загинули 25 людей, десятки поранених")
-    pipe = Pipeline(kafka, prefix, tmp_path, feeds.file(tmp_path / "feeds.yaml"),
-                    receiver.apprise_config(tmp_path / "apprise.txt"))
-    (pipe.rules_dir / "rules.yaml").write_text(RULES)
-    pipe.base_env.update(WATCHFLOOR_EVENT_GROUP_WAIT="4", WATCHFLOOR_EVENT_UPDATE_INTERVAL="3")
-    await pipe.ensure_topics()
-    stages = pipe.all_stages()
     metrics_port = free_port()
-    stages["alert"].env["WATCHFLOOR_METRICS_PORT"] = str(metrics_port)
-    for stage in stages.values():
-        stage.start()
+    pipe = await start_pipeline(kafka, prefix, tmp_path, feeds, receiver, group_wait=4, metrics_port=metrics_port)
     try:
         await eventually(lambda: len(receiver.payloads) >= 1, 120, "the event's first alert", on_fail=pipe.logs)
         first = receiver.payloads[0]["alert"]
@@ -137,14 +145,7 @@ async def test_reports_polled_out_of_order_half_a_day_apart_are_merged_into_one_
     receiver = Receiver(hook_server)
     feeds.add("wire", "t1", "Russian missile strike on Ternopil apartment blocks kills 25", now - timedelta(minutes=5))
     feeds.add("podillia", "t2", "Ракетний удар по Тернополю: загинули 25 людей", now - timedelta(hours=12, minutes=40))
-    pipe = Pipeline(kafka, prefix, tmp_path, feeds.file(tmp_path / "feeds.yaml"),
-                    receiver.apprise_config(tmp_path / "apprise.txt"))
-    (pipe.rules_dir / "rules.yaml").write_text(RULES)
-    pipe.base_env.update(WATCHFLOOR_EVENT_GROUP_WAIT="30", WATCHFLOOR_EVENT_UPDATE_INTERVAL="3")
-    await pipe.ensure_topics()
-    stages = pipe.all_stages()
-    for stage in stages.values():
-        stage.start()
+    pipe = await start_pipeline(kafka, prefix, tmp_path, feeds, receiver, group_wait=30)
     try:
         async def ids_on_events_topic() -> set[str]:
             return {v["id"] for v in await pipe.values(pipe.topics.events)}
