@@ -279,11 +279,10 @@ class AlertEngine:
         return out
 
     def _merge(self, state: AlertState, event: dict, others: list[dict], out: AlertStep) -> dict:
-        """The report is the same happening as several open events (their first reports came out
-        of order, or before the report that links them; `EventBook.bridged`): they are one event. Merges every one
-        not alerted into the best match, or into the one alerted if one is (its officers are
-        then told by an update); two events both alerted stay apart, and the report joins the
-        best. Returns the event the report joins."""
+        """The report showed several open events to be one happening (`EventBook.bridged`: their
+        reports came out of order, or before the report that links them). Merges each into the
+        best match, or into the one alerted if one is (its officers are then told by an update);
+        two events both alerted stay apart. Returns the event the report joins."""
         for other in others:
             if event["alerted"] is not None and other["alerted"] is not None:
                 continue

@@ -111,16 +111,11 @@ class EventBook:
                 found.update(held)
         return sorted(found, key=found.__getitem__, reverse=True)
 
-    def match(self, sig: Signature) -> dict | None:
-        """The event the report is about: of the candidates it is in time for and the same
-        happening as (against any member), the best scoring; None for a new event."""
-        found = self.matches(sig)
-        return found[0] if found else None
-
     def matches(self, sig: Signature) -> list[dict]:
-        """Every open event the report is in time for and the same happening as, best scoring
-        first. More than one: the report bridges events opened apart (reports that came out of
-        order, or before the report that links them); the engine may merge them."""
+        """Every open event the report is in time for and the same happening as (against any
+        member), best scoring first; the first is the event it joins, none: a new event. More
+        than one: the report may bridge events opened apart (reports that came out of order, or
+        before the report that links them), which the engine merges (`bridged`)."""
         scored: list[tuple[float, int, dict]] = []
         keys = lookup_keys(sig)
         for eid in self.candidates(sig, keys):

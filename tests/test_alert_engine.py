@@ -146,7 +146,7 @@ def test_the_index_finds_what_comparing_with_every_open_event_finds(ruleset):
     book = EventBook()
     for h in history:
         sig = signature(report_time(h), [c.id for c in h.categories], [p.model_dump() for p in h.places], h.title, "en")
-        found = book.match(sig)
+        found = next(iter(book.matches(sig)), None)
         scan = None
         best = None
         for event in book:

@@ -368,6 +368,24 @@ def test_a_merged_event_decides_alike_after_a_restart_and_keeps_every_figure(rul
     assert live.state.events.expire(live.now + 13 * HOURS) and not live.state.events  # it closes too
 
 
+def test_an_earlier_report_moves_when_a_counting_rule_counts_its_event_as_a_restart_would(ruleset):
+    live = Desk(ruleset)
+    live.report(*TERNOPIL[0][:2], seconds=0)
+    live.report(*TERNOPIL[1][:2], seconds=1, published_ago=11 * HOURS)  # the same strike, first reported 11 h ago
+    assert len(live.state.events) == 1
+    restarted = Desk(ruleset)
+    restarted.n, restarted.now = live.n, live.now
+    for key, value in live.state.records():
+        restarted.state.load(key, value)
+    for desk in (live, restarted):  # `spike` counts events begun within 10 min: this one began 11 h ago
+        desk.alerts = []
+        desk.report("Drone strike on Lviv", "D", seconds=60)
+        desk.report("Missile strike on Odesa port", "E", seconds=120)
+        desk.wait(WAIT)
+    assert not [a for a in live.alerts if a.kind == "summary"]
+    assert [(a.kind, a.title) for a in live.alerts] == [(a.kind, a.title) for a in restarted.alerts]
+
+
 def test_a_report_fitting_two_unlike_events_does_not_merge_them(ruleset):
     yantar = ("Drone strike damages Yantar shipyard", "A", 0, 0.0)
     sailors = ("Missile strike kills 47 sailors", "B", 1, 12.5 * HOURS)

@@ -26,6 +26,7 @@ from alerting.state import AlertState
 from core.contracts import ClassifiedHeadline, RawHeadline
 from processors.classify import classify_headline
 from rules.loader import RuleSet
+from rules.routing import is_at_venue, is_follow_up
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,6 @@ def group(headlines: list[ClassifiedHeadline], ruleset: RuleSet, polled_at: floa
     (with the rule set's follow-up and venue categories: a follow-up joins an open event or
     stands alone). `polled_at`: every report arrived then, as in a first poll of all feeds (the
     quick start), so none closes an event by its time; else each arrives when published."""
-    follow_up, venue = ruleset.follow_up_categories, ruleset.venue_categories
     state = AlertState()
     book = state.events
     out: dict[str, str] = {}
@@ -92,8 +92,7 @@ def group(headlines: list[ClassifiedHeadline], ruleset: RuleSet, polled_at: floa
             continue
         at = (h.published or h.classified).timestamp()
         sig = signature(at, cats, [p.model_dump() for p in h.places], h.title, guess_language(h.title, h.language),
-                        follow_up=bool(follow_up) and all(c in follow_up for c in cats),
-                        venue=bool(venue) and all(c in venue for c in cats))
+                        follow_up=is_follow_up(ruleset, h), venue=is_at_venue(ruleset, h))
         now = at if polled_at is None else polled_at
         book.expire(now)
         found = book.matches(sig)
