@@ -578,3 +578,18 @@ def test_operations_guide_links_resolve() -> None:
     assert any(link.endswith("README.md") for link in local)
     for link in local:
         assert (guide.parent / link).exists(), f"docs/operations.md links to missing {link}"
+
+
+def test_every_data_file_the_code_reads_is_installed_with_its_package() -> None:
+    """`pip install .` (not editable) installs only the package data pyproject.toml lists: a
+    data file left out (alerting/lexicon.yaml once was) fails at run time, not at install."""
+    import tomllib
+
+    listed = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    installed = {p for package, patterns in listed.items() for pattern in patterns
+                 for p in (REPO / package.replace(".", "/")).glob(pattern) if p.is_file()}
+    tracked = subprocess.run(["git", "ls-files", "core", "ingest", "processors", "alerting", "rules", "notifiers",
+                              "watchfloor"], cwd=REPO, capture_output=True, text=True, check=True).stdout.split()
+    build_only = {"watchfloor/console/vendor.sh"}  # fetches the vendored map library; not read at run time
+    data = {REPO / f for f in tracked if not f.endswith(".py") and f not in build_only}
+    assert not data - installed, sorted(str(p.relative_to(REPO)) for p in data - installed)
