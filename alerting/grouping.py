@@ -217,10 +217,18 @@ class Signature:
     venue: bool = False  # only venue categories (talks, deals): its city is where, not what; sharing it is not enough
     norm: float = field(init=False, compare=False)  # squared masses, computed once
     key_norm: float = field(init=False, compare=False)
+    stem_map: dict[str, float] = field(init=False, compare=False, repr=False)  # stems as a dict, for cosines
+    key_map: dict[str, float] = field(init=False, compare=False, repr=False)
+    anchors: frozenset[str] = field(init=False, compare=False, repr=False)  # see `anchors`
 
     def __post_init__(self) -> None:
+        # a report is compared with many members, each member with many reports: what a
+        # comparison reads is computed once here, not per comparison
         object.__setattr__(self, "norm", _norm(self.stems))
         object.__setattr__(self, "key_norm", _norm(self.keys))
+        object.__setattr__(self, "stem_map", dict(self.stems))
+        object.__setattr__(self, "key_map", dict(self.keys))
+        object.__setattr__(self, "anchors", _anchors(self.stems, self.keys))
 
     @property
     def own_cities(self) -> frozenset[int]:
@@ -303,10 +311,10 @@ def shared_place(a: Signature, b: Signature) -> bool:
     return not a.cities and not b.cities and bool(a.named_regions & b.named_regions)
 
 
-def _cosine(a: tuple[tuple[str, float], ...], b: tuple[tuple[str, float], ...], na: float, nb: float) -> float:
-    if not a or not b:
+def _cosine(a: tuple[tuple[str, float], ...], wb: dict[str, float], na: float, nb: float) -> float:
+    """Weighted cosine of a token list and a token -> weight dict, with their squared norms."""
+    if not a or not wb:
         return 0.0
-    wb = dict(b)
     num = 0.0
     for token, w in a:
         other = wb.get(token)
@@ -319,17 +327,17 @@ def _unplaced(a: tuple[tuple[str, float], ...], b: tuple[tuple[str, float], ...]
     """Two key lists without their places, with their norms, for `_cosine`."""
     a2 = tuple(k for k in a if not k[0].startswith("@"))
     b2 = tuple(k for k in b if not k[0].startswith("@"))
-    return a2, b2, _norm(a2), _norm(b2)
+    return a2, dict(b2), _norm(a2), _norm(b2)
 
 
 def word_similarity(a: Signature, b: Signature) -> float:
     """Weighted cosine of the two reports' stems (same-language wording)."""
-    return _cosine(a.stems, b.stems, a.norm, b.norm)
+    return _cosine(a.stems, b.stem_map, a.norm, b.norm)
 
 
 def key_similarity(a: Signature, b: Signature) -> float:
     """Weighted cosine of the two reports' keys: places, names and numbers, alike in any language."""
-    return _cosine(a.keys, b.keys, a.key_norm, b.key_norm)
+    return _cosine(a.keys, b.key_map, a.key_norm, b.key_norm)
 
 
 def in_time(report: Signature, first: float, last: float) -> bool:
@@ -375,10 +383,9 @@ def anchors(sig: Signature) -> frozenset[str]:
     round or a day of the month (476 drones, 48 missiles; not 10, 17, 500 or a year), and its
     cities. Two reports with no
     shared place are one event only if they share one of these."""
-    return _anchors(sig.stems, sig.keys)
+    return sig.anchors
 
 
-@lru_cache(maxsize=65536)
 def _anchors(stems: tuple[tuple[str, float], ...], keys: tuple[tuple[str, float], ...]) -> frozenset[str]:
     out = {t for t, _ in stems if t.isascii() and not t.startswith("#") and order_weight(t) >= RARE_STEM}
     out.update(t for t, _ in keys if not t.startswith(("@n", "@r", "#")))

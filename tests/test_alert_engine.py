@@ -134,6 +134,7 @@ def test_state_rebuilt_from_the_records_decides_as_the_live_state(ruleset, seed)
         if value is not None:
             rebuilt.load(key, value)
     assert sorted(e["id"] for e in rebuilt.events) == sorted(e["id"] for e in live.events)
+    assert all(json.loads(log[event_key(e["id"])]) == e for e in live.events)  # the record is the event
     assert rebuilt.throttles == live.throttles
     for h in history[160:]:
         a, b = step(engine, live, h), step(engine, rebuilt, h)
