@@ -15,6 +15,8 @@ joins an open event when
   their words are `SAME_WORDS` alike (IDF weights of alerting/word_weights.py) or their keys
   (places, names, numbers: alike in any language) `SAME_KEYS` alike, against any of the
   event's first reports.
+- or, sharing no place and no anchor, they are one wording retold: `NEAR_WORDS` alike and
+  sharing one of their `HEAVY` heaviest words (wire copy that names a country and no city).
 - A report counting 20 or more weapons launched (the night's tally) and a one-city report are
   compared on their words alone; a report naming several cities is about the first
   (alerting/event_book.py keeps a report of one city out of another city's event).
@@ -49,6 +51,8 @@ SAME_PLACE = 0.12
 SAME_WORDS = 0.35
 TALLY_WORDS = 0.4  # the night's tally and one city's strike: only their words can join them
 SAME_KEYS = 0.4
+NEAR_WORDS = 0.5  # two reports this alike in words, sharing one of their HEAVY heaviest, need no place or anchor
+HEAVY = 2
 RARE_STEM = 8.5  # an English stem this heavy (in at most ~1 in 1,500 headlines) is an anchor
 _YEAR = re.compile(r"^#(19|20)\d\d$")
 NAME_IDF = 8.0  # an English word this rare (at most ~1 in 1,000 headlines) is a name: a key
@@ -220,6 +224,7 @@ class Signature:
     stem_map: dict[str, float] = field(init=False, compare=False, repr=False)  # stems as a dict, for cosines
     key_map: dict[str, float] = field(init=False, compare=False, repr=False)
     anchors: frozenset[str] = field(init=False, compare=False, repr=False)  # see `anchors`
+    heavy: frozenset[str] = field(init=False, compare=False, repr=False)  # its HEAVY heaviest word stems
 
     def __post_init__(self) -> None:
         # a report is compared with many members, each member with many reports: what a
@@ -229,6 +234,8 @@ class Signature:
         object.__setattr__(self, "stem_map", dict(self.stems))
         object.__setattr__(self, "key_map", dict(self.keys))
         object.__setattr__(self, "anchors", _anchors(self.stems, self.keys))
+        words = sorted((t for t in self.stems if not t[0].startswith("#")), key=lambda t: (-t[1], t[0]))
+        object.__setattr__(self, "heavy", frozenset(t for t, _ in words[:HEAVY]))
 
     @property
     def own_cities(self) -> frozenset[int]:
@@ -369,13 +376,22 @@ def same_event(report: Signature, member: Signature) -> tuple[bool, float]:
         keys = _cosine(*_unplaced(report.keys, member.keys))
         sim = max(word_similarity(report, member), keys * SAME_WORDS / SAME_KEYS)
         named = {a for a in anchors(report) & anchors(member) if not a.startswith("@")}
-        return bool(named) and sim >= SAME_WORDS, sim
+        return (bool(named) and sim >= SAME_WORDS) or _one_wording(report, member, sim), sim
     sim = max(word_similarity(report, member), key_similarity(report, member) * SAME_WORDS / SAME_KEYS)
     if shared_place(report, member):
         return sim >= SAME_PLACE, 1.0 + sim
     if anchors(report).isdisjoint(anchors(member)):
-        return False, sim  # only common words in common: "Trump says", "missile strike"
+        # only common words in common ("Trump says", "missile strike"), unless one wording
+        return _one_wording(report, member, sim), sim
     return sim >= SAME_WORDS, sim
+
+
+def _one_wording(report: Signature, member: Signature, sim: float) -> bool:
+    """Two reports worded alike (NEAR_WORDS), sharing one of their HEAVY heaviest words: one
+    story retold, whatever places or names they lack ("13 killed in Israeli strike on
+    Palestinian refugee camp in Lebanon" and "Israeli airstrike on a Palestinian refugee camp
+    in Lebanon kills 13 people")."""
+    return sim >= NEAR_WORDS and not report.heavy.isdisjoint(member.heavy)
 
 
 def anchors(sig: Signature) -> frozenset[str]:
@@ -426,6 +442,7 @@ def index_keys(sig: Signature) -> set[str]:
     anchors are rare by design, so each key holds few events."""
     keys = {f"c:{c}" for c in sig.cities} | {f"r:{r}" for r in sig.named_regions}
     keys.update(f"a:{t}" for t in anchors(sig))
+    keys.update(f"w:{t}" for t in sig.heavy)
     return keys
 
 

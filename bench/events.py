@@ -19,9 +19,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from rules.loader import load_rules  # noqa: E402
-from watchfloor.event_eval import evaluate, load_reports  # noqa: E402
+from watchfloor.event_eval import evaluate, load_real_reports, load_reports  # noqa: E402
 
 SET = ROOT / "tests" / "data" / "events.jsonl"
+REAL = ROOT.parent / "shared" / "data" / "news-headlines-2025H2.txt"  # real English headlines
 SEEDS = 10
 
 
@@ -48,6 +49,14 @@ def main() -> None:
         figures[f"{split}.grouping_shuffled"] = {**mean, "f1_min": round(min(f1s), 3), "seeds": SEEDS}
         print(f"{split:4} shuffled  P {mean['precision']:.3f}  R {mean['recall']:.3f}  F1 {mean['f1']:.3f}   "
               f"mean of {SEEDS} arrival orders, all polled at once; worst F1 {min(f1s):.3f}")
+    if REAL.exists():  # real English headlines labelled with events (tests/data/real_events.jsonl)
+        for split in ("tune", "test"):
+            s = evaluate(load_real_reports(REAL, split=split), ruleset)
+            figures[f"real.{split}.grouping"] = {"precision": round(s.precision, 3), "recall": round(s.recall, 3),
+                                                 "f1": round(s.f1, 3), "reports": s.reports, "events": s.gold_events,
+                                                 "predicted": s.predicted_events}
+            print(f"real {split:4} grouping  P {s.precision:.3f}  R {s.recall:.3f}  F1 {s.f1:.3f}   "
+                  f"{s.reports} real English headlines of {s.gold_events} events -> {s.predicted_events} predicted")
     print(f"({time.perf_counter() - started:.1f} s, gazetteer load included)")
     print(json.dumps(figures))
 

@@ -64,6 +64,35 @@ def load_reports(path: Path, split: str | None = None) -> list[dict]:
     return [r for r in rows if split in (None, "all", r.get("split"))]
 
 
+REAL_EVENTS = Path(__file__).resolve().parent.parent / "tests" / "data" / "real_events.jsonl"
+REAL_FIRST = datetime(2025, 7, 24, tzinfo=timezone.utc)  # the shared headlines' first and last day
+REAL_DAYS = 160
+REAL_TUNE_BEFORE = 20500  # an event whose first headline comes before this line is in `tune`
+
+
+def load_real_reports(headlines: Path, labels: Path = REAL_EVENTS, split: str | None = None) -> list[dict]:
+    """The real English headlines labelled with events (tests/data/real_events.jsonl holds line
+    numbers and event ids only; the text is read from `headlines`, ../shared/data's file), as
+    rows of `load_reports`' shape. The file has no times: a line's time is its place in the file
+    spread evenly over the half-year it covers (about 167 lines a day), so times are right to
+    within hours. Split by event: `tune` for events that begin before line REAL_TUNE_BEFORE."""
+    lines = headlines.read_text(encoding="utf-8").splitlines()
+    per_line = (REAL_DAYS * 86400.0) / len(lines)
+    rows, first = [], {}
+    for text in labels.read_text(encoding="utf-8").splitlines():
+        if not text.strip():
+            continue
+        label = json.loads(text)
+        n, event = int(label["line"]), str(label["event"])
+        first.setdefault(event, n)
+        title, _, source = lines[n - 1].rpartition(" - ")
+        published = datetime.fromtimestamp(REAL_FIRST.timestamp() + per_line * n, timezone.utc)
+        rows.append({"id": f"L{n}", "event": event, "language": "en", "source": source or "unknown",
+                     "title": title or lines[n - 1], "published": published.isoformat(),
+                     "split": "tune" if first[event] < REAL_TUNE_BEFORE else "test"})
+    return [r for r in rows if split in (None, "all", r["split"])]
+
+
 def classified(rows: list[dict], ruleset: RuleSet) -> list[ClassifiedHeadline]:
     """The reports as the classify stage emits them, in publication order."""
     out = []
