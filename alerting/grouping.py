@@ -387,10 +387,13 @@ def same_event(report: Signature, member: Signature) -> tuple[bool, float]:
 
 
 def _one_wording(report: Signature, member: Signature, sim: float) -> bool:
-    """Two reports worded alike (NEAR_WORDS), sharing one of their HEAVY heaviest words: one
-    story retold, whatever places or names they lack ("13 killed in Israeli strike on
+    """Two reports worded alike (NEAR_WORDS), sharing one of their HEAVY heaviest words, and
+    not each with a name, rare word or number of its own: one story retold, whatever places or
+    names they lack ("13 killed in Israeli strike on
     Palestinian refugee camp in Lebanon" and "Israeli airstrike on a Palestinian refugee camp
     in Lebanon kills 13 people")."""
+    if report.anchors and member.anchors:
+        return False  # each names something the other does not: "strike hits Zuabfo" and "… Zuabgo"
     return sim >= NEAR_WORDS and not report.heavy.isdisjoint(member.heavy)
 
 

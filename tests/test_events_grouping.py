@@ -94,6 +94,8 @@ def test_a_citys_district_named_first_is_that_city(packs):
                   ("Drone debris damages apartment roof in Kyiv's Obolon district, no injuries", "en", 300),
                   ("Drone strike on Kharkiv damages homes; debris also fell in Kyiv", "en", 40))
     assert ids[0] == ids[1] == ids[2] and ids[3] != ids[0]
+    names = grouped(packs, ("Missile strike hits Vorlenko", "en", 0), ("Missile strike hits Dastrovo", "en", 5))
+    assert names[0] != names[1]  # alike but for the name each gives: two places the gazetteer does not know
 
 
 def test_a_name_spelt_in_each_alphabet_joins_reports_that_share_no_place(packs):
@@ -188,6 +190,8 @@ def test_one_story_retold_in_like_words_is_one_event_without_a_city_or_name(pack
                   ("Israeli airstrike on a refugee camp in Lebanon kills 13 people", "en", 95),
                   ("Israeli drone hits car on coastal road in Lebanon, two dead", "en", 60))
     assert ids[0] == ids[1] == ids[2] and ids[3] != ids[0]
+    names = grouped(packs, ("Missile strike hits Vorlenko", "en", 0), ("Missile strike hits Dastrovo", "en", 5))
+    assert names[0] != names[1]  # alike but for the name each gives: two places the gazetteer does not know
 
 
 REAL_HEADLINES = ROOT.parent / "shared" / "data" / "news-headlines-2025H2.txt"
@@ -198,4 +202,4 @@ def test_real_english_headlines_held_out_do_not_fall_below_what_was_measured(pac
     """A guard on real headlines (tests/data/real_events.jsonl, the half not tuned on): the
     figures of docs/performance.md less a margin."""
     s = evaluate(load_real_reports(REAL_HEADLINES, split="test"), packs)
-    assert s.reports == 143 and s.precision >= 0.88 and s.f1 >= 0.66, s  # measured 0.917 and 0.691 (session 18)
+    assert s.reports == 143 and s.precision >= 0.88 and s.f1 >= 0.66, s  # measured 0.930 and 0.690 (session 18)
