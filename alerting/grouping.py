@@ -16,7 +16,9 @@ joins an open event when
   (places, names, numbers: alike in any language) `SAME_KEYS` alike, against any of the
   event's first reports.
 - or, sharing no place and no anchor, they are one wording retold: `NEAR_WORDS` alike and
-  sharing one of their `HEAVY` heaviest words (wire copy that names a country and no city).
+  sharing one of their `HEAVY` heaviest words (wire copy that names a country and no city);
+  or both name one country and no city or region, and their words (not their keys, which
+  would be the country alone) are `SAME_WORDS` alike.
 - A report counting 20 or more weapons launched (the night's tally) and a one-city report are
   compared on their words alone; a report naming several cities is about the first
   (alerting/event_book.py keeps a report of one city out of another city's event).
@@ -380,10 +382,21 @@ def same_event(report: Signature, member: Signature) -> tuple[bool, float]:
     sim = max(word_similarity(report, member), key_similarity(report, member) * SAME_WORDS / SAME_KEYS)
     if shared_place(report, member):
         return sim >= SAME_PLACE, 1.0 + sim
+    if _one_country(report, member) and anchors(report).isdisjoint(anchors(member)):
+        # a country and nothing more specific ("Russia strikes Ukraine energy facilities, four
+        # killed"): only the words can say it is one happening (their keys are the country alone)
+        words = word_similarity(report, member)
+        return words >= SAME_WORDS or _one_wording(report, member, words), sim
     if anchors(report).isdisjoint(anchors(member)):
         # only common words in common ("Trump says", "missile strike"), unless one wording
         return _one_wording(report, member, sim), sim
     return sim >= SAME_WORDS, sim
+
+
+def _one_country(a: Signature, b: Signature) -> bool:
+    """Both name a country they share, and no city and no region."""
+    return (not a.cities and not b.cities and not a.named_regions and not b.named_regions
+            and bool(a.countries & b.countries))
 
 
 def _one_wording(report: Signature, member: Signature, sim: float) -> bool:
@@ -440,12 +453,14 @@ def order_weight(token: str) -> float:
 
 
 def index_keys(sig: Signature) -> set[str]:
-    """Where an event holding this report is filed: its cities and named regions, and its
-    anchors. Every event a report can join shares one of these with it (see `lookup_keys`), and
+    """Where an event holding this report is filed: its cities and named regions, its
+    anchors, its heaviest words, and its countries when it names no city or region. Every event a report can join shares one of these with it (see `lookup_keys`), and
     anchors are rare by design, so each key holds few events."""
     keys = {f"c:{c}" for c in sig.cities} | {f"r:{r}" for r in sig.named_regions}
     keys.update(f"a:{t}" for t in anchors(sig))
     keys.update(f"w:{t}" for t in sig.heavy)
+    if not sig.cities and not sig.named_regions:
+        keys.update(f"n:{c}" for c in sig.countries)
     return keys
 
 

@@ -202,4 +202,14 @@ def test_real_english_headlines_held_out_do_not_fall_below_what_was_measured(pac
     """A guard on real headlines (tests/data/real_events.jsonl, the half not tuned on): the
     figures of docs/performance.md less a margin."""
     s = evaluate(load_real_reports(REAL_HEADLINES, split="test"), packs)
-    assert s.reports == 421 and s.precision >= 0.92 and s.f1 >= 0.63, s  # measured 0.954 and 0.654 (session 18)
+    assert s.reports == 421 and s.precision >= 0.92 and s.f1 >= 0.64, s  # measured 0.951 and 0.667 (session 18)
+
+
+def test_reports_of_one_country_and_no_city_join_on_their_words_alone(packs):
+    """"Russia strikes Ukraine energy facilities, four killed" in two wordings is one event; a
+    drone hitting a bus there the same night is another, though both name only Ukraine (their
+    keys, the country alone, would call any two alike)."""
+    ids = grouped(packs, ("Russian missiles hit energy facilities across Ukraine, killing four", "en", 0),
+                  ("Russia strikes Ukraine energy facilities overnight, four killed", "en", 50),
+                  ("Russian drone hits a bus in Ukraine, killing two passengers", "en", 70))
+    assert ids[0] == ids[1] and ids[2] != ids[0]
