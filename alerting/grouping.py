@@ -55,6 +55,7 @@ TALLY_WORDS = 0.4  # the night's tally and one city's strike: only their words c
 SAME_KEYS = 0.4
 NEAR_WORDS = 0.5  # two reports this alike in words, sharing one of their HEAVY heaviest, need no place or anchor
 HEAVY = 2
+TOP = 4
 RARE_STEM = 8.5  # an English stem this heavy (in at most ~1 in 1,500 headlines) is an anchor
 _YEAR = re.compile(r"^#(19|20)\d\d$")
 NAME_IDF = 8.0  # an English word this rare (at most ~1 in 1,000 headlines) is a name: a key
@@ -227,6 +228,7 @@ class Signature:
     key_map: dict[str, float] = field(init=False, compare=False, repr=False)
     anchors: frozenset[str] = field(init=False, compare=False, repr=False)  # see `anchors`
     heavy: frozenset[str] = field(init=False, compare=False, repr=False)  # its HEAVY heaviest word stems
+    top: frozenset[str] = field(init=False, compare=False, repr=False)  # its TOP heaviest (see `_one_country`)
 
     def __post_init__(self) -> None:
         # a report is compared with many members, each member with many reports: what a
@@ -238,6 +240,7 @@ class Signature:
         object.__setattr__(self, "anchors", _anchors(self.stems, self.keys))
         words = sorted((t for t in self.stems if not t[0].startswith("#")), key=lambda t: (-t[1], t[0]))
         object.__setattr__(self, "heavy", frozenset(t for t, _ in words[:HEAVY]))
+        object.__setattr__(self, "top", frozenset(t for t, _ in words[:TOP]))
 
     @property
     def own_cities(self) -> frozenset[int]:
@@ -394,9 +397,11 @@ def same_event(report: Signature, member: Signature) -> tuple[bool, float]:
 
 
 def _one_country(a: Signature, b: Signature) -> bool:
-    """Both name a country they share, and no city and no region."""
+    """Both name a country they share, no city and no region, and share one of their TOP
+    heaviest words (so that an index of country and word finds them: a country's own list
+    would hold most of its news)."""
     return (not a.cities and not b.cities and not a.named_regions and not b.named_regions
-            and bool(a.countries & b.countries))
+            and bool(a.countries & b.countries) and not a.top.isdisjoint(b.top))
 
 
 def _one_wording(report: Signature, member: Signature, sim: float) -> bool:
@@ -459,8 +464,8 @@ def index_keys(sig: Signature) -> set[str]:
     keys = {f"c:{c}" for c in sig.cities} | {f"r:{r}" for r in sig.named_regions}
     keys.update(f"a:{t}" for t in anchors(sig))
     keys.update(f"w:{t}" for t in sig.heavy)
-    if not sig.cities and not sig.named_regions:
-        keys.update(f"n:{c}" for c in sig.countries)
+    if not sig.cities and not sig.named_regions:  # a country's list is long: filed with a word of its own
+        keys.update(f"n:{c}:{t}" for c in sig.countries for t in sig.top)
     return keys
 
 
