@@ -17,8 +17,8 @@ joins an open event when
   event's first reports.
 - or, sharing no place and no anchor, they are one wording retold: `NEAR_WORDS` alike and
   sharing one of their `HEAVY` heaviest words (wire copy that names a country and no city);
-  or both name one country and no city or region, and their words (not their keys, which
-  would be the country alone) are `SAME_WORDS` alike.
+  or both name one country and no city or region, share one of their `TOP` heaviest words,
+  and their words (not their keys, which would be the country alone) are `SAME_WORDS` alike.
 - A report counting 20 or more weapons launched (the night's tally) and a one-city report are
   compared on their words alone; a report naming several cities is about the first
   (alerting/event_book.py keeps a report of one city out of another city's event).
