@@ -202,7 +202,7 @@ def test_real_english_headlines_held_out_do_not_fall_below_what_was_measured(pac
     """A guard on real headlines (tests/data/real_events.jsonl, the half not tuned on): the
     figures of docs/performance.md less a margin."""
     s = evaluate(load_real_reports(REAL_HEADLINES, split="test"), packs)
-    assert s.reports == 421 and s.precision >= 0.92 and s.f1 >= 0.64, s  # measured 0.954 and 0.664 (session 18)
+    assert s.reports == 421 and s.precision >= 0.92 and s.f1 >= 0.64, s  # measured 0.950 and 0.665 (session 18)
 
 
 def test_reports_of_one_country_and_no_city_join_on_their_words_alone(packs):
