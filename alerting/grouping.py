@@ -54,8 +54,8 @@ SAME_WORDS = 0.35
 TALLY_WORDS = 0.4  # the night's tally and one city's strike: only their words can join them
 SAME_KEYS = 0.4
 NEAR_WORDS = 0.5  # two reports this alike in words, sharing one of their HEAVY heaviest, need no place or anchor
-HEAVY = 2
-TOP = 4
+HEAVY = 2  # heaviest words indexed for `_one_wording`
+TOP = 4  # heaviest words indexed with a country for `_one_country`
 RARE_STEM = 8.5  # an English stem this heavy (in at most ~1 in 1,500 headlines) is an anchor
 _YEAR = re.compile(r"^#(19|20)\d\d$")
 NAME_IDF = 8.0  # an English word this rare (at most ~1 in 1,000 headlines) is a name: a key
@@ -407,9 +407,8 @@ def _one_country(a: Signature, b: Signature) -> bool:
 def _one_wording(report: Signature, member: Signature, sim: float) -> bool:
     """Two reports worded alike (NEAR_WORDS), sharing one of their HEAVY heaviest words, and
     not each with a name, rare word or number of its own: one story retold, whatever places or
-    names they lack ("13 killed in Israeli strike on
-    Palestinian refugee camp in Lebanon" and "Israeli airstrike on a Palestinian refugee camp
-    in Lebanon kills 13 people")."""
+    names they lack ("13 killed in Israeli strike on Palestinian refugee camp in Lebanon" and
+    "Israeli airstrike on a Palestinian refugee camp in Lebanon kills 13 people")."""
     if report.anchors and member.anchors:
         return False  # each names something the other does not: "strike hits Zuabfo" and "… Zuabgo"
     return sim >= NEAR_WORDS and not report.heavy.isdisjoint(member.heavy)
@@ -458,9 +457,10 @@ def order_weight(token: str) -> float:
 
 
 def index_keys(sig: Signature) -> set[str]:
-    """Where an event holding this report is filed: its cities and named regions, its
-    anchors, its heaviest words, and its countries when it names no city or region. Every event a report can join shares one of these with it (see `lookup_keys`), and
-    anchors are rare by design, so each key holds few events."""
+    """Where an event holding this report is filed: its cities and named regions, its anchors,
+    its HEAVY heaviest words, and, when it names no city or region, its countries each with one
+    of its TOP heaviest words. Every event a report can join shares one of these with it (see
+    `lookup_keys`), and each is rare by design, so each key holds few events."""
     keys = {f"c:{c}" for c in sig.cities} | {f"r:{r}" for r in sig.named_regions}
     keys.update(f"a:{t}" for t in anchors(sig))
     keys.update(f"w:{t}" for t in sig.heavy)

@@ -65,8 +65,8 @@ def load_reports(path: Path, split: str | None = None) -> list[dict]:
 
 
 REAL_EVENTS = Path(__file__).resolve().parent.parent / "tests" / "data" / "real_events.jsonl"
-REAL_FIRST = datetime(2025, 7, 24, tzinfo=timezone.utc)  # the shared headlines' first and last day
-REAL_DAYS = 160
+REAL_FIRST = datetime(2025, 7, 24, tzinfo=timezone.utc)  # the shared headlines' first day
+REAL_DAYS = 160  # and the days they span (to 2025-12-31)
 REAL_TUNE_BEFORE = 20500  # an event whose first headline comes before this line is in `tune`
 
 
