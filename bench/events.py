@@ -18,11 +18,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.classify import HEADLINES as REAL  # noqa: E402  (real English headlines, ../shared/data)
 from rules.loader import load_rules  # noqa: E402
 from watchfloor.event_eval import evaluate, load_real_reports, load_reports  # noqa: E402
 
 SET = ROOT / "tests" / "data" / "events.jsonl"
-REAL = ROOT.parent / "shared" / "data" / "news-headlines-2025H2.txt"  # real English headlines
 SEEDS = 10
 
 

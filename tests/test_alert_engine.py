@@ -50,6 +50,7 @@ T0 = datetime(2025, 11, 19, 6, 0, tzinfo=timezone.utc)
 LABELLED = Path(__file__).parent / "data" / "labelled.jsonl"
 KYIV = Place(id=703448, name="Kyiv", kind="city", country="UA", admin1="12", lat=50.45, lon=30.52)
 LVIV = Place(id=702550, name="Lviv", kind="city", country="UA", admin1="15", lat=49.84, lon=24.02)
+UKRAINE = Place(id=690791, name="Ukraine", kind="country", country="UA", lat=49.0, lon=32.0)
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +109,7 @@ def _history(n: int, seed: int) -> list[ClassifiedHeadline]:
     lines = [json.loads(line) for line in LABELLED.read_text(encoding="utf-8").splitlines()]
     titles = [d["title"] for d in lines if "airstrike" in d["labels"] or "sabotage" in d["labels"]]
     rng = random.Random(seed)
-    places = [KYIV, LVIV, None]
+    places = [KYIV, LVIV, UKRAINE, None]  # a country alone is filed by country and word
     out = []
     minutes = 0.0
     for i in range(n):

@@ -11,6 +11,7 @@ import pytest
 from core.contracts import RawHeadline
 from processors.classify import classify_headline
 from rules.loader import load_rules
+from tests.conftest import SHARED_HEADLINES
 from watchfloor.event_eval import bcubed, evaluate, group, load_real_reports, load_reports
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -192,14 +193,11 @@ def test_one_story_retold_in_like_words_is_one_event_without_a_city_or_name(pack
     assert names[0] != names[1]  # alike but for the name each gives: two places the gazetteer does not know
 
 
-REAL_HEADLINES = ROOT.parent / "shared" / "data" / "news-headlines-2025H2.txt"
-
-
-@pytest.mark.skipif(not REAL_HEADLINES.exists(), reason="needs ../shared/data (the real headlines' text)")
+@pytest.mark.skipif(not SHARED_HEADLINES.exists(), reason="needs ../shared/data (the real headlines' text)")
 def test_real_english_headlines_held_out_do_not_fall_below_what_was_measured(packs):
     """A guard on real headlines (tests/data/real_events.jsonl, the half not tuned on): the
     figures of docs/performance.md less a margin."""
-    s = evaluate(load_real_reports(REAL_HEADLINES, split="test"), packs)
+    s = evaluate(load_real_reports(SHARED_HEADLINES, split="test"), packs)
     assert s.reports == 421 and s.precision >= 0.92 and s.f1 >= 0.64, s  # measured 0.950 and 0.665 (session 18)
 
 
