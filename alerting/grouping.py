@@ -201,6 +201,19 @@ def concept(word: str) -> str | None:
     return None
 
 
+# English function words, as stems: headlines drop most of them, so the few that remain weigh
+# like rare words ("so far", "yet"), yet they say nothing about which event a report is about
+_FUNCTION = frozenset(stem(w) for w in (
+    "a an the and or but nor so yet if than then as at by for from in into of off on onto out over "
+    "to up upon with within without about above after against along amid among around before behind "
+    "below beneath beside between beyond despite down during except inside near past since through "
+    "toward towards under until via is are was were be been being am has have had do does did not no "
+    "far still just also even ever never now soon only again already once here there this that these "
+    "those it its he she they them their his her him we us our you your i me my who whom whose which "
+    "what when where why how while whether all any both each every few many more most much some such "
+    "other another own same very too can could may might must shall should will would").split())
+
+
 def _norm(items: tuple[tuple[str, float], ...]) -> float:
     return math.fsum(w * w for _, w in items)
 
@@ -238,7 +251,8 @@ class Signature:
         object.__setattr__(self, "stem_map", dict(self.stems))
         object.__setattr__(self, "key_map", dict(self.keys))
         object.__setattr__(self, "anchors", _anchors(self.stems, self.keys))
-        words = sorted((t for t in self.stems if not t[0].startswith("#")), key=lambda t: (-t[1], t[0]))
+        words = sorted((t for t in self.stems if not t[0].startswith("#") and t[0] not in _FUNCTION),
+                       key=lambda t: (-t[1], t[0]))
         object.__setattr__(self, "heavy", frozenset(t for t, _ in words[:HEAVY]))
         object.__setattr__(self, "top", frozenset(t for t, _ in words[:TOP]))
 
