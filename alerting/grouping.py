@@ -14,7 +14,8 @@ joins an open event when
   either names), or they share an anchor (a rare word, a name, a number that is not round) and
   their words are `SAME_WORDS` alike (IDF weights of alerting/word_weights.py) or their keys
   (places, names, numbers: alike in any language) `SAME_KEYS` alike, against any of the
-  event's first reports.
+  event's first reports. A name's five-sound key carries it across alphabets; two reports in
+  Latin letters share a name only by the word itself (`shared_anchors`).
 - or, sharing no place and no anchor, they are one wording retold: `NEAR_WORDS` alike and
   sharing one of their `HEAVY` heaviest words (wire copy that names a country and no city);
   or both name one country and no city or region, share one of their `TOP` heaviest words,
@@ -132,8 +133,25 @@ def word_stems(title: str, language: str) -> tuple[tuple[tuple[str, float], ...]
     Stems are every word; keys are what reads alike in any language: numbers, names
     (capitalised Cyrillic words not at the start, Latin words in Cyrillic text, rare English
     words) in one alphabet."""
+    stems, keys, _, _ = _words(title, language)
+    return stems, keys
+
+
+@lru_cache(maxsize=8192)
+def latin_names(title: str, language: str) -> tuple[frozenset[str], frozenset[str]]:
+    """(the sound keys of a title that come from words in Latin letters only, and those words
+    whole, "!intermediary"): see `shared_anchors`."""
+    return _words(title, language)[2:]
+
+
+@lru_cache(maxsize=8192)
+def _words(title: str, language: str) -> tuple[tuple[tuple[str, float], ...], tuple[tuple[str, float], ...], frozenset[str],
+                                              frozenset[str]]:
     stems: dict[str, float] = {}
     keys: dict[str, float] = {}
+    latin: set[str] = set()
+    cyrillic: set[str] = set()
+    words_: set[str] = set()
     cyrillic_text = language in ("uk", "ru", "be", "bg") or any("\u0400" <= c <= "\u04ff" for c in title)
     if _THOUSANDS.search(title):  # "1,000 bodies" and "1000 тел" are one number
         title = _THOUSANDS.sub(lambda m: "".join(c for c in m.group(0) if c.isdigit()), title)
@@ -162,8 +180,21 @@ def word_stems(title: str, language: str) -> tuple[tuple[tuple[str, float], ...]
         if name:
             if not token.startswith("#"):
                 token = sound_key(folded if folded.isascii() else transliterate(folded, language))
+                if folded.isascii():
+                    latin.add(token)
+                    words_.add("!" + _unsuffixed(folded))
+                else:
+                    cyrillic.add(token)
             keys[token] = max(keys.get(token, 0.0), NAME_WEIGHT if not token.startswith("#") else NUMBER_WEIGHT)
-    return tuple(sorted(stems.items())), tuple(sorted(keys.items()))
+    return tuple(sorted(stems.items())), tuple(sorted(keys.items())), frozenset(latin - cyrillic), frozenset(words_)
+
+
+def _unsuffixed(word: str) -> str:
+    """A Latin word without its English inflection, whole (`stem` keeps five letters)."""
+    for suffix in _LATIN_SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
 
 
 LEXICON_FILE = Path(__file__).with_name("lexicon.yaml")
@@ -235,6 +266,8 @@ class Signature:
     near_first: frozenset[int] = frozenset()  # other cities it names within NEAR_KM of the first: one place
     follow_up: bool = False  # only follow-up categories ("death toll rises"): joins an event at its place, opens none
     venue: bool = False  # only venue categories (talks, deals): its city is where, not what; sharing it is not enough
+    latin: frozenset[str] = frozenset()  # its sound keys spelt only in Latin letters (see `shared_anchors`)
+    names: frozenset[str] = frozenset()  # its names in Latin letters, whole ("!intermediary"): anchors
     norm: float = field(init=False, compare=False)  # squared masses, computed once
     key_norm: float = field(init=False, compare=False)
     stem_map: dict[str, float] = field(init=False, compare=False, repr=False)  # stems as a dict, for cosines
@@ -250,7 +283,7 @@ class Signature:
         object.__setattr__(self, "key_norm", _norm(self.keys))
         object.__setattr__(self, "stem_map", dict(self.stems))
         object.__setattr__(self, "key_map", dict(self.keys))
-        object.__setattr__(self, "anchors", _anchors(self.stems, self.keys))
+        object.__setattr__(self, "anchors", _anchors(self.stems, self.keys) | self.names)
         words = sorted((t for t in self.stems if not t[0].startswith("#") and t[0] not in _FUNCTION),
                        key=lambda t: (-t[1], t[0]))
         object.__setattr__(self, "heavy", frozenset(t for t, _ in words[:HEAVY]))
@@ -269,14 +302,15 @@ class Signature:
         return {"at": self.at, "c": sorted(self.categories), "ci": sorted(self.cities), "r": sorted(self.regions),
                 "nr": sorted(self.named_regions), "co": sorted(self.countries), "s": [list(x) for x in self.stems],
                 "k": [list(x) for x in self.keys], "t": self.tally, "fc": self.first_city, "nf": sorted(self.near_first),
-                "fu": self.follow_up, "v": self.venue}
+                "fu": self.follow_up, "v": self.venue, "l": sorted(self.latin), "nm": sorted(self.names)}
 
     @classmethod
     def from_json(cls, d: dict) -> "Signature":
         return cls(float(d["at"]), frozenset(d["c"]), frozenset(d["ci"]), frozenset(d["r"]), frozenset(d["nr"]),
                    frozenset(d["co"]), tuple((str(t), float(w)) for t, w in d["s"]),
                    tuple((str(t), float(w)) for t, w in d.get("k", ())), bool(d.get("t", False)), int(d.get("fc", 0)),
-                   frozenset(int(c) for c in d.get("nf", ())), bool(d.get("fu", False)), bool(d.get("v", False)))
+                   frozenset(int(c) for c in d.get("nf", ())), bool(d.get("fu", False)), bool(d.get("v", False)),
+                   frozenset(d.get("l", ())), frozenset(d.get("nm", ())))
 
 
 def signature(at: float, categories: list[str], places: list[dict], title: str, language: str,
@@ -296,7 +330,7 @@ def signature(at: float, categories: list[str], places: list[dict], title: str, 
                      and distance_km(p["lat"], p["lon"], first["lat"], first["lon"]) <= NEAR_KM)
     return Signature(at, frozenset(categories), cities, frozenset(regions), named_regions, countries, stems,
                      tuple(sorted({**dict(keys), **dict(place_keys)}.items())), is_tally(title), first["id"], near,
-                     follow_up, venue)
+                     follow_up, venue, *latin_names(title, language))
 
 
 _WEAPONS = ("drone", "missile", "rocket", "shahed", "uav", "дрон", "ракет", "безпілот", "беспилот", "бпла", "шахед")
@@ -389,22 +423,23 @@ def same_event(report: Signature, member: Signature) -> tuple[bool, float]:
         return False, 0.0
     if report.tally != member.tally:  # the night's tally and one city's strike: only their words can say
         words = word_similarity(report, member)
-        shared = {a for a in anchors(report) & anchors(member) if not a.startswith("@")}
+        shared = {a for a in shared_anchors(report, member) if not a.startswith("@")}
         return bool(shared) and words >= TALLY_WORDS, words
     if report.venue and member.venue:  # two talks in Kyiv need more than Kyiv: a name or number, and words
         keys = _cosine(*_unplaced(report.keys, member.keys))
         sim = max(word_similarity(report, member), keys * SAME_WORDS / SAME_KEYS)
-        named = {a for a in anchors(report) & anchors(member) if not a.startswith("@")}
+        named = {a for a in shared_anchors(report, member) if not a.startswith("@")}
         return (bool(named) and sim >= SAME_WORDS) or _one_wording(report, member, sim), sim
     sim = max(word_similarity(report, member), key_similarity(report, member) * SAME_WORDS / SAME_KEYS)
     if shared_place(report, member):
         return sim >= SAME_PLACE, 1.0 + sim
-    if _one_country(report, member) and anchors(report).isdisjoint(anchors(member)):
+    shared = shared_anchors(report, member)
+    if _one_country(report, member) and not shared:
         # a country and nothing more specific ("Russia strikes Ukraine energy facilities, four
         # killed"): only the words can say it is one happening (their keys are the country alone)
         words = word_similarity(report, member)
         return words >= SAME_WORDS or _one_wording(report, member, words), sim
-    if anchors(report).isdisjoint(anchors(member)):
+    if not shared:
         # only common words in common ("Trump says", "missile strike"), unless one wording
         return _one_wording(report, member, sim), sim
     return sim >= SAME_WORDS, sim
@@ -429,7 +464,8 @@ def _one_wording(report: Signature, member: Signature, sim: float) -> bool:
 
 
 def anchors(sig: Signature) -> frozenset[str]:
-    """What makes a report specific: its rare words, names in any alphabet, numbers that are not
+    """What makes a report specific: its rare words, names in any alphabet (by sound, and Latin
+    ones also whole: "!driscoll"), numbers that are not
     round or a day of the month (476 drones, 48 missiles; not 10, 17, 500 or a year), and its
     cities. Two reports with no
     shared place are one event only if they share one of these."""
@@ -441,6 +477,17 @@ def _anchors(stems: tuple[tuple[str, float], ...], keys: tuple[tuple[str, float]
     out.update(t for t, _ in keys if not t.startswith(("@n", "@r", "#")))
     out.update(t for t, _ in keys if t.startswith("#") and int(t[1:]) > 31 and not _YEAR.match(t) and not t.endswith("0"))
     return frozenset(out)
+
+
+def shared_anchors(a: Signature, b: Signature) -> frozenset[str]:
+    """The anchors two reports share. A name's sound key is what carries it from one alphabet to
+    the other (Driscoll, Дрісколл); between two reports in Latin letters the word's own stem does
+    that, and the sound keys alone, five sounds long, would take "interdiction" and "intermediary"
+    for one name."""
+    shared = a.anchors & b.anchors
+    if shared and a.latin and b.latin:
+        shared = shared - (a.latin & b.latin)
+    return shared
 
 
 @lru_cache(maxsize=1)
@@ -471,12 +518,13 @@ def order_weight(token: str) -> float:
 
 
 def index_keys(sig: Signature) -> set[str]:
-    """Where an event holding this report is filed: its cities and named regions, its anchors,
+    """Where an event holding this report is filed: its cities and named regions, its anchors
+    (a name's sound key spelt only in Latin letters under "l:", found only from Cyrillic ones),
     its HEAVY heaviest words, and, when it names no city or region, its countries each with one
     of its TOP heaviest words. Every event a report can join shares one of these with it (see
     `lookup_keys`), and each is rare by design, so each key holds few events."""
     keys = {f"c:{c}" for c in sig.cities} | {f"r:{r}" for r in sig.named_regions}
-    keys.update(f"a:{t}" for t in anchors(sig))
+    keys.update(f"l:{t}" if t in sig.latin else f"a:{t}" for t in anchors(sig))
     keys.update(f"w:{t}" for t in sig.heavy)
     if not sig.cities and not sig.named_regions:  # a country's list is long: filed with a word of its own
         keys.update(f"n:{c}:{t}" for c in sig.countries for t in sig.top)
@@ -488,4 +536,10 @@ def lookup_keys(sig: Signature) -> set[str]:
     the same event was filed under its region)."""
     keys = index_keys(sig)
     keys.update(f"r:{r}" for r in sig.regions)
+    for t in anchors(sig):  # a sound key meets the other alphabet's: Latin-only ones are filed under "l:"
+        if t.startswith("~"):
+            keys.discard(f"l:{t}")
+            keys.add(f"a:{t}")
+            if t not in sig.latin:
+                keys.add(f"l:{t}")
     return keys

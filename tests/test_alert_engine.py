@@ -13,7 +13,7 @@ import pytest
 
 from alerting.engine import AlertEngine, report_time
 from alerting.event_book import EventBook
-from alerting.grouping import in_time, same_event, signature
+from alerting.grouping import guess_language, in_time, same_event, signature
 from alerting.state import AlertState, event_key, throttle_key
 from core.contracts import CategoryMatch, ClassifiedHeadline, Place
 from rules.loader import load_rules
@@ -48,6 +48,7 @@ alerts:
 
 T0 = datetime(2025, 11, 19, 6, 0, tzinfo=timezone.utc)
 LABELLED = Path(__file__).parent / "data" / "labelled.jsonl"
+EVENTS = Path(__file__).parent / "data" / "events.jsonl"
 KYIV = Place(id=703448, name="Kyiv", kind="city", country="UA", admin1="12", lat=50.45, lon=30.52)
 LVIV = Place(id=702550, name="Lviv", kind="city", country="UA", admin1="15", lat=49.84, lon=24.02)
 UKRAINE = Place(id=690791, name="Ukraine", kind="country", country="UA", lat=49.0, lon=32.0)
@@ -105,9 +106,14 @@ def test_old_story_entries_are_skipped_and_unreadable_ones_refused():
     assert len(state.events) == 0
 
 
-def _history(n: int, seed: int) -> list[ClassifiedHeadline]:
-    lines = [json.loads(line) for line in LABELLED.read_text(encoding="utf-8").splitlines()]
-    titles = [d["title"] for d in lines if "airstrike" in d["labels"] or "sabotage" in d["labels"]]
+def _history(n: int, seed: int, languages: bool = False) -> list[ClassifiedHeadline]:
+    """`languages`: the labelled events' reports in English, Ukrainian and Russian (names spelt in
+    both alphabets) instead of English headlines only."""
+    if languages:
+        titles = [json.loads(line)["title"] for line in EVENTS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    else:
+        lines = [json.loads(line) for line in LABELLED.read_text(encoding="utf-8").splitlines()]
+        titles = [d["title"] for d in lines if "airstrike" in d["labels"] or "sabotage" in d["labels"]]
     rng = random.Random(seed)
     places = [KYIV, LVIV, UKRAINE, None]  # a country alone is filed by country and word
     out = []
@@ -143,11 +149,13 @@ def test_state_rebuilt_from_the_records_decides_as_the_live_state(ruleset, seed)
         assert a.event_id == b.event_id
 
 
-def test_the_index_finds_what_comparing_with_every_open_event_finds(ruleset):
-    history = _history(400, 3)
+@pytest.mark.parametrize("languages", [False, True])
+def test_the_index_finds_what_comparing_with_every_open_event_finds(ruleset, languages):
+    history = _history(400, 3, languages)
     book = EventBook()
     for h in history:
-        sig = signature(report_time(h), [c.id for c in h.categories], [p.model_dump() for p in h.places], h.title, "en")
+        sig = signature(report_time(h), [c.id for c in h.categories], [p.model_dump() for p in h.places], h.title,
+                        guess_language(h.title, None))
         found = next(iter(book.matches(sig)), None)
         scan = None
         best = None

@@ -218,3 +218,16 @@ def test_function_words_are_not_what_a_retold_story_is_filed_under(packs):
     ids = grouped(packs, ("Trump backs 12-point plan for Ukraine talks, but so far, Ukraine is not on board", "en", 0),
                   ("Trump backs 12-point plan for Ukraine talks, but no indication yet that Ukraine is on board", "en", 90))
     assert ids[0] == ids[1]
+
+
+def test_two_rare_english_words_that_begin_alike_are_not_one_name(packs):
+    """A name's sound key (five sounds) carries it across alphabets; between two English reports
+    the words themselves must match. "interdiction" and "intermediary" sound alike for five
+    sounds: a drone strike on a convoy and a missile killing a mediator are two events, while a
+    name in both alphabets still joins."""
+    ids = grouped(packs, ("Drone strike hits convoy during interdiction operation", "en", 0),
+                  ("Missile strike kills intermediary at ceasefire talks", "en", 30))
+    assert ids[0] != ids[1]
+    same = grouped(packs, ("Drone strike hits convoy during interdiction operation", "en", 0),
+                   ("Second drone strike on convoy reported after interdiction operation", "en", 30))
+    assert same[0] == same[1]
