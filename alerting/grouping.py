@@ -473,10 +473,24 @@ def anchors(sig: Signature) -> frozenset[str]:
 
 
 def _anchors(stems: tuple[tuple[str, float], ...], keys: tuple[tuple[str, float], ...]) -> frozenset[str]:
-    out = {t for t, _ in stems if t.isascii() and not t.startswith("#") and order_weight(t) >= RARE_STEM}
+    out = {t for t, _ in stems if t.isascii() and not t.startswith("#")
+           and (concept_rarity(t) if t.startswith("=") else order_weight(t)) >= RARE_STEM}
     out.update(t for t, _ in keys if not t.startswith(("@n", "@r", "#")))
     out.update(t for t, _ in keys if t.startswith("#") and int(t[1:]) > 31 and not _YEAR.match(t) and not t.endswith("0"))
     return frozenset(out)
+
+
+@lru_cache(maxsize=1024)
+def concept_rarity(token: str) -> float:
+    """How rare a concept is as a whole: the weight of its commonest English word. A concept is
+    an anchor only if every way English says it is rare: "=injure" (injured, wounded, hurt) is
+    in a tenth of strike news, though "injure" alone is rare."""
+    starts, whole, _, _ = _lexicon()
+    table = _stem_weights()
+    english = [b for b, c in {**starts, **whole}.items() if c == token and b.isascii()]
+    if not english:
+        return order_weight(token)
+    return min(min(order_weight(token), table.get(stem(b), english_weight("\x00unseen"))) for b in english)
 
 
 def shared_anchors(a: Signature, b: Signature) -> frozenset[str]:
