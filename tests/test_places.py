@@ -56,6 +56,21 @@ def test_one_place_has_one_id_in_every_language():
     assert ids == {691650}
 
 
+def test_a_named_facility_is_one_place_in_every_language_and_not_the_city_it_is_named_after():
+    """rules/places/facility_names.yaml: the Zaporizhzhia plant is in its region (at Enerhodar),
+    not the city of Zaporizhzhia; the Crimean bridge is at Kerch, not Krymsk in Russia."""
+    plant = [where(text, lang) for text, lang in [
+        ("Zaporizhzhia nuclear plant loses one of its two power lines", "en"), ("IAEA says ZNPP lost off-site power", "en"),
+        ("На Запорізькій АЕС знову знеструмлення", "uk"), ("ЗАЕС на межі блекауту", "uk"),
+        ("На Запорожской АЭС отключилась резервная линия", "ru")]]
+    assert all(found == [("Zaporizhzhia Oblast", "region", "UA")] for found in plant), plant
+    assert where("Russian strike on Zaporizhzhia kills three", "en") == [("Zaporizhzhya", "city", "UA")]
+    assert where("Kursk NPP hit by a drone", "en") == [("Kursk Oblast", "region", "RU")]
+    bridge = [where(text, lang) for text, lang in [("Explosions reported on the Crimean Bridge", "en"),
+                                                    ("Вибухи на Кримському мосту", "uk"), ("Движение по Крымскому мосту перекрыто", "ru")]]
+    assert all(found == [("Kerch", "city", "UA")] for found in bridge), bridge
+
+
 def test_places_are_toponyms_not_demonyms():
     assert where("Russian drones hit Kharkiv") == [("Kharkiv", "city", "UA")]
     assert where("Українські дрони атакували російські НПЗ", "uk") == []
@@ -265,3 +280,15 @@ def test_place_names_in_alert_texts_are_cleaned_like_feed_text():
         assert "\x1b" not in where_line and "\u202e" not in where_line and len(where_line) < 1000
         if kind is not Kind.TEXT:  # escaped where it would be markup
             assert "<!here>" not in where_line
+
+
+def test_the_facility_file_names_each_form_once_and_every_place_exists():
+    import yaml
+
+    from rules.places.gazetteer import FACILITY_NAMES, gazetteer
+
+    data = yaml.safe_load(FACILITY_NAMES.read_text(encoding="utf-8"))["facilities"]
+    forms = [f.casefold() for facility in data for lang in ("en", "uk", "ru") for f in facility.get(lang, [])]
+    assert len(forms) == len(set(forms)), sorted(f for f in set(forms) if forms.count(f) > 1)
+    gaz = gazetteer()
+    assert all((gaz.regions.get(f["place"]) if isinstance(f["place"], str) else gaz.by_id.get(f["place"])) for f in data)

@@ -32,6 +32,7 @@ from rules.places.forms import is_cyrillic, stems, tokens_with_case
 log = logging.getLogger("watchfloor.places")
 DATA = Path(__file__).resolve().parent / "data"
 REGION_NAMES = Path(__file__).resolve().parent / "region_names.yaml"
+FACILITY_NAMES = Path(__file__).resolve().parent / "facility_names.yaml"
 WORLD_CUTOFF = 15000
 FOCUS_CUTOFF = 5000
 FOCUS = frozenset("UA RU BY MD PL LT LV EE FI GE AM AZ IL PS LB SY IQ IR YE".split())
@@ -253,6 +254,22 @@ def _load_admin(gaz: Gazetteer) -> None:
                 gaz.add_form(index, name)
 
 
+def _load_facilities(gaz: Gazetteer) -> None:
+    """Facility names (facility_names.yaml) as forms of the town they stand in: a nuclear plant
+    named after a city or a region is neither ("Zaporizhzhia nuclear plant" is in Enerhodar)."""
+    data = yaml.safe_load(FACILITY_NAMES.read_text(encoding="utf-8")) or {}
+    where = {id(p): i for i, p in enumerate(gaz.places)}
+    for facility in data.get("facilities", []):
+        ref = facility["place"]
+        place = gaz.regions.get(ref) if isinstance(ref, str) else gaz.by_id.get(int(ref))
+        if place is None:
+            raise ValueError(f"{FACILITY_NAMES.name}: {facility['name']}: no place {ref!r} in the gazetteer")
+        index = where[id(place)]
+        for lang in ("en", "uk", "ru"):
+            for name in facility.get(lang) or []:
+                gaz.add_form(index, name, curated=True)
+
+
 _LOCK = threading.Lock()
 _LOADED: list[Gazetteer] = []
 
@@ -273,6 +290,7 @@ def gazetteer() -> Gazetteer:
             try:
                 _load_cities(gaz)
                 _load_admin(gaz)
+                _load_facilities(gaz)
             finally:
                 if collecting:
                     gc.enable()
