@@ -242,7 +242,16 @@ _FUNCTION = frozenset(stem(w) for w in (
     "far still just also even ever never now soon only again already once here there this that these "
     "those it its he she they them their his her him we us our you your i me my who whom whose which "
     "what when where why how while whether all any both each every few many more most much some such "
-    "other another own same very too can could may might must shall should will would").split())
+    "other another own same very too can could may might must shall should will would").split()) | frozenset(
+    # and Ukrainian and Russian ones, as their transliterated stems: Cyrillic words have no
+    # weights of their own (no corpus here), so every other one is rare enough to anchor
+    stem(transliterate(w, "")) for w in (
+        "в у і й та а але або що як не ні є це цей ця ці той та ті його її їх їхній вже ще також лише "
+        "на до від з із зі по за про після через під над біля для при без між серед протягом щодо "
+        "він вона воно вони ми ви я був була було були буде будуть може можуть має мають "
+        "во с со из от о об после под при без между среди около для и но или что как не нет это "
+        "этот эта эти тот те он она оно они мы вы был была было были будет будут может могут "
+        "уже ещё еще также только его её ее их").split())
 
 
 def _norm(items: tuple[tuple[str, float], ...]) -> float:
@@ -473,7 +482,7 @@ def anchors(sig: Signature) -> frozenset[str]:
 
 
 def _anchors(stems: tuple[tuple[str, float], ...], keys: tuple[tuple[str, float], ...]) -> frozenset[str]:
-    out = {t for t, _ in stems if t.isascii() and not t.startswith("#")
+    out = {t for t, _ in stems if t.isascii() and not t.startswith("#") and t not in _FUNCTION
            and (concept_rarity(t) if t.startswith("=") else order_weight(t)) >= RARE_STEM}
     out.update(t for t, _ in keys if not t.startswith(("@n", "@r", "#")))
     out.update(t for t, _ in keys if t.startswith("#") and int(t[1:]) > 31 and not _YEAR.match(t) and not t.endswith("0"))

@@ -240,3 +240,17 @@ def test_a_common_meaning_is_no_anchor_though_one_of_its_words_is_rare(packs):
     ids = grouped(packs, ("Drone strike on Zuabfo leaves three wounded", "en", 0),
                   ("Drone strike on Dastrovo leaves two injured", "en", 20))
     assert ids[0] != ids[1]
+
+
+def test_function_words_in_any_language_never_anchor_a_report():
+    """An anchor is what makes a report specific. Ukrainian and Russian words have no weights
+    here, so all of them counted as rare: "на", "у", "по" anchored every report and their index
+    lists held every open event of the language."""
+    from alerting.grouping import anchors, signature
+
+    for title, language in [("Удар по Харкову: у місті є влучання на підприємстві", "uk"),
+                            ("Удар по Харькову: в городе есть попадание на предприятии", "ru"),
+                            ("Strike on Kharkiv: so far, there is a hit on an enterprise", "en")]:
+        found = anchors(signature(0.0, ["airstrike"], [], title, language))
+        assert not found & {"na", "po", "u", "v", "so", "far", "there", "on", "an", "is"}, (title, found)
+        assert found  # what is specific is kept: Kharkiv's name, "enterprise"
