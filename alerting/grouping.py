@@ -451,6 +451,10 @@ def same_event(report: Signature, member: Signature) -> tuple[bool, float]:
     if not shared:
         # only common words in common ("Trump says", "missile strike"), unless one wording
         return _one_wording(report, member, sim), sim
+    if sum(1 for a in shared if a.startswith("#")) >= 2:
+        # two counts in common ("476 drones and 48 missiles", "знешкоджено 442 дрони і 41 ракету"):
+        # one tally told twice, however differently worded
+        return sim >= SAME_PLACE, sim
     return sim >= SAME_WORDS, sim
 
 

@@ -254,3 +254,11 @@ def test_function_words_in_any_language_never_anchor_a_report():
         found = anchors(signature(0.0, ["airstrike"], [], title, language))
         assert not found & {"na", "po", "u", "v", "so", "far", "there", "on", "an", "is"}, (title, found)
         assert found  # what is specific is kept: Kharkiv's name, "enterprise"
+
+
+def test_the_nights_tally_told_in_two_languages_joins_on_its_two_counts(packs):
+    """"317 drones and 46 missiles" in both: one night's tally, though the English names three
+    cities among the targets and the Ukrainian none, and their words are little alike."""
+    ids = grouped(packs, ("Уночі ворог атакував Україну 317 ударними БпЛА та 46 ракетами, збито 291 ціль", "uk", 0),
+                  ("Russia fires 317 drones and 46 missiles overnight; Lutsk, Rivne and Dnipro among targets", "en", 40))
+    assert ids[0] == ids[1]
