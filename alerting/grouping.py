@@ -100,7 +100,7 @@ def stem(word: str) -> str:
 
 
 _SOUNDS = (("shch", "sh"), ("kh", "h"), ("ck", "k"), ("ch", "4"), ("sh", "5"), ("zh", "6"), ("ts", "7"),
-           ("c", "k"), ("q", "k"), ("x", "ks"), ("w", "v"), ("ph", "f"), ("y", "i"), ("o", "a"), ("e", "i"))
+           ("c", "k"), ("q", "k"), ("x", "ks"), ("w", "v"), ("ph", "f"), ("h", "g"), ("y", "i"), ("o", "a"), ("e", "i"))
 _DOUBLE = re.compile(r"(.)\1+")
 
 
@@ -108,7 +108,8 @@ def sound_key(word: str) -> str:
     """A name as it sounds, alike in both alphabets once transliterated: Driscoll, Дрісколл and
     Дрисколлом are "~drisk"; Erdogan and Ердоганом "~irdag"; Witkoff and Віткофф "~vitka". Letters
     that spell one sound are one letter, unstressed vowels (o/a, e/i/y) one vowel, doubles single;
-    the first five, like `stem`."""
+    h and g one (English spells Ukrainian Г as h: Hrytsenko and Гриценко "~gri7i", Yevhen and
+    Евгений "~ivgin"); the first five, like `stem`."""
     for a, b in _SOUNDS:
         word = word.replace(a, b)
     return "~" + _DOUBLE.sub(r"\1", word)[:STEM]

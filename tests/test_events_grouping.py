@@ -262,3 +262,11 @@ def test_the_nights_tally_told_in_two_languages_joins_on_its_two_counts(packs):
     ids = grouped(packs, ("Уночі ворог атакував Україну 317 ударними БпЛА та 46 ракетами, збито 291 ціль", "uk", 0),
                   ("Russia fires 317 drones and 46 missiles overnight; Lutsk, Rivne and Dnipro among targets", "en", 40))
     assert ids[0] == ids[1]
+
+
+def test_a_ukrainian_name_spelt_with_h_in_english_is_the_name_spelt_with_g_in_cyrillic(packs):
+    """English spells Ukrainian Г as h (Hrytsenko, Oleh, Yevhen), and Russian and foreign names
+    as g: by sound, h and g are one, so Hrytsenko and Гриценка are one name."""
+    ids = grouped(packs, ("Drone hits car of Ukrainian official Oleh Hrytsenko, two wounded", "en", 0),
+                  ("Дрон атакував автомобіль посадовця Олега Гриценка, двоє поранених", "uk", 25))
+    assert ids[0] == ids[1]
