@@ -13,7 +13,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterator
 
-from alerting.grouping import GAP, SPAN, Signature, in_time, index_keys, lookup_keys, same_event
+from alerting.grouping import GAP, SPAN, Signature, in_time, index_keys, lookup_keys, pair_keys, same_event
 
 MAX_MEMBERS = 20  # reports compared with a newcomer: the first 20 (later ones are the same story retold)
 
@@ -143,16 +143,17 @@ class EventBook:
         if sig.follow_up or sig.tally or len(found) < 2:
             return []
         fid = found[0]["id"]
-        first, core, keys = list(zip(self._members[fid], self._member_keys[fid])), self._core[fid], self._keys[fid]
+        first = [(n, pair_keys(n)) for n in self._members[fid]]
+        core, keys = self._core[fid], set().union(*(k for _, k in first))
         out = []
         for e in found[1:]:
             eid = e["id"]
             if core and self._core[eid] and core.isdisjoint(self._core[eid]):
                 continue
-            if keys.isdisjoint(self._keys[eid]):
-                continue  # two alike reports share a place or an anchor: an index key
-            if any(same_event(m, n)[0] for m, mk in zip(self._members[eid], self._member_keys[eid])
-                   for n, nk in first if not mk.isdisjoint(nk)):
+            others = [(m, pair_keys(m)) for m in self._members[eid]]
+            if keys.isdisjoint(set().union(*(k for _, k in others))):
+                continue  # two alike reports share a place or an anchor (`pair_keys`)
+            if any(same_event(m, n)[0] for m, mk in others for n, nk in first if not mk.isdisjoint(nk)):
                 out.append(e)
         return out
 

@@ -571,3 +571,10 @@ def lookup_keys(sig: Signature) -> set[str]:
             if t not in sig.latin:
                 keys.add(f"l:{t}")
     return keys
+
+
+def pair_keys(sig: Signature) -> set[str]:
+    """Keys that two reports alike (`same_event`) always share, whichever of the two was filed
+    first: its lookup keys, with Latin-only sound keys under the prefix of the others (to compare
+    two filed reports with each other, as merging does)."""
+    return {"a:" + k[2:] if k.startswith("l:") else k for k in lookup_keys(sig)}

@@ -186,3 +186,22 @@ def test_the_same_report_again_is_filed_once(ruleset):
         step(engine, state, h)
     [event] = list(state.events)
     assert event["report_count"] == 1 and len(event["members"]) == 1 and len(state.events.members(event["id"])) == 1
+
+
+def test_two_alike_reports_always_share_a_key_so_merging_finds_them():
+    """Merging compares two open events only when their reports share a key (`pair_keys`): that
+    must hold for every two reports that are alike, in any alphabet (Driscoll and Дрисколла are
+    filed under different prefixes, and a city's report and its region's under different keys)."""
+    import itertools
+
+    from alerting.grouping import pair_keys
+    from rules.places import tag
+
+    titles = [json.loads(line)["title"] for line in EVENTS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    sigs = [signature(0.0, ["airstrike"], [p.as_dict() for p in tag(t, "", None)], t, guess_language(t, None))
+            for t in titles]
+    keys = [pair_keys(s) for s in sigs]
+    alike = [(i, j) for i, j in itertools.combinations(range(len(sigs)), 2) if same_event(sigs[i], sigs[j])[0]]
+    assert len(alike) > 100
+    apart = [(titles[i], titles[j]) for i, j in alike if keys[i].isdisjoint(keys[j])]
+    assert apart == []
