@@ -35,7 +35,7 @@ PREPOSITIONS = frozenset(
     "в у на під біля поблизу з із зі до над під від по около возле под из со от".split()
 )
 # Words that make the name part of another name: a company, a sea, a pipeline, a university.
-NOT_PLACE_AFTER = frozenset("airlines airways airline air sea stream a tech".split())
+NOT_PLACE_AFTER = frozenset("airlines airways airline air sea stream pipeline a tech".split())
 NOT_PLACE_BEFORE = frozenset("air".split())
 # Directions and such may stand between the preposition and the name ("in northwestern Turkey").
 BETWEEN = frozenset(
