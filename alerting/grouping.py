@@ -92,11 +92,7 @@ def stem(word: str) -> str:
     """The first five letters after English inflections: one stem for Ternopil, Тернополю, Тернополь."""
     if word.isdigit():
         return "#" + word
-    for suffix in _LATIN_SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            word = word[: -len(suffix)]
-            break
-    return word[:STEM]
+    return _unsuffixed(word)[:STEM]
 
 
 _SOUNDS = (("shch", "sh"), ("kh", "h"), ("ck", "k"), ("ch", "4"), ("sh", "5"), ("zh", "6"), ("ts", "7"),

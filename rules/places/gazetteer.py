@@ -255,8 +255,9 @@ def _load_admin(gaz: Gazetteer) -> None:
 
 
 def _load_facilities(gaz: Gazetteer) -> None:
-    """Facility names (facility_names.yaml) as forms of the town they stand in: a nuclear plant
-    named after a city or a region is neither ("Zaporizhzhia nuclear plant" is in Enerhodar)."""
+    """Facility names (facility_names.yaml) as forms of the place the file gives: a nuclear plant
+    named after a city is not that city ("Zaporizhzhia nuclear plant" is its region's, at
+    Enerhodar), a bridge or a dam is its town's."""
     data = yaml.safe_load(FACILITY_NAMES.read_text(encoding="utf-8")) or {}
     where = {id(p): i for i, p in enumerate(gaz.places)}
     for facility in data.get("facilities", []):
