@@ -86,13 +86,16 @@ async def test_events_are_cards_and_markers_updated_in_place(settings, rules_dir
         text = open_popup(browser, square)
         assert TERNOPIL_TITLE in text and "5 sources · en, uk, ru" in text and "Ternopil, UA" in text
 
-        # live: a newer state of an event updates its card and marker in place, moving it to the top;
+        # live: a newer state of an event updates its card and marker in place, moving it to the top
+        # (the list is by latest report: the two records sit on two partitions, read in either order);
         # a new event's hostile markup and javascript: link stay text
         hostile = event("ev-kyiv", HOSTILE, [KYIV], 1, ["uk"], NOW - timedelta(minutes=2), NOW - timedelta(minutes=2),
                         link="javascript:alert(1)")
         ternopil_3 = event("ev-ternopil", TERNOPIL_TITLE, [TERNOPIL, UKRAINE], 9, ["en", "uk", "ru"],
                            NOW - timedelta(minutes=1), NOW, alerts=("a1", "a2", "a3"), casualties=Casualties(killed=31, injured=120))
-        await produce(settings, topics.events, [record(hostile), record(ternopil_3)])
+        await produce(settings, topics.events, [record(ternopil_3)])
+        wait_until(browser, lambda d: "9 sources" in card_text(d, "ev-ternopil"), 30, "the updated card")
+        await produce(settings, topics.events, [record(hostile)])  # arrives later, its last report is older
         wait_until(browser, lambda d: cards(d) == ["ev-ternopil", "ev-kyiv", "ev-warsaw"], 30, "the live cards")
         text = card_text(browser, "ev-ternopil")
         assert "9 sources · en, uk, ru" in text and "31 killed, 120 injured" in text and "alerted, 2 updates" in text
@@ -111,9 +114,11 @@ async def test_events_are_cards_and_markers_updated_in_place(settings, rules_dir
         # an event merged into another (a report showed them one happening) leaves the list and the map:
         # the survivor names it in `merged`, and the alert stage deletes it with a tombstone
         other = event("ev-ternopil-b", "Ракетний удар по Тернополю", [TERNOPIL, UKRAINE], 1, ["uk"],
-                      NOW - timedelta(minutes=1), NOW - timedelta(seconds=30))
+                      NOW - timedelta(seconds=30), NOW - timedelta(seconds=30))
         await produce(settings, topics.events, [record(other)])
-        wait_until(browser, lambda d: cards(d)[0] == "ev-ternopil-b" and len(event_markers(d)) == 4, 30, "the other event")
+        # the list is by latest report, newest first, whichever partition is read first
+        wait_until(browser, lambda d: cards(d) == ["ev-ternopil-b", "ev-ternopil", "ev-kyiv", "ev-warsaw"]
+                   and len(event_markers(d)) == 4, 30, "the other event")
         survivor = ternopil_3.model_copy(update={"merged": ["ev-ternopil-b"], "updated": NOW + timedelta(seconds=1)})
         await produce(settings, topics.events, [record(survivor), (b"ev-ternopil-b", None)])
         wait_until(browser, lambda d: cards(d) == ["ev-ternopil", "ev-kyiv", "ev-warsaw"] and len(event_markers(d)) == 3, 30,

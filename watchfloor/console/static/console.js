@@ -78,8 +78,12 @@ function showEvent(ev, fresh) {
   if (old) old.remove();
   const card = eventCard(ev, fresh);
   eventCards.set(ev.id, card);
+  // newest report first, as the state and a reload list them: two events read from two partitions
+  // arrive in either order, so the place is found by last_seen, not by arrival
   const list = $("events");
-  list.prepend(card);
+  const seen = Date.parse(ev.last_seen) || 0;
+  const after = [...list.children].find((li) => (Date.parse(li.dataset.lastSeen) || 0) <= seen);
+  list.insertBefore(card, after || null);
   while (list.children.length > 200) dropEvent(list.lastChild);
   countEvents();
 }
