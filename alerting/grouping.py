@@ -76,6 +76,12 @@ _UKRAINIAN_LETTERS = set("іїєґ")
 _RUSSIAN_LETTERS = set("ыэъё")
 _LATIN_SUFFIXES = ("ings", "ing", "ied", "ies", "ed", "es", "s")
 _NUMBER = re.compile(r"\d")
+_MONTHS = frozenset(
+    "january february march april may june july august september october november december "
+    "jan feb mar apr jun jul aug sep sept oct nov dec "
+    "січня лютого березня квітня травня червня липня серпня вересня жовтня листопада грудня "
+    "января февраля марта апреля мая июня июля августа сентября октября ноября декабря".split())
+_CLOCK = re.compile(r"(?<![\d:])\d{1,2}:\d{2}(?![\d:])")  # "о 13:05": a time of day, not a count
 _THOUSANDS = re.compile(r"(?<![\d.,])\d{1,3}(?:[,\u00a0\u202f ]\d{3})+(?![\d]|[.,]\d)")  # 1,000 / 1 000 / 1 000 000
 STEM = 5
 
@@ -152,7 +158,10 @@ def _words(title: str, language: str) -> tuple[tuple[tuple[str, float], ...], tu
     cyrillic_text = language in ("uk", "ru", "be", "bg") or any("\u0400" <= c <= "\u04ff" for c in title)
     if _THOUSANDS.search(title):  # "1,000 bodies" and "1000 тел" are one number
         title = _THOUSANDS.sub(lambda m: "".join(c for c in m.group(0) if c.isdigit()), title)
-    for i, (written, folded) in enumerate(tokens_with_case(title)):
+    if ":" in title:
+        title = _CLOCK.sub(" ", title)
+    tokens = tokens_with_case(title)
+    for i, (written, folded) in enumerate(tokens):
         if len(folded) < 2 and not folded.isdigit():
             continue
         name = False
@@ -160,7 +169,9 @@ def _words(title: str, language: str) -> tuple[tuple[tuple[str, float], ...], tu
             digits = "".join(c for c in folded if c.isdigit())
             if len(digits) < 2 or len(digits) > 7:
                 continue  # "1", "3": counts of anything; years and ids say little
-            token, w, name = "#" + digits, NUMBER_WEIGHT, True
+            token, w = "#" + digits, NUMBER_WEIGHT
+            # a count is a key; a day of the month ("19 листопада", "Nov. 19th") is not
+            name = int(digits) > 31 or (folded.isdigit() and not _next_to_month(tokens, i))
         elif folded.isascii():
             token = stem(folded)
             w = english_weight(english_stem(folded))
@@ -184,6 +195,11 @@ def _words(title: str, language: str) -> tuple[tuple[tuple[str, float], ...], tu
                     cyrillic.add(token)
             keys[token] = max(keys.get(token, 0.0), NAME_WEIGHT if not token.startswith("#") else NUMBER_WEIGHT)
     return tuple(sorted(stems.items())), tuple(sorted(keys.items())), frozenset(latin - cyrillic), frozenset(words_)
+
+
+def _next_to_month(tokens: list[tuple[str, str]], i: int) -> bool:
+    """The number at `i` is a day: a month's name is next to it ("19 листопада", "November 19")."""
+    return any(0 <= j < len(tokens) and tokens[j][1] in _MONTHS for j in (i - 1, i + 1))
 
 
 def _unsuffixed(word: str) -> str:
@@ -475,9 +491,9 @@ def _one_wording(report: Signature, member: Signature, sim: float) -> bool:
 
 def anchors(sig: Signature) -> frozenset[str]:
     """What makes a report specific: its rare words, names in any alphabet (by sound, and Latin
-    ones also whole: "!driscoll"), numbers that are not
-    round or a day of the month (476 drones, 48 missiles; not 10, 17, 500 or a year), and its
-    cities. Two reports with no
+    ones also whole: "!driscoll"), counts of two digits or more that are not round (476
+    drones, 48 missiles, a 28-point plan; not 10, 500, a year, a day next to its month or a
+    time of day), and its cities. Two reports with no
     shared place are one event only if they share one of these."""
     return sig.anchors
 
@@ -486,7 +502,7 @@ def _anchors(stems: tuple[tuple[str, float], ...], keys: tuple[tuple[str, float]
     out = {t for t, _ in stems if t.isascii() and not t.startswith("#") and t not in _FUNCTION
            and (concept_rarity(t) if t.startswith("=") else order_weight(t)) >= RARE_STEM}
     out.update(t for t, _ in keys if not t.startswith(("@n", "@r", "#")))
-    out.update(t for t, _ in keys if t.startswith("#") and int(t[1:]) > 31 and not _YEAR.match(t) and not t.endswith("0"))
+    out.update(t for t, _ in keys if t.startswith("#") and int(t[1:]) >= 10 and not _YEAR.match(t) and not t.endswith("0"))
     return frozenset(out)
 
 

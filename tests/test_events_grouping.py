@@ -270,3 +270,28 @@ def test_a_ukrainian_name_spelt_with_h_in_english_is_the_name_spelt_with_g_in_cy
     ids = grouped(packs, ("Drone hits car of Ukrainian official Oleh Hrytsenko, two wounded", "en", 0),
                   ("Дрон атакував автомобіль посадовця Олега Гриценка, двоє поранених", "uk", 25))
     assert ids[0] == ids[1]
+
+
+def test_a_count_under_32_is_a_key_and_a_day_of_the_month_or_a_time_is_not():
+    """"28-point plan" and "28 пунктів" are one plan: a count is a key, however small, once it
+    has two digits. A day next to its month ("19 листопада", "November 19") and a time of day
+    ("о 13:05") are said of everything that day: never keys."""
+    from alerting.grouping import anchors, signature, word_stems
+
+    def numbers(title: str, language: str) -> set[str]:
+        return {k for k, _ in word_stems(title, language)[1] if k.startswith("#")}
+
+    assert numbers("Trump team drafts 28-point plan to end the war", "en") == {"#28"}
+    assert numbers("Оприлюднено текст мирного плану з 28 пунктів", "uk") == {"#28"}
+    assert numbers("У ніч на 19 листопада ворог атакував Тернопіль", "uk") == set()
+    assert numbers("Strikes on November 19 and Nov 20 hit Kharkiv", "en") == set()
+    assert numbers("Вибухи в Одесі о 13:05, загинули 14 людей", "uk") == {"#14"}
+    assert numbers("Talks set for the 19th", "en") == set()  # an ordinal: a day
+    assert "#28" in anchors(signature(0.0, ["diplomacy"], [], "Опубликованы 28 пунктов мирного плана", "ru"))
+
+
+def test_a_plan_known_by_its_count_joins_its_reports_across_languages(packs):
+    ids = grouped(packs, ("Exclusive: US drafts 28-point plan to end Russia-Ukraine war", "en", 0),
+                  ("Оприлюднено повний текст мирного плану з 28 пунктів: що в ньому", "uk", 40),
+                  ("В СМИ появился текст американского мирного плана из 28 пунктов", "ru", 90))
+    assert len(set(ids)) == 1
