@@ -294,3 +294,11 @@ def test_the_facility_file_names_each_form_once_and_every_place_exists():
     assert len(forms) == len(set(forms)), sorted(f for f in set(forms) if forms.count(f) > 1)
     gaz = gazetteer()
     assert all((gaz.regions.get(f["place"]) if isinstance(f["place"], str) else gaz.by_id.get(f["place"])) for f in data)
+
+
+def test_the_druzhba_oil_pipeline_is_no_town_when_its_country_is_named():
+    """Druzhba is also a town in Sumy region; a pipeline named with "oil" or "gas" before
+    "pipeline", and Ukraine named beside it, put the strike in Sumy region."""
+    assert where("Ukraine hits Druzhba oil pipeline in Bryansk region") == [
+        ("Bryansk Oblast", "region", "RU"), ("Ukraine", "country", "UA")]
+    assert ("Khutir-Mykhaylivskyi", "city", "UA") in where("Drone attack on Druzhba, Sumy region, injures two")

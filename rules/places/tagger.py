@@ -36,6 +36,7 @@ PREPOSITIONS = frozenset(
 )
 # Words that make the name part of another name: a company, a sea, a pipeline, a university.
 NOT_PLACE_AFTER = frozenset("airlines airways airline air sea stream pipeline a tech".split())
+FUEL = frozenset(("oil", "gas"))  # between a name and "pipeline"
 NOT_PLACE_BEFORE = frozenset("air".split())
 # Directions and such may stand between the preposition and the name ("in northwestern Turkey").
 BETWEEN = frozenset(
@@ -156,6 +157,8 @@ def _guarded(span: Span, written: list[str], folded: list[str], mentioned_countr
         return True  # Michael Jordan, Jim Jordan
     if after in NOT_PLACE_AFTER or before in NOT_PLACE_BEFORE:
         return True  # Alaska Airlines, Air Canada, South China Sea, Nord Stream, Texas A&M
+    if after in FUEL and span.end + 1 < len(folded) and folded[span.end + 1] in NOT_PLACE_AFTER:
+        return True  # the Druzhba oil pipeline, as "Druzhba pipeline"
     if name in given and span.end < len(written) and capitalised(written[span.end]):
         return True  # a given name before a capitalised word: Michael (Isle of Man) in "Michael Jordan", Володимир in "Володимир Зеленський"
     if food and (before in food or after in food) and name in common:
