@@ -254,13 +254,14 @@ def test_shipped_packs_meet_the_targets_on_the_labelled_set():
 
 UKRU = ROOT / "tests" / "data" / "labelled_ukru.jsonl"
 REAL = ROOT / "tests" / "data" / "real_labelled.jsonl"
-# Held-out F1 of the shipped packs on 2026-12-05 (docs/rules.md), less 0.05: a pack change that
-# loses more than that on headlines it was not tuned on fails here (the goals are higher).
+# Held-out F1 of the shipped packs (docs/rules.md; Ukrainian and Russian as of 2026-12-06), less
+# 0.05: a pack change that loses more than that on headlines it was not tuned on fails here (the
+# goals are higher).
 HELD_OUT_FLOOR = {
-    "uk": {"airstrike": 0.80, "sabotage": 0.90, "diplomacy": 0.875, "maritime_espionage": 0.778, "espionage": 0.889,
-           "nuclear_safety": 1.0, "military_aid": 0.769, "war_crimes": 0.941, "prisoner_exchange": 0.667},
-    "ru": {"airstrike": 0.815, "sabotage": 0.846, "diplomacy": 0.889, "maritime_espionage": 0.917, "espionage": 0.625,
-           "nuclear_safety": 1.0, "military_aid": 0.857, "war_crimes": 0.933, "prisoner_exchange": 0.857},
+    "uk": {"airstrike": 0.824, "sabotage": 0.947, "diplomacy": 0.933, "maritime_espionage": 0.778, "espionage": 0.889,
+           "nuclear_safety": 1.0, "military_aid": 0.857, "war_crimes": 1.0, "prisoner_exchange": 0.833},
+    "ru": {"airstrike": 0.846, "sabotage": 0.846, "diplomacy": 0.889, "maritime_espionage": 0.917, "espionage": 0.842,
+           "nuclear_safety": 1.0, "military_aid": 0.857, "war_crimes": 1.0, "prisoner_exchange": 0.857},
     "en": {"airstrike": 0.947, "diplomacy": 0.802, "espionage": 0.615, "military_aid": 0.833, "war_crimes": 0.571,
            "prisoner_exchange": 0.923},  # categories with 18+ held-out real lines
 }
