@@ -258,7 +258,7 @@ REAL = ROOT / "tests" / "data" / "real_labelled.jsonl"
 # 0.05: a pack change that loses more than that on headlines it was not tuned on fails here (the
 # goals are higher).
 HELD_OUT_FLOOR = {
-    "uk": {"airstrike": 0.824, "sabotage": 0.947, "diplomacy": 0.933, "maritime_espionage": 0.778, "espionage": 0.889,
+    "uk": {"airstrike": 0.848, "sabotage": 0.947, "diplomacy": 0.933, "maritime_espionage": 0.842, "espionage": 0.889,
            "nuclear_safety": 1.0, "military_aid": 0.857, "war_crimes": 1.0, "prisoner_exchange": 0.833},
     "ru": {"airstrike": 0.846, "sabotage": 0.846, "diplomacy": 0.889, "maritime_espionage": 0.917, "espionage": 0.842,
            "nuclear_safety": 1.0, "military_aid": 0.857, "war_crimes": 1.0, "prisoner_exchange": 0.857},
