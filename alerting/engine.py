@@ -30,7 +30,7 @@ from alerting.grouping import guess_language, signature
 from alerting.state import AlertState, encode_event, event_key, throttle_key
 from rules.loader import RuleSet
 from rules.model import AlertRule
-from rules.routing import concerned_rules, is_at_venue, is_follow_up, rank  # noqa: F401  (re-exported: one routing for classify and alerting)
+from rules.routing import concerned_rules, follow_up_targets, is_at_venue, is_follow_up, rank  # noqa: F401  (re-exported: one routing for classify and alerting)
 from core.contracts import Alert, Casualties, ClassifiedHeadline, Event, EventRef, Place, StoryReport
 
 if TYPE_CHECKING:  # the book is filled from Kafka by alerting/silences.py; the engine only asks it
@@ -233,7 +233,8 @@ class AlertEngine:
         language = guess_language(headline.title, headline.language)
         sig = signature(report_time(headline), [c.id for c in headline.categories],
                         [p.model_dump() for p in headline.places], headline.title, language,
-                        follow_up=is_follow_up(self.ruleset, headline), venue=is_at_venue(self.ruleset, headline))
+                        follow_up=is_follow_up(self.ruleset, headline), venue=is_at_venue(self.ruleset, headline),
+                        follows=follow_up_targets(self.ruleset, headline))
         found = state.events.matches(sig)
         if not found and sig.follow_up:
             return out  # a follow-up of no open event: nothing to update, and no event of its own

@@ -24,7 +24,8 @@ joins an open event when
   compared on their words alone; a report naming several cities is about the first
   (alerting/event_book.py keeps a report of one city out of another city's event).
 - A follow-up report (all its categories `follow_up: true`: "death toll in Ternopil rises to
-  26", "rescuers clear the rubble in Ternopil") joins an event of any category, but only one at
+  26", "rescuers clear the rubble in Ternopil") joins an event of a category its rule `follows`
+  (any, when it names none), but only one at
   a place both name, and never opens an event (alerting/engine.py).
 
 Thresholds were tuned on the tune half of tests/data/events.jsonl and are reported on its test
@@ -290,6 +291,7 @@ class Signature:
     venue: bool = False  # only venue categories (talks, deals): its city is where, not what; sharing it is not enough
     latin: frozenset[str] = frozenset()  # its sound keys spelt only in Latin letters (see `shared_anchors`)
     names: frozenset[str] = frozenset()  # its names in Latin letters, whole ("!intermediary"): anchors
+    follows: frozenset[str] = frozenset()  # a follow-up's: the categories of the events it may update (empty: any)
     norm: float = field(init=False, compare=False)  # squared masses, computed once
     key_norm: float = field(init=False, compare=False)
     stem_map: dict[str, float] = field(init=False, compare=False, repr=False)  # stems as a dict, for cosines
@@ -324,7 +326,8 @@ class Signature:
         return {"at": self.at, "c": sorted(self.categories), "ci": sorted(self.cities), "r": sorted(self.regions),
                 "nr": sorted(self.named_regions), "co": sorted(self.countries), "s": [list(x) for x in self.stems],
                 "k": [list(x) for x in self.keys], "t": self.tally, "fc": self.first_city, "nf": sorted(self.near_first),
-                "fu": self.follow_up, "v": self.venue, "l": sorted(self.latin), "nm": sorted(self.names)}
+                "fu": self.follow_up, "v": self.venue, "l": sorted(self.latin), "nm": sorted(self.names),
+                "fo": sorted(self.follows)}
 
     @classmethod
     def from_json(cls, d: dict) -> "Signature":
@@ -332,12 +335,13 @@ class Signature:
                    frozenset(d["co"]), tuple((str(t), float(w)) for t, w in d["s"]),
                    tuple((str(t), float(w)) for t, w in d.get("k", ())), bool(d.get("t", False)), int(d.get("fc", 0)),
                    frozenset(int(c) for c in d.get("nf", ())), bool(d.get("fu", False)), bool(d.get("v", False)),
-                   frozenset(d.get("l", ())), frozenset(d.get("nm", ())))
+                   frozenset(d.get("l", ())), frozenset(d.get("nm", ())), frozenset(d.get("fo", ())))
 
 
 def signature(at: float, categories: list[str], places: list[dict], title: str, language: str,
-              follow_up: bool = False, venue: bool = False) -> Signature:
-    """`follow_up`: every category of the report is a follow-up one (rules' `follow_up: true`);
+              follow_up: bool = False, venue: bool = False, follows: frozenset[str] = frozenset()) -> Signature:
+    """`follow_up`: every category of the report is a follow-up one (rules' `follow_up: true`),
+    and `follows` the categories of the events it may update (their `follows`; empty: any);
     `venue`: every one is a venue one (`venue: true`)."""
     cities = frozenset(p["id"] for p in places if p["kind"] == "city")
     named_regions = frozenset(f"{p['country']}:{p['admin1']}" for p in places if p["kind"] == "region" and p.get("admin1"))
@@ -352,7 +356,7 @@ def signature(at: float, categories: list[str], places: list[dict], title: str, 
                      and distance_km(p["lat"], p["lon"], first["lat"], first["lon"]) <= NEAR_KM)
     return Signature(at, frozenset(categories), cities, frozenset(regions), named_regions, countries, stems,
                      tuple(sorted({**dict(keys), **dict(place_keys)}.items())), is_tally(title), first["id"], near,
-                     follow_up, venue, *latin_names(title, language))
+                     follow_up, venue, *latin_names(title, language), follows)
 
 
 _WEAPONS = ("drone", "missile", "rocket", "shahed", "uav", "дрон", "ракет", "безпілот", "беспилот", "бпла", "шахед")
@@ -437,10 +441,14 @@ def same_event(report: Signature, member: Signature) -> tuple[bool, float]:
         # (a city both name, or a region both name when neither names a city, or a region the
         # event's city lies in: "Ternopil region death toll") and alike enough
         at_place = shared_place(report, member) or (not report.cities and bool(report.named_regions & member.regions))
-        if member.follow_up or not at_place:
+        if member.follow_up or not at_place or (report.follows and report.follows.isdisjoint(member.categories)):
             return False, 0.0
-        sim = max(word_similarity(report, member), key_similarity(report, member) * SAME_WORDS / SAME_KEYS)
-        return sim >= SAME_PLACE, 1.0 + sim
+        words = word_similarity(report, member)
+        sim = max(words, key_similarity(report, member) * SAME_WORDS / SAME_KEYS)
+        # ranked by words: at a place both name, their keys are mostly that place, and the event
+        # whose reports name least besides it would win ("траур по семерым погибшим" in Kyiv went
+        # to a spy's arrest in Kyiv, not to the strike that killed them)
+        return sim >= SAME_PLACE, 1.0 + words
     if member.follow_up or report.categories.isdisjoint(member.categories):
         return False, 0.0
     if report.tally != member.tally:  # the night's tally and one city's strike: only their words can say

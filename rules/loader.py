@@ -63,6 +63,11 @@ class RuleSet:
         return frozenset(r.id for r in self.rules if r.follow_up)
 
     @cached_property
+    def follow_up_targets(self) -> dict[str, frozenset[str]]:
+        """Follow-up category -> the categories whose events it may update (`follows`; empty: any)."""
+        return {r.id: frozenset(r.follows) for r in self.rules if r.follow_up}
+
+    @cached_property
     def venue_categories(self) -> frozenset[str]:
         """Categories whose places are venues, not scenes (`venue: true`)."""
         return frozenset(r.id for r in self.rules if r.venue)
@@ -136,6 +141,17 @@ def load_rules(
                 continue
             compiled.append(CompiledRule(rule.id, rule.severity, tuple(rule.fields), cond, frozenset(cond.positive_terms())))
             rules.append(rule)
+    for pf in parsed:
+        for i, rule in pf.rules:
+            if rule.follows and not rule.follow_up:
+                problems.append(Problem(pf.path, _line(pf.lines, ("rules", i, "follows")),
+                                        f"rule {rule.id!r}: `follows` is for a follow-up rule (`follow_up: true`)"))
+            for j, cat in enumerate(rule.follows):
+                if cat not in where:
+                    hint = difflib.get_close_matches(cat, sorted(where), n=1)
+                    problems.append(Problem(pf.path, _line(pf.lines, ("rules", i, "follows", j)),
+                                            f"rule {rule.id!r}: `follows` names unknown category {cat!r}"
+                                            + (f" (did you mean {hint[0]!r}?)" if hint else "")))
     alerts, alert_terms, place_filters = _compile_alerts(parsed, set(where), known_tags, use_c, problems)
     engine = Engine(compiled, table, use_c=use_c)
     ruleset = RuleSet(engine, rules, digest.hexdigest()[:12], files, where, alerts, alert_terms, place_filters)

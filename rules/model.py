@@ -41,8 +41,11 @@ class CategoryRule(BaseModel):
     fields: list[Literal["title", "summary"]] = Field(default_factory=lambda: ["title", "summary"], min_length=1)
     follow_up: bool = Field(False, description="a later report of an event, not an event of its own (\"death toll rises "
                                                "to 26\", \"rescuers clear the rubble\"): it joins an open event at "
-                                               "the same place, whatever that event's category, and updates it; it "
+                                               "the same place, of a category `follows` names, and updates it; it "
                                                "never opens an event, so no alert rule fires on it alone")
+    follows: list[str] = Field(default_factory=list, description="for a `follow_up` rule: the categories whose events "
+                                                            "it may update (a death toll joins a strike, not a spy's "
+                                                            "arrest in the same city); empty: any category")
     venue: bool = Field(False, description="the places its reports name are where people meet, sign or are arrested "
                                            "(talks in Istanbul, a deal signed in Paris), not what happened to them: "
                                            "two such reports naming one city are one event only if they also share "

@@ -31,6 +31,21 @@ def is_follow_up(ruleset: RuleSet, headline: ClassifiedHeadline) -> bool:
     return bool(follow and headline.categories) and all(c.id in follow for c in headline.categories)
 
 
+def follow_up_targets(ruleset: RuleSet, headline: ClassifiedHeadline) -> frozenset[str]:
+    """For a follow-up report, the categories of the events it may update: those its follow-up
+    rules' `follows` name together; empty when one of them names none (any event)."""
+    targets = ruleset.follow_up_targets
+    out: set[str] = set()
+    for c in headline.categories:
+        follows = targets.get(c.id)
+        if follows is None:
+            continue
+        if not follows:
+            return frozenset()
+        out |= follows
+    return frozenset(out)
+
+
 def is_at_venue(ruleset: RuleSet, headline: ClassifiedHeadline) -> bool:
     """Every category of the report is a venue one (`venue: true`): the city it names is where
     something was said or signed, so sharing it does not make two reports one event."""

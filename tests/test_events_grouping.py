@@ -295,3 +295,16 @@ def test_a_plan_known_by_its_count_joins_its_reports_across_languages(packs):
                   ("Оприлюднено повний текст мирного плану з 28 пунктів: що в ньому", "uk", 40),
                   ("В СМИ появился текст американского мирного плана из 28 пунктов", "ru", 90))
     assert len(set(ids)) == 1
+
+
+def test_a_toll_or_mourning_updates_a_strike_not_a_spys_arrest_in_the_same_city(packs):
+    """The aftermath rule `follows` strikes, blasts, massacres and plant incidents: a day of
+    mourning in Kyiv does not join the arrest of an agent in Kyiv (a watch officer would get
+    "Update: …" on the arrest), and with no such event open it stands alone."""
+    ids = grouped(packs, ("СБУ затримала в Києві агента ФСБ, який збирав дані про ППО", "uk", 0),
+                  ("У Києві оголошено день жалоби за загиблими", "uk", 60))
+    assert ids[1].startswith("alone:")
+    ids = grouped(packs, ("СБУ затримала в Києві агента ФСБ, який збирав дані про ППО", "uk", 0),
+                  ("Ракетний удар по Києву: загинули семеро людей", "uk", 20),
+                  ("У Києві оголошено день жалоби за загиблими", "uk", 60))
+    assert ids[2] == ids[1] != ids[0]

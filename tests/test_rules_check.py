@@ -169,3 +169,37 @@ def test_the_shipped_packs_alert_on_every_category():
     proc = subprocess.run([str(BIN / "watchfloor"), "rules", "check"], capture_output=True, text=True,
                           env={"PATH": "/usr/bin:/bin"})
     assert proc.returncode == 0 and "warning" not in proc.stderr + proc.stdout, proc.stderr
+
+
+FOLLOWS = """\
+rules:
+  - id: sabotage
+    title: Sabotage
+    match:
+      any: ["sabotage*"]
+  - id: aftermath
+    title: Aftermath
+    follow_up: true
+    follows: [sabotage, sabotag]
+    match:
+      any: ["death toll*"]
+  - id: talks
+    title: Talks
+    follows: [sabotage]
+    match:
+      any: ["talks"]
+"""
+
+
+def test_follows_names_known_categories_and_belongs_to_a_follow_up_rule(tmp_path):
+    (tmp_path / "rules.yaml").write_text(FOLLOWS)
+    proc = check(tmp_path)
+    assert proc.returncode == 1
+    lines = proc.stderr.splitlines()
+    path = tmp_path / "rules.yaml"
+    assert any(l.startswith(f"{path}:9:") and "unknown category 'sabotag'" in l and "did you mean 'sabotage'" in l
+               for l in lines), lines
+    assert any(l.startswith(f"{path}:14:") and "for a follow-up rule" in l for l in lines), lines
+    (tmp_path / "rules.yaml").write_text(FOLLOWS.replace(", sabotag]", "]").replace("    follows: [sabotage]\n    match:\n      any: [\"talks\"]",
+                                                                                   "    match:\n      any: [\"talks\"]"))
+    assert check(tmp_path).returncode == 0

@@ -26,7 +26,7 @@ from alerting.state import AlertState
 from core.contracts import ClassifiedHeadline, RawHeadline
 from processors.classify import classify_headline
 from rules.loader import RuleSet
-from rules.routing import is_at_venue, is_follow_up
+from rules.routing import follow_up_targets, is_at_venue, is_follow_up
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,7 @@ def group(headlines: list[ClassifiedHeadline], ruleset: RuleSet, polled_at: floa
             continue
         at = (h.published or h.classified).timestamp()
         sig = signature(at, cats, [p.model_dump() for p in h.places], h.title, guess_language(h.title, h.language),
-                        follow_up=is_follow_up(ruleset, h), venue=is_at_venue(ruleset, h))
+                        follow_up=is_follow_up(ruleset, h), venue=is_at_venue(ruleset, h), follows=follow_up_targets(ruleset, h))
         now = at if polled_at is None else polled_at
         book.expire(now)
         found = book.matches(sig)
