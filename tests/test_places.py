@@ -302,3 +302,16 @@ def test_the_druzhba_oil_pipeline_is_no_town_when_its_country_is_named():
     assert where("Ukraine hits Druzhba oil pipeline in Bryansk region") == [
         ("Bryansk Oblast", "region", "RU"), ("Ukraine", "country", "UA")]
     assert ("Khutir-Mykhaylivskyi", "city", "UA") in where("Drone attack on Druzhba, Sumy region, injures two")
+
+
+def test_a_ships_name_after_its_kind_is_no_place_and_a_gulf_is_no_province():
+    """Tankers and submarines are named after places ("Arcadia Wind", «Мира Селена», the submarine
+    Novorossiysk); the Gulf of Finland and "Gulf states" are not Gulf Province, Papua New Guinea.
+    A country after a ship word is the next clause's actor and stays."""
+    assert where("Finland detains tanker Arcadia Wind after Gulf of Finland cable outage") == [("Finland", "country", "FI")]
+    assert where("Шведская береговая охрана задержала судно «Мира Селена»", "ru") == []
+    assert where("Russian submarine Novorossiysk sails through the Channel") == []
+    assert where("Strike on Novorossiysk port damages tanker") == [("Novorossiysk", "city", "RU")]
+    assert where("Gulf leaders call on Trump to rein in Israel") == [("Israel", "country", "IL")]
+    assert ("Ukraine", "country", "UA") in where("With attacks on oil tankers, Ukraine takes aim at war financing")
+    assert where("Судно прямувало з російського порту Усть-Луга", "uk") == []  # not Louga, Senegal

@@ -36,8 +36,17 @@ PREPOSITIONS = frozenset(
 )
 # Words that make the name part of another name: a company, a sea, a pipeline, a university.
 NOT_PLACE_AFTER = frozenset("airlines airways airline air sea stream pipeline a tech".split())
-FUEL = frozenset(("oil", "gas"))  # between a name and "pipeline"
-NOT_PLACE_BEFORE = frozenset("air".split())
+FUEL = frozenset(("oil", "gas"))
+WATERS = frozenset(("gulf", "bay", "sea", "strait", "straits", "cape"))  # "X of Y" names a water, not X  # between a name and "pipeline"
+# "усть"/"ust": the first half of a compound name (Усть-Луга is a Russian port, not Louga in Senegal)
+NOT_PLACE_BEFORE = frozenset("air усть ust".split())
+# A ship's name after its kind is a ship ("tanker Arcadia Wind", "судно «Мира Селена»", "submarine
+# Novorossiysk"), not the place it is named after; a country there is the next clause's actor
+# ("attacks on tankers, Ukraine says"), since words are read without their commas.
+SHIP_KINDS = frozenset(
+    "tanker vessel ship freighter trawler submarine icebreaker frigate destroyer corvette "
+    "танкер танкера танкеру судно судна сухогруз сухогруза корабель корабля корабль подлодка подводная "
+    "підводний фрегат фрегата эсминец есмінець".split())
 # Directions and such may stand between the preposition and the name ("in northwestern Turkey").
 BETWEEN = frozenset(
     "northern southern eastern western central north south east west northeastern northwestern southeastern "
@@ -157,6 +166,10 @@ def _guarded(span: Span, written: list[str], folded: list[str], mentioned_countr
         return True  # Michael Jordan, Jim Jordan
     if after in NOT_PLACE_AFTER or before in NOT_PLACE_BEFORE:
         return True  # Alaska Airlines, Air Canada, South China Sea, Nord Stream, Texas A&M
+    if before in SHIP_KINDS and not any(gaz.places[f.place].kind == "country" for f in span.forms):
+        return True  # the tanker Arcadia Wind, the submarine Novorossiysk
+    if name in WATERS and after == "of" or name == "gulf" and after != "province":
+        return True  # the Gulf of Finland is a sea and "Gulf states" the Persian Gulf's, not Gulf Province
     if after in FUEL and span.end + 1 < len(folded) and folded[span.end + 1] in NOT_PLACE_AFTER:
         return True  # the Druzhba oil pipeline, as "Druzhba pipeline"
     if name in given and span.end < len(written) and capitalised(written[span.end]):
