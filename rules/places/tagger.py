@@ -36,8 +36,8 @@ PREPOSITIONS = frozenset(
 )
 # Words that make the name part of another name: a company, a sea, a pipeline, a university.
 NOT_PLACE_AFTER = frozenset("airlines airways airline air sea stream pipeline a tech".split())
-FUEL = frozenset(("oil", "gas"))
-WATERS = frozenset(("gulf", "bay", "sea", "strait", "straits", "cape"))  # "X of Y" names a water, not X  # between a name and "pipeline"
+FUEL = frozenset(("oil", "gas"))  # between a name and "pipeline"
+WATERS = frozenset(("gulf", "bay", "sea", "strait", "straits", "cape"))  # "X of Y" names a water, not X
 # "усть"/"ust": the first half of a compound name (Усть-Луга is a Russian port, not Louga in Senegal)
 NOT_PLACE_BEFORE = frozenset("air усть ust".split())
 # A ship's name after its kind is a ship ("tanker Arcadia Wind", "судно «Мира Селена»", "submarine
@@ -168,7 +168,7 @@ def _guarded(span: Span, written: list[str], folded: list[str], mentioned_countr
         return True  # Alaska Airlines, Air Canada, South China Sea, Nord Stream, Texas A&M
     if before in SHIP_KINDS and not any(gaz.places[f.place].kind == "country" for f in span.forms):
         return True  # the tanker Arcadia Wind, the submarine Novorossiysk
-    if name in WATERS and after == "of" or name == "gulf" and after != "province":
+    if (name in WATERS and after == "of") or (name == "gulf" and after != "province"):
         return True  # the Gulf of Finland is a sea and "Gulf states" the Persian Gulf's, not Gulf Province
     if after in FUEL and span.end + 1 < len(folded) and folded[span.end + 1] in NOT_PLACE_AFTER:
         return True  # the Druzhba oil pipeline, as "Druzhba pipeline"
