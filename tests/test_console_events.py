@@ -6,7 +6,9 @@ states come; their feed text stays text. Also what of an event reaches the page.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from datetime import datetime, timedelta, timezone
 
 import httpx
@@ -94,6 +96,12 @@ async def test_events_are_cards_and_markers_updated_in_place(settings, rules_dir
         ternopil_3 = event("ev-ternopil", TERNOPIL_TITLE, [TERNOPIL, UKRAINE], 9, ["en", "uk", "ru"],
                            NOW - timedelta(minutes=1), NOW, alerts=("a1", "a2", "a3"), casualties=Casualties(killed=31, injured=120))
         await produce(settings, topics.events, [record(ternopil_3)])
+        # the console's own state first, then the page: a failure says which side missed it
+        deadline = time.monotonic() + 30
+        while httpx.get(f"{url}/api/state").json()["events"][0]["sources"] != 9:
+            assert time.monotonic() < deadline, ("the console never read the update",
+                                                 [p.read_text()[-2000:] for p in tmp_path.glob("console-*.log")])
+            await asyncio.sleep(0.2)
         wait_until(browser, lambda d: "9 sources" in card_text(d, "ev-ternopil"), 30, "the updated card")
         await produce(settings, topics.events, [record(hostile)])  # arrives later, its last report is older
         wait_until(browser, lambda d: cards(d) == ["ev-ternopil", "ev-kyiv", "ev-warsaw"], 30, "the live cards")

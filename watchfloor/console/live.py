@@ -225,9 +225,12 @@ async def follow(settings: Settings, view: LiveView, stop: asyncio.Event) -> Non
                             continue
                         if isinstance(doc, dict):
                             view.add(kinds[tp.topic], doc, r.timestamp)
-        except (KafkaError, OSError) as exc:
+        except Exception as exc:  # noqa: BLE001  an unexpected failure must not stop the console following
             view.connected = False
-            log.warning("console lost Kafka; retrying", extra={"error": str(exc)[:200]})
+            if isinstance(exc, (KafkaError, OSError)):
+                log.warning("console lost Kafka; retrying", extra={"error": str(exc)[:200]})
+            else:
+                log.exception("console follower failed; retrying with a new consumer", extra={"error": str(exc)[:200]})
             try:
                 await asyncio.wait_for(stop.wait(), 3)
             except TimeoutError:

@@ -220,7 +220,14 @@ function showLive(kind, item) {
 }
 
 async function start() {
-  const state = await load();
+  // whatever happens to the state's rendering, the stream goes live: a throw here used to leave
+  // every later update queued in `early`, never shown
+  let state = { headlines: [], alerts: [] };
+  try {
+    state = await load();
+  } catch (err) {
+    console.error("the console state could not be shown", err);
+  }
   const held = new Set([...state.headlines.map((h) => "headline " + h.id), ...state.alerts.map((a) => "alert " + a.id)]);
   const waiting = early;
   early = null;
