@@ -437,7 +437,7 @@ def same_event(report: Signature, member: Signature) -> tuple[bool, float]:
     if places_conflict(report, member):
         return False, 0.0
     if report.follow_up:
-        # "Death toll in Ternopil rises to 26": any event's category, but only at the very place
+        # "Death toll in Ternopil rises to 26": an event of a category its rule `follows`, only at the very place
         # (a city both name, or a region both name when neither names a city, or a region the
         # event's city lies in: "Ternopil region death toll") and alike enough
         at_place = shared_place(report, member) or (not report.cities and bool(report.named_regions & member.regions))
