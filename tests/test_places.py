@@ -315,3 +315,30 @@ def test_a_ships_name_after_its_kind_is_no_place_and_a_gulf_is_no_province():
     assert where("Gulf leaders call on Trump to rein in Israel") == [("Israel", "country", "IL")]
     assert ("Ukraine", "country", "UA") in where("With attacks on oil tankers, Ukraine takes aim at war financing")
     assert where("Судно прямувало з російського порту Усть-Луга", "uk") == []  # not Louga, Senegal
+
+
+def test_an_acronym_country_is_an_actor_and_chooses_no_city():
+    """"US officials" say who, not where: Geneva stays in Switzerland and Odesa in Ukraine beside
+    "US"; a state beside "US" is still the US state."""
+    assert ("Geneva", "city", "CH") in where("US, Ukrainian officials to meet in Geneva on peace plan")
+    assert where("Russian strike on Odesa kills 8 as US hosts a Kremlin envoy")[0] == ("Odesa", "city", "UA")
+    assert ("Virginia", "region", "US") in where("US attorney in eastern Virginia resigns")
+    assert ("Geneva", "city", "US") in where("Tornado hits Geneva, Illinois")  # a state named: the US town
+
+
+def test_city_forms_geonames_lacks():
+    """rules/places/city_names.yaml: Ukrainian spellings of Russian towns and forms whose vowel
+    drops when declined; each form once, every city in the gazetteer."""
+    import yaml
+
+    from rules.places.gazetteer import CITY_NAMES, gazetteer
+
+    assert where("Дрони атакували порт у Новоросійську", "uk")[0] == ("Novorossiysk", "city", "RU")
+    assert where("Сибіга на засіданні ОБСЄ у Відні", "uk")[0] == ("Vienna", "city", "AT")
+    assert where("Беспилотники атаковали нефтебазу в Орле", "ru")[0][0] == "Orël"
+    assert where("Учения в Балтийском море", "ru") == [] and where("Навчання в Балтійському морі", "uk") == []
+    data = yaml.safe_load(CITY_NAMES.read_text(encoding="utf-8"))["cities"]
+    forms = [(lang, f.casefold()) for city in data for lang in ("en", "uk", "ru") for f in city.get(lang, [])]
+    assert len(forms) == len(set(forms)), sorted(f for f in set(forms) if forms.count(f) > 1)
+    gaz = gazetteer()
+    assert all(gaz.by_id.get(c["place"]) for c in data)

@@ -33,6 +33,7 @@ log = logging.getLogger("watchfloor.places")
 DATA = Path(__file__).resolve().parent / "data"
 REGION_NAMES = Path(__file__).resolve().parent / "region_names.yaml"
 FACILITY_NAMES = Path(__file__).resolve().parent / "facility_names.yaml"
+CITY_NAMES = Path(__file__).resolve().parent / "city_names.yaml"
 WORLD_CUTOFF = 15000
 FOCUS_CUTOFF = 5000
 FOCUS = frozenset("UA RU BY MD PL LT LV EE FI GE AM AZ IL PS LB SY IQ IR YE".split())
@@ -258,16 +259,25 @@ def _load_facilities(gaz: Gazetteer) -> None:
     """Facility names (facility_names.yaml) as forms of the place the file gives: a nuclear plant
     named after a city is not that city ("Zaporizhzhia nuclear plant" is its region's, at
     Enerhodar), a bridge or a dam is its town's."""
-    data = yaml.safe_load(FACILITY_NAMES.read_text(encoding="utf-8")) or {}
+    _load_curated(gaz, FACILITY_NAMES, "facilities")
+
+
+def _load_city_names(gaz: Gazetteer) -> None:
+    """Forms of cities that GeoNames lacks (city_names.yaml): "Новоросійськ", "у Відні"."""
+    _load_curated(gaz, CITY_NAMES, "cities")
+
+
+def _load_curated(gaz: Gazetteer, path: Path, key: str) -> None:
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     where = {id(p): i for i, p in enumerate(gaz.places)}
-    for facility in data.get("facilities", []):
-        ref = facility["place"]
+    for entry in data.get(key, []):
+        ref = entry["place"]
         place = gaz.regions.get(ref) if isinstance(ref, str) else gaz.by_id.get(int(ref))
         if place is None:
-            raise ValueError(f"{FACILITY_NAMES.name}: {facility['name']}: no place {ref!r} in the gazetteer")
+            raise ValueError(f"{path.name}: {entry['name']}: no place {ref!r} in the gazetteer")
         index = where[id(place)]
         for lang in ("en", "uk", "ru"):
-            for name in facility.get(lang) or []:
+            for name in entry.get(lang) or []:
                 gaz.add_form(index, name, curated=True)
 
 
@@ -292,6 +302,7 @@ def gazetteer() -> Gazetteer:
                 _load_cities(gaz)
                 _load_admin(gaz)
                 _load_facilities(gaz)
+                _load_city_names(gaz)
             finally:
                 if collecting:
                     gc.enable()

@@ -35,7 +35,8 @@ PREPOSITIONS = frozenset(
     "в у на під біля поблизу з із зі до над під від по около возле под из со от".split()
 )
 # Words that make the name part of another name: a company, a sea, a pipeline, a university.
-NOT_PLACE_AFTER = frozenset("airlines airways airline air sea stream pipeline a tech".split())
+NOT_PLACE_AFTER = frozenset("airlines airways airline air sea stream pipeline a tech "
+                            "море моря морю морем морі морях".split())  # в Балтийском море: not Baltiysk
 FUEL = frozenset(("oil", "gas"))  # between a name and "pipeline"
 WATERS = frozenset(("gulf", "bay", "sea", "strait", "straits", "cape"))  # "X of Y" names a water, not X
 # "усть"/"ust": the first half of a compound name (Усть-Луга is a Russian port, not Louga in Senegal)
@@ -189,7 +190,7 @@ def _guarded(span: Span, written: list[str], folded: list[str], mentioned_countr
 
 
 def _score(place: Place, form: Form, language: str | None, context: set[str], regions: set[str],
-           inside: set[str]) -> float:
+           inside: set[str], named: set[str]) -> float:
     s = math.log10(place.population + 10)
     if form.main:
         s += 1.0
@@ -203,7 +204,7 @@ def _score(place: Place, form: Form, language: str | None, context: set[str], re
         s += 1.0
     elif language == "ru" and place.country in ("RU", "UA"):
         s += 0.5
-    if place.country in context:
+    if place.country in (named if place.kind == "city" else context):
         s += 3.0
     if place.kind == "city" and place.admin1 and f"{place.country}.{place.admin1}" in regions:
         s += 2.0
@@ -213,8 +214,11 @@ def _score(place: Place, form: Form, language: str | None, context: set[str], re
 
 
 def _choose(gaz: Gazetteer, span: Span, language: str | None, context: set[str], regions: set[str],
-            inside: set[str]) -> Place:
-    best = max(span.forms, key=lambda f: (_score(gaz.places[f.place], f, language, context, regions, inside),
+            inside: set[str], named: set[str] | None = None) -> Place:
+    """`context`: the countries the other names give; `named`: those not given by an acronym
+    alone, which choose among cities (default: `context`)."""
+    best = max(span.forms, key=lambda f: (_score(gaz.places[f.place], f, language, context, regions, inside,
+                                                 context if named is None else named),
                                           -gaz.places[f.place].id))
     return gaz.places[best.place]
 
@@ -246,6 +250,12 @@ def tag_text(text: str, language: str | None = None, gaz: Gazetteer | None = Non
         return first  # no other name to give context
     # what the other names give, counted once: each name then takes its own share away
     countries = Counter(p.country for p in first)
+    # a country written as an acronym ("US officials", "UK seeks") is mostly an actor, not where:
+    # it chooses among a name's states, not among its cities ("US, Ukrainian officials to meet in
+    # Geneva" is Geneva, Switzerland, and "strike on Odesa … as US hosts an envoy" Odesa, Ukraine,
+    # not their namesakes in Illinois and Texas; "US attorney in Virginia" is still the state)
+    named = Counter(p.country for s, p in zip(kept, first)
+                    if not (p.kind == "country" and s.end - s.start == 1 and all_caps(written[s.start])))
     regions = Counter(f"{p.country}.{p.admin1}" for p in first if p.kind == "region")
     inside = Counter(f"{p.country}.{p.admin1}" for p in first if p.kind == "city" and p.admin1)
     out = []
@@ -253,7 +263,8 @@ def tag_text(text: str, language: str | None = None, gaz: Gazetteer | None = Non
         code = f"{mine.country}.{mine.admin1}"
         out.append(_choose(gaz, span, language, _others(countries, mine.country),
                            _others(regions, code if mine.kind == "region" else None),
-                           _others(inside, code if mine.kind == "city" and mine.admin1 else None)))
+                           _others(inside, code if mine.kind == "city" and mine.admin1 else None),
+                           _others(named, mine.country)))
     return out
 
 
