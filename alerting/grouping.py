@@ -53,8 +53,10 @@ GAP = 12 * 3600.0  # a report more than 12 h after an event's last one starts a 
 SPAN = 36 * 3600.0  # and no event takes reports for more than 36 h after its first
 SAME_PLACE = 0.12
 SAME_WORDS = 0.35
-TALLY_WORDS = 0.4  # the night's tally and one city's strike: only their words can join them
+TALLY_WORDS = 0.45  # the night's tally and one city's strike: only their words can join them (0.4 before
+# English words became their concepts only, which made English reports alike in more words)
 SAME_KEYS = 0.4
+COUNTRY_WORDS = 0.45  # one country, no shared anchor, each with an anchor of its own (`same_event`)
 NEAR_WORDS = 0.5  # two reports this alike in words, sharing one of their HEAVY heaviest, need no place or anchor
 HEAVY = 2  # heaviest words indexed for `_one_wording`
 TOP = 4  # heaviest words indexed with a country for `_one_country`
@@ -181,11 +183,15 @@ def _words(title: str, language: str) -> tuple[tuple[tuple[str, float], ...], tu
             token = stem(transliterate(folded, language))
             name = i > 0 and written[:1].isupper()
             w = NAME_WEIGHT if name else CYRILLIC_WEIGHT
-        if w > stems.get(token, 0.0):
-            stems[token] = w
         meaning = None if token.startswith("#") else concept(folded)
         if meaning is not None:  # "лазери" and "lasers" share "=laser": one word in any language
             stems[meaning] = _lexicon()[2][meaning]
+        # an English word of a concept is that concept only: kept beside it, it counted twice
+        # between two English reports that both use it, and one that used it and one that did not
+        # grew less alike with every concept the lexicon gained (session 21: "US may ask UN to
+        # mandate a force in Gaza, document shows" fell out of its event when "document" became one)
+        if (meaning is None or not folded.isascii()) and w > stems.get(token, 0.0):
+            stems[token] = w
         if name:
             if not token.startswith("#"):
                 token = sound_key(folded if folded.isascii() else transliterate(folded, language))
@@ -467,8 +473,11 @@ def same_event(report: Signature, member: Signature) -> tuple[bool, float]:
     if _one_country(report, member) and not shared:
         # a country and nothing more specific ("Russia strikes Ukraine energy facilities, four
         # killed"): only the words can say it is one happening (their keys are the country alone)
+        # each naming something specific the other does not ("kills 13" and "on a coastal road"):
+        # more alike than that (COUNTRY_WORDS), two strikes in Lebanon the same day are not one
         words = word_similarity(report, member)
-        return words >= SAME_WORDS or _one_wording(report, member, words), sim
+        need = COUNTRY_WORDS if report.anchors and member.anchors else SAME_WORDS
+        return words >= need or _one_wording(report, member, words), sim
     if not shared:
         # only common words in common ("Trump says", "missile strike"), unless one wording
         return _one_wording(report, member, sim), sim
