@@ -470,6 +470,11 @@ def same_event(report: Signature, member: Signature) -> tuple[bool, float]:
     if shared_place(report, member):
         return sim >= SAME_PLACE, 1.0 + sim
     shared = shared_anchors(report, member)
+    if any(a.startswith("~") and (a in report.latin) != (a in member.latin) for a in shared):
+        # a name told in both alphabets ("tanker Arcadia Wind", «Аркадія Вінд»): a Latin one is a
+        # key only if rare in English headlines, so the two name one rare thing; their words,
+        # in two languages, share little else (like two counts in common, below)
+        return sim >= SAME_PLACE, sim
     if _one_country(report, member) and not shared:
         # a country and nothing more specific ("Russia strikes Ukraine energy facilities, four
         # killed"): only the words can say it is one happening (their keys are the country alone)
@@ -509,8 +514,8 @@ def _one_wording(report: Signature, member: Signature, sim: float) -> bool:
 def anchors(sig: Signature) -> frozenset[str]:
     """What makes a report specific: its rare words, names in any alphabet (by sound, and Latin
     ones also whole: "!driscoll"), counts of two digits or more that are not round (476
-    drones, 48 missiles, a 28-point plan; not 10, 500, a year, a day next to its month or a
-    time of day), and its cities. Two reports with no
+    drones, 48 missiles, a 28-point plan, 150 prisoners; not 10, 40, 500, 1000, a year, a day
+    next to its month or a time of day), and its cities. Two reports with no
     shared place are one event only if they share one of these."""
     return sig.anchors
 
@@ -519,8 +524,14 @@ def _anchors(stems: tuple[tuple[str, float], ...], keys: tuple[tuple[str, float]
     out = {t for t, _ in stems if t.isascii() and not t.startswith("#") and t not in _FUNCTION
            and (concept_rarity(t) if t.startswith("=") else order_weight(t)) >= RARE_STEM}
     out.update(t for t, _ in keys if not t.startswith(("@n", "@r", "#")))
-    out.update(t for t, _ in keys if t.startswith("#") and int(t[1:]) >= 10 and not _YEAR.match(t) and not t.endswith("0"))
+    out.update(t for t, _ in keys if t.startswith("#") and int(t[1:]) >= 10 and not _YEAR.match(t) and not _round(int(t[1:])))
     return frozenset(out)
+
+
+def _round(n: int) -> bool:
+    """A count too common to say which event: hundreds and thousands, and tens under a hundred
+    (10, 40, 500, 1000; not 150 prisoners each way, nor 476 drones)."""
+    return n % 100 == 0 or (n < 100 and n % 10 == 0)
 
 
 @lru_cache(maxsize=1024)

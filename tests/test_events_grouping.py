@@ -316,3 +316,23 @@ def test_a_toll_or_mourning_updates_a_strike_not_a_spys_arrest_in_the_same_city(
                   ("Ракетний удар по Києву: загинули семеро людей", "uk", 20),
                   ("У Києві оголошено день жалоби за загиблими", "uk", 60))
     assert ids[2] == ids[1] != ids[0]
+
+
+def test_a_rare_name_told_in_both_alphabets_joins_and_a_common_one_does_not(packs):
+    """A ship's name in Latin and Cyrillic letters ("Arcadia Wind", «Аркадія Вінд») is one rare
+    thing: the detention reported in two languages is one event, though their words share
+    little. A name that is common in English headlines ("Zelensky") is no key there, so two
+    reports about him in two alphabets still need their words or places to agree."""
+    ids = grouped(packs, ("Finland seizes tanker Arcadia Wind after Gulf of Finland cable outage", "en", 0),
+                  ("Фінляндія затримала танкер тіньового флоту «Аркадія Вінд» через пошкодження кабелю", "uk", 15))
+    assert ids[0] == ids[1]
+    ids = grouped(packs, ("Zelensky to visit Turkey for talks on resuming prisoner exchanges", "en", 0),
+                  ("Зеленський: переговори зі США щодо мирного плану тривають", "uk", 15))
+    assert ids[0] != ids[1]
+
+
+def test_a_count_like_150_is_specific_and_tens_and_thousands_are_not():
+    from alerting.grouping import _round
+
+    assert not _round(150) and not _round(476) and not _round(28)
+    assert _round(40) and _round(10) and _round(500) and _round(1000)
