@@ -25,6 +25,19 @@ def closes_at(event: dict) -> float:
     return min(touched + GAP, event["opened"] + SPAN)
 
 
+def _names_something(sig: Signature) -> bool:
+    """It has an anchor other than its cities (a name, a rare word, a count): cities keep events
+    apart on their own (an event's core cities)."""
+    return any(not a.startswith("@") for a in sig.anchors)
+
+
+def _specific(members: list[Signature]) -> list[Signature]:
+    """The members that say what an event is when two events are compared: those naming something
+    (`_names_something`), if any do. An unspecific report ("missile strike overnight") is alike
+    to every event of its wording and would merge them all."""
+    return [m for m in members if _names_something(m)] or members
+
+
 class EventBook:
     def __init__(self) -> None:
         self.events: dict[str, dict] = {}
@@ -125,9 +138,15 @@ class EventBook:
             core, own = self._core[eid], sig.own_cities
             if core and own and core.isdisjoint(own):
                 continue  # a report of one city never joins another city's event through a multi-city one
-            # only members sharing a key can be the same happening (a place or an anchor in common)
-            score = max((s for ok, s in (same_event(sig, m) for m, mk in zip(self._members[eid], self._member_keys[eid])
-                                         if not mk.isdisjoint(keys)) if ok), default=None)
+            # only members sharing a key can be the same happening (a place or an anchor in common);
+            # a report naming something specific joins an event whose reports do through those, not
+            # by retelling the wording of its one unspecific report ("missile strike overnight"),
+            # which is alike to every event so worded and would gather them all
+            members = self._members[eid]
+            specific = _names_something(sig) and any(map(_names_something, members))
+            score = max((s for ok, s in (same_event(sig, m, wording=not specific or _names_something(m))
+                                         for m, mk in zip(members, self._member_keys[eid]) if not mk.isdisjoint(keys))
+                         if ok), default=None)
             if score is not None:
                 scored.append((score, event["seq"], event))
         scored.sort(key=lambda t: (t[0], t[1]), reverse=True)
@@ -143,14 +162,14 @@ class EventBook:
         if sig.follow_up or sig.tally or len(found) < 2:
             return []
         fid = found[0]["id"]
-        first = [(n, pair_keys(n)) for n in self._members[fid]]
+        first = [(n, pair_keys(n)) for n in _specific(self._members[fid])]
         core, keys = self._core[fid], set().union(*(k for _, k in first))
         out = []
         for e in found[1:]:
             eid = e["id"]
             if core and self._core[eid] and core.isdisjoint(self._core[eid]):
                 continue
-            others = [(m, pair_keys(m)) for m in self._members[eid]]
+            others = [(m, pair_keys(m)) for m in _specific(self._members[eid])]
             if keys.isdisjoint(set().union(*(k for _, k in others))):
                 continue  # two alike reports share a place or an anchor (`pair_keys`)
             if any(same_event(m, n)[0] for m, mk in others for n, nk in first if not mk.isdisjoint(nk)):

@@ -437,9 +437,10 @@ def in_time(report: Signature, first: float, last: float) -> bool:
     return first - GAP <= report.at <= min(last + GAP, first + SPAN)
 
 
-def same_event(report: Signature, member: Signature) -> tuple[bool, float]:
+def same_event(report: Signature, member: Signature, wording: bool = True) -> tuple[bool, float]:
     """Whether a report is about the same happening as one report of an event (time and
-    category checked by `compatible`); and the score, to pick the closest event."""
+    category checked by `compatible`); and the score, to pick the closest event. `wording`:
+    whether one wording retold (`_one_wording`) is enough (alerting/event_book.py says when not)."""
     if places_conflict(report, member):
         return False, 0.0
     if report.follow_up:
@@ -465,7 +466,7 @@ def same_event(report: Signature, member: Signature) -> tuple[bool, float]:
         keys = _cosine(*_unplaced(report.keys, member.keys))
         sim = max(word_similarity(report, member), keys * SAME_WORDS / SAME_KEYS)
         named = {a for a in shared_anchors(report, member) if not a.startswith("@")}
-        return (bool(named) and sim >= SAME_WORDS) or _one_wording(report, member, sim), sim
+        return (bool(named) and sim >= SAME_WORDS) or (wording and _one_wording(report, member, sim)), sim
     sim = max(word_similarity(report, member), key_similarity(report, member) * SAME_WORDS / SAME_KEYS)
     if shared_place(report, member):
         return sim >= SAME_PLACE, 1.0 + sim
@@ -482,10 +483,10 @@ def same_event(report: Signature, member: Signature) -> tuple[bool, float]:
         # more alike than that (COUNTRY_WORDS), two strikes in Lebanon the same day are not one
         words = word_similarity(report, member)
         need = COUNTRY_WORDS if report.anchors and member.anchors else SAME_WORDS
-        return words >= need or _one_wording(report, member, words), sim
+        return words >= need or (wording and _one_wording(report, member, words)), sim
     if not shared:
         # only common words in common ("Trump says", "missile strike"), unless one wording
-        return _one_wording(report, member, sim), sim
+        return (wording and _one_wording(report, member, sim)), sim
     if sum(1 for a in shared if a.startswith("#")) >= 2:
         # two counts in common ("476 drones and 48 missiles", "знешкоджено 442 дрони і 41 ракету"):
         # one tally told twice, however differently worded
@@ -590,10 +591,16 @@ def index_keys(sig: Signature) -> set[str]:
     (a name's sound key spelt only in Latin letters under "l:", found only from Cyrillic ones),
     its HEAVY heaviest words, and, when it names no city or region, its countries each with one
     of its TOP heaviest words. Every event a report can join shares one of these with it (see
-    `lookup_keys`), and each is rare by design, so each key holds few events."""
+    `lookup_keys`), and each is rare by design, so each key holds few events.
+
+    Heavy words serve `_one_wording` only, which never joins two reports that each have an
+    anchor: a report with anchors files them under "wa:", one without under "w:", and a report
+    with anchors looks up only "w:". A common word ("target", "overnight") among a flood of
+    reports that each name their own place then lists none of them for the next."""
     keys = {f"c:{c}" for c in sig.cities} | {f"r:{r}" for r in sig.named_regions}
     keys.update(f"l:{t}" if t in sig.latin else f"a:{t}" for t in anchors(sig))
-    keys.update(f"w:{t}" for t in sig.heavy)
+    heavy = "wa:" if sig.anchors else "w:"
+    keys.update(heavy + t for t in sig.heavy)
     if not sig.cities and not sig.named_regions:  # a country's list is long: filed with a word of its own
         keys.update(f"n:{c}:{t}" for c in sig.countries for t in sig.top)
     return keys
@@ -604,6 +611,11 @@ def lookup_keys(sig: Signature) -> set[str]:
     the same event was filed under its region)."""
     keys = index_keys(sig)
     keys.update(f"r:{r}" for r in sig.regions)
+    if sig.anchors:  # it meets only reports without anchors through a heavy word
+        keys.difference_update(f"wa:{t}" for t in sig.heavy)
+    else:  # it meets any
+        keys.update(f"wa:{t}" for t in sig.heavy)
+    keys.update(f"w:{t}" for t in sig.heavy)
     for t in anchors(sig):  # a sound key meets the other alphabet's: Latin-only ones are filed under "l:"
         if t.startswith("~"):
             keys.discard(f"l:{t}")

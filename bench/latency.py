@@ -76,6 +76,18 @@ class Receiver(BaseHTTPRequestHandler):
         pass
 
 
+def place_name(i: int) -> str:
+    """A distinct made-up name for headline i ("Babab", "Dabab", ...): a rare word, an anchor of
+    its own, so no two bench headlines are one event. Its first five letters (grouping's stem and
+    sound key: o/a and e/i sound alike there, so only a, i, u) differ from every other's."""
+    consonants, vowels = "bdfgklmnprstvz", "aiu"
+    word = ""
+    for n in range(3):
+        word += consonants[i % len(consonants)] + (vowels[(i // len(consonants)) % len(vowels)] if n < 2 else "")
+        i //= len(consonants) * len(vowels)
+    return word.capitalize()
+
+
 async def produce(settings: Settings, rate: float, seconds: float, run: str) -> dict[str, float]:
     topics = Topics(settings.topic_prefix)
     producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap, acks="all", linger_ms=0)
@@ -89,9 +101,12 @@ async def produce(settings: Settings, rate: float, seconds: float, run: str) -> 
             delay = due - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
-            token = f"{run}{i:07d}"  # a distinct rare word per headline: each is a new story, each fires
+            token = f"{run}{i:07d}"  # the receiver finds each alert by this number
             alerting = i % ALERT_EVERY == 0
-            title = f"Missile strike on target {token} overnight" if alerting else f"Markets close higher, index {token}"
+            # a made-up place name per headline: each is a new event, each fires (the number alone
+            # says nothing to grouping, which drops numbers of eight digits: ids, not counts)
+            title = (f"Missile strike on {place_name(i)} target {token} overnight" if alerting
+                     else f"Markets close higher, index {token}")
             h = RawHeadline(id=token, feed_id="bench", source="Bench Wire", title=title, fetched=datetime.now(timezone.utc))
             if alerting:
                 sent[token] = time.time()

@@ -336,3 +336,15 @@ def test_a_count_like_150_is_specific_and_tens_and_thousands_are_not():
 
     assert not _round(150) and not _round(476) and not _round(28)
     assert _round(40) and _round(10) and _round(500) and _round(1000)
+
+
+def test_an_unspecific_report_does_not_gather_the_events_it_is_worded_like(packs):
+    """"Drone strike on a village overnight" is alike to every report so worded. It may join one
+    of them, but it neither merges the events of two named villages nor takes in the next named
+    one: reports that name something say what their event is."""
+    ids = grouped(packs, ("Drone strike on Zubaqa village overnight, officials say", "en", 0),
+                  ("Drone strike on Vilmaro village overnight, officials say", "en", 5),
+                  ("Drone strike on a village overnight, officials say", "en", 10),
+                  ("Drone strike on Kestruni village overnight, officials say", "en", 15))
+    assert len({ids[0], ids[1], ids[3]}) == 3, ids
+    assert ids[2] in (ids[0], ids[1])
