@@ -342,3 +342,10 @@ def test_city_forms_geonames_lacks():
     assert len(forms) == len(set(forms)), sorted(f for f in set(forms) if forms.count(f) > 1)
     gaz = gazetteer()
     assert all(gaz.by_id.get(c["place"]) for c in data)
+
+
+def test_a_storms_name_is_no_town():
+    """"Hurricane Melissa" is a storm, not Hurricane, Utah; "Hurricane-Ravaged Jamaica" is Jamaica."""
+    assert where("Number of dead in Jamaica due to Hurricane Melissa rises to 28") == [("Jamaica", "country", "JM")]
+    assert where("Communities in Hurricane-Ravaged Jamaica Still Cut Off") == [("Jamaica", "country", "JM")]
+    assert where("What has changed 20 years on from Hurricane Katrina?") == []

@@ -48,6 +48,9 @@ SHIP_KINDS = frozenset(
     "tanker vessel ship freighter trawler submarine icebreaker frigate destroyer corvette "
     "танкер танкера танкеру судно судна сухогруз сухогруза корабель корабля корабль подлодка подводная "
     "підводний фрегат фрегата эсминец есмінець".split())
+# A storm's name after its kind ("Hurricane Melissa", "Hurricane-Ravaged Jamaica") is no town of
+# Utah; like a given name before a capitalised word.
+STORMS = frozenset("hurricane typhoon cyclone storm".split())
 # Directions and such may stand between the preposition and the name ("in northwestern Turkey").
 BETWEEN = frozenset(
     "northern southern eastern western central north south east west northeastern northwestern southeastern "
@@ -173,7 +176,7 @@ def _guarded(span: Span, written: list[str], folded: list[str], mentioned_countr
         return True  # the Gulf of Finland is a sea and "Gulf states" the Persian Gulf's, not Gulf Province
     if after in FUEL and span.end + 1 < len(folded) and folded[span.end + 1] in NOT_PLACE_AFTER:
         return True  # the Druzhba oil pipeline, as "Druzhba pipeline"
-    if name in given and span.end < len(written) and capitalised(written[span.end]):
+    if (name in given or name in STORMS) and span.end < len(written) and capitalised(written[span.end]):
         return True  # a given name before a capitalised word: Michael (Isle of Man) in "Michael Jordan", Володимир in "Володимир Зеленський"
     if food and (before in food or after in food) and name in common:
         return True  # Thanksgiving turkey, turkey dinner
