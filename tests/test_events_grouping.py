@@ -348,3 +348,17 @@ def test_an_unspecific_report_does_not_gather_the_events_it_is_worded_like(packs
                   ("Drone strike on Kestruni village overnight, officials say", "en", 15))
     assert len({ids[0], ids[1], ids[3]}) == 3, ids
     assert ids[2] in (ids[0], ids[1])
+
+
+def test_an_english_word_of_a_concept_counts_once_and_a_cyrillic_one_keeps_its_stem():
+    """English words of the lexicon are their concept only ("strike" and "hits" are "=strike"),
+    so two English reports are not more alike for a word both use, nor less alike for one
+    that only one of them uses; a Cyrillic word keeps its stem beside its concept."""
+    from alerting.grouping import word_stems
+
+    english = dict(word_stems("Russian missile strike hits document archive", "en")[0])
+    assert {"=missile", "=strike", "=document"} <= english.keys()
+    assert not {"missi", "strik", "hit", "docum"} & english.keys()
+    ukrainian = dict(word_stems("Ракетний удар по архіву документів", "uk")[0])
+    assert {"=missile", "=strike", "=document"} <= ukrainian.keys()
+    assert "raket" in ukrainian

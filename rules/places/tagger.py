@@ -217,11 +217,10 @@ def _score(place: Place, form: Form, language: str | None, context: set[str], re
 
 
 def _choose(gaz: Gazetteer, span: Span, language: str | None, context: set[str], regions: set[str],
-            inside: set[str], named: set[str] | None = None) -> Place:
+            inside: set[str], named: set[str]) -> Place:
     """`context`: the countries the other names give; `named`: those not given by an acronym
-    alone, which choose among cities (default: `context`)."""
-    best = max(span.forms, key=lambda f: (_score(gaz.places[f.place], f, language, context, regions, inside,
-                                                 context if named is None else named),
+    alone, which choose among cities."""
+    best = max(span.forms, key=lambda f: (_score(gaz.places[f.place], f, language, context, regions, inside, named),
                                           -gaz.places[f.place].id))
     return gaz.places[best.place]
 
@@ -248,7 +247,7 @@ def tag_text(text: str, language: str | None = None, gaz: Gazetteer | None = Non
     kept = [s for i, s in enumerate(spans)
             if not _guarded(s, written, folded, {c for j, c in sure.items() if j != i}, gaz)]
     # first choice on prior alone, then again with the other names' choices as context
-    first = [_choose(gaz, s, language, set(), set(), set()) for s in kept]
+    first = [_choose(gaz, s, language, set(), set(), set(), set()) for s in kept]
     if len(kept) < 2:
         return first  # no other name to give context
     # what the other names give, counted once: each name then takes its own share away
