@@ -34,6 +34,8 @@ from core.contracts import RawHeadline  # noqa: E402
 from core.kafka import make_consumer, records_to_end, topic_partitions  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from core.topics import Topics, ensure_topics  # noqa: E402
+from alerting.grouping import word_stems  # noqa: E402
+from rules.places.tagger import tag  # noqa: E402
 
 RULES = """\
 rules:
@@ -76,10 +78,9 @@ class Receiver(BaseHTTPRequestHandler):
         pass
 
 
-def place_name(i: int) -> str:
-    """A distinct made-up name for headline i ("Babab", "Dabab", ...): a rare word, an anchor of
-    its own, so no two bench headlines are one event. Its first five letters (grouping's stem and
-    sound key: o/a and e/i sound alike there, so only a, i, u) differ from every other's."""
+def made_up_name(i: int) -> str:
+    """A made-up name ("Babab", "Dabab", ...) whose first five letters (grouping's stem and sound
+    key: o/a and e/i sound alike there, so only a, i, u) differ from every other's."""
     consonants, vowels = "bdfgklmnprstvz", "aiu"
     word = ""
     for n in range(3):
@@ -88,7 +89,31 @@ def place_name(i: int) -> str:
     return word.capitalize()
 
 
-async def produce(settings: Settings, rate: float, seconds: float, run: str) -> dict[str, float]:
+def _names() -> list[str]:
+    """The made-up names grouping reads as a name (an anchor of its own), so that no two bench
+    headlines are one event: some are English words ("Final", "Siris"), which name nothing, and a
+    headline that names nothing and is worded like another joins that one's event, by design.
+    Nor a real place: Binab and Bunab are both Bonab, Iran, one place, so one event."""
+    out = []
+    for i in range(14 * 3 * 14 * 3 * 14):
+        name = made_up_name(i)
+        title = f"Missile strike on {name} target overnight"
+        _, keys = word_stems(title, "en")
+        if any(key.startswith("~") for key, _ in keys) and not tag(title, language="en"):
+            out.append(name)
+    return out
+
+
+NAMES = _names()
+
+
+def name_for(k: int) -> str:
+    """Name k of the measured runs (they wrap past 24,000 alerts); k = -1, the warm-up's, is kept for it."""
+    return NAMES[-1] if k < 0 else NAMES[k % (len(NAMES) - 1)]
+
+
+async def produce(settings: Settings, rate: float, seconds: float, run: str, first_name: int = 0) -> dict[str, float]:
+    """Alerting headline i (one in ALERT_EVERY) names `name_for(first_name + i // ALERT_EVERY)`."""
     topics = Topics(settings.topic_prefix)
     producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap, acks="all", linger_ms=0)
     await producer.start()
@@ -105,7 +130,7 @@ async def produce(settings: Settings, rate: float, seconds: float, run: str) -> 
             alerting = i % ALERT_EVERY == 0
             # a made-up place name per headline: each is a new event, each fires (the number alone
             # says nothing to grouping, which drops numbers of eight digits: ids, not counts)
-            title = (f"Missile strike on {place_name(i)} target {token} overnight" if alerting
+            title = (f"Missile strike on {name_for(first_name + i // ALERT_EVERY)} target {token} overnight" if alerting
                      else f"Markets close higher, index {token}")
             h = RawHeadline(id=token, feed_id="bench", source="Bench Wire", title=title, fetched=datetime.now(timezone.utc))
             if alerting:
@@ -159,6 +184,15 @@ def hops(sent: dict[str, float], classified: dict[str, float], fired: dict[str, 
     return out
 
 
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time of a running process (Linux /proc), 0 when unknown."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
@@ -192,30 +226,47 @@ def main() -> None:
             exe = str(Path(sys.executable).parent / "watchfloor")
             log = open(os.environ.get("BENCH_STAGES_LOG", root / "stages.log"), "w")
             procs = [subprocess.Popen([exe, stage], env=env, stdout=log, stderr=subprocess.STDOUT) for stage in ("process", "alert", "notify")]
+            pids = {"process": procs[0].pid, "alert": procs[1].pid, "notify": procs[2].pid, "broker": broker.proc.pid if broker.proc else None,
+                    "bench (producer, receiver)": os.getpid()}
             # warm up: one alert end to end before measuring
-            warm = asyncio.run(produce(settings, 1, 1, "9"))
+            warm = asyncio.run(produce(settings, 1, 1, "9", first_name=-1))
             deadline = time.time() + 90
             while not all(k in arrivals for k in warm) and time.time() < deadline:
                 time.sleep(0.2)
             if not all(k in arrivals for k in warm):
                 sys.exit("warm-up alert never arrived; see " + str(root / "stages.log") + "\n" + (root / "stages.log").read_text()[-3000:])
             results = []
+            used = 0
             for i, rate in enumerate(rates):
-                sent = asyncio.run(produce(settings, rate, seconds, str(i + 1)))
+                cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+                sent = asyncio.run(produce(settings, rate, seconds, str(i + 1), first_name=used))
+                used += len(sent)  # each run's events are new ones (names wrap past 24,000 alerts)
                 deadline = time.time() + 60
                 while not all(k in arrivals for k in sent) and time.time() < deadline:
                     time.sleep(0.2)
+                time.sleep(1)  # the last commits
+                # CPU each stage spent on this run, per 1,000 headlines produced (idle polling included)
+                cpu = {name: round((cpu_seconds(pid) - cpu_before[name]) * 1e6 / (rate * seconds), 1) for name, pid in pids.items()}
                 lat = [(arrivals[k] - t) * 1000 for k, t in sent.items() if k in arrivals]
                 row = {"rate_per_s": rate, "alert_every": ALERT_EVERY, "seconds": seconds, "sent": len(sent), "delivered": len(lat),
                        "p50_ms": round(percentile(lat, 50), 1) if lat else None,
                        "p99_ms": round(percentile(lat, 99), 1) if lat else None,
                        "max_ms": round(max(lat), 1) if lat else None, "mean_ms": round(statistics.mean(lat), 1) if lat else None}
-                row.update(hops(sent, *asyncio.run(stage_times(settings))))
+                classified, fired = asyncio.run(stage_times(settings))
+                row.update(hops(sent, classified, fired))
+                row["cpu_ms_per_1000"] = cpu
+                missing = [k for k in sent if k not in arrivals]
+                if missing:  # where each undelivered alert stopped
+                    row["missing"] = {k: "not classified" if k not in classified else "no alert" if k not in fired
+                                      else "not delivered" for k in missing}
                 results.append(row)
                 print(f"{rate:>6.0f} headlines/s (1 in {ALERT_EVERY} alerts): {len(lat)}/{len(sent)} alerts delivered, latency p50 {row['p50_ms']} ms, "
                       f"p99 {row['p99_ms']} ms, max {row['max_ms']} ms")
                 print("        by hop (p50 / p99 ms): " + ", ".join(
                     f"{name} {row.get(name + '_p50_ms')} / {row.get(name + '_p99_ms')}" for name in ("classify", "alert", "notify")))
+                print("        CPU ms per 1,000 headlines: " + ", ".join(f"{name} {ms}" for name, ms in cpu.items()))
+                if missing:
+                    print("        undelivered: " + ", ".join(f"{k} ({why})" for k, why in row["missing"].items()))
             print(json.dumps(results))
         finally:
             for p in procs:
