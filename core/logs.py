@@ -56,5 +56,9 @@ def setup_logging(level: str = "INFO", json_logs: bool | None = None) -> None:
     root.setLevel(level.upper())
     for noisy in ("aiokafka", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # Apprise says "Sent JSON POST notification." for every send, beside the notifier's own
+    # "alert delivered" (which names the alert and the channel); its warnings say why a send failed
+    if root.level > logging.DEBUG:
+        logging.getLogger("apprise").setLevel(logging.WARNING)
     for name in ("aiokafka.consumer.fetcher", "aiokafka.consumer.group_coordinator"):
         logging.getLogger(name).addFilter(_RetriableKafkaNoise())

@@ -197,6 +197,7 @@ class Channels:
         self._apobj = apobj
         self.source = source
         self._by_hash: dict[str, Channel] = {}
+        self._by_tag: dict[str, list[Channel]] = {}  # a config is fixed once loaded: route each tag once
 
     @classmethod
     def load(cls, config: Path | None) -> "Channels":
@@ -218,8 +219,12 @@ class Channels:
         return {t for ch in self._by_hash.values() for t in ch.tags}
 
     def for_tag(self, tag: str) -> list[Channel]:
-        """The channels Apprise routes `tag` to (its own tag matching, `always` included)."""
-        return [self._channel(service) for service in self._apobj.find(tag)]
+        """The channels Apprise routes `tag` to (its own tag matching, `always` included); asked
+        once per tag (Apprise's `find` renders and hashes every URL: ~1 ms an alert)."""
+        found = self._by_tag.get(tag)
+        if found is None:
+            found = self._by_tag[tag] = [self._channel(service) for service in self._apobj.find(tag)]
+        return list(found)
 
     def _channel(self, service: object) -> Channel:
         url = service.url()  # type: ignore[attr-defined]

@@ -216,3 +216,30 @@ def test_only_json_channels_get_the_fields():
         message = render(alert, kind)
         assert message.payload_extras is None and '"rule"' not in message.body
     assert render(alert, Kind.JSON).body == render(alert, Kind.TEXT).body
+
+
+async def test_at_info_a_send_logs_no_apprise_line_and_a_failure_still_says_why(hook_server, tmp_path, capsys):
+    """Apprise's "Sent JSON POST notification." came beside the notifier's own "alert delivered"
+    for every alert; at INFO only its warnings are kept, which are why a send failed."""
+    import logging
+
+    from core.logs import setup_logging
+
+    hook = Hook(hook_server, "/hook")
+    hook_server.expect_request("/broken", method="POST").respond_with_data("no", status=500)
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level, logging.getLogger("apprise").level
+    try:
+        setup_logging("INFO", json_logs=True)
+        ok = await channel_for(tmp_path, f"json://127.0.0.1:{hook.port}/hook").send(render(make_alert(), Kind.JSON))
+        failed = await channel_for(tmp_path, f"json://127.0.0.1:{hook.port}/broken").send(render(make_alert(), Kind.JSON))
+        logged = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    finally:
+        root.handlers[:], level, apprise_level = saved
+        root.setLevel(level)
+        logging.getLogger("apprise").setLevel(apprise_level)
+    assert ok.ok and len(hook.received) == 1
+    assert not failed.ok and "error=500" in failed.reason
+    from_apprise = [r for r in logged if r["logger"] == "apprise"]
+    assert from_apprise and all(r["level"] in ("warning", "error") for r in from_apprise)
+    assert any("error=500" in r["msg"] for r in from_apprise)
