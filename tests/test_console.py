@@ -44,12 +44,12 @@ TOKEN = "console-test-token"
 
 
 def start_console(cli_env: dict, tmp_path: Path, rules_dir: Path, token: str | None,
-                  extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
-    port = free_port()
+                  extra_env: dict[str, str] | None = None, port: int | None = None) -> tuple[subprocess.Popen, str]:
+    port = port or free_port()
     env = {**cli_env, "WATCHFLOOR_RULES": str(rules_dir), **(extra_env or {})}
     if token:
         env["WATCHFLOOR_CONSOLE_TOKEN"] = token
-    log = open(tmp_path / f"console-{port}.log", "w")
+    log = open(tmp_path / f"console-{port}.log", "a")  # a restart on the same port keeps the first log
     proc = subprocess.Popen([str(BIN / "watchfloor"), "console", "--port", str(port)], env=env,
                             stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"

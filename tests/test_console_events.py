@@ -174,3 +174,42 @@ def test_an_event_merged_into_another_leaves_the_view_whatever_order_its_states_
     assert [e["id"] for e in view.recent_events()] == ["ev-a"]
     view.add("events", json.loads(early.to_bytes()), ts)  # its partition read late: an older state of it
     assert [e["id"] for e in view.recent_events()] == ["ev-a"]
+
+
+@needs_browser
+async def test_a_page_left_open_shows_what_happened_while_the_console_was_down(settings, rules_dir, cli_env, tmp_path,
+                                                                               browser):
+    """A watch officer's tab stays open through a restart of the console: the page reconnects by
+    itself, and what the topics got meanwhile (a new event, an event grown, one merged into
+    another) is on it, each once, without a reload."""
+    topics = Topics(settings.topic_prefix)
+    await ensure_topics(settings, topics.specs())
+    ternopil = event("ev-ternopil", TERNOPIL_TITLE, [TERNOPIL, UKRAINE], 2, ["en"], NOW - timedelta(minutes=30),
+                     NOW - timedelta(minutes=29))
+    other = event("ev-ternopil-b", "Ракетний удар по Тернополю", [TERNOPIL, UKRAINE], 1, ["uk"],
+                  NOW - timedelta(minutes=28), NOW - timedelta(minutes=28))
+    await produce(settings, topics.events, [record(ternopil), record(other)])
+    console, url = start_console(cli_env, tmp_path, rules_dir, None)
+    port = int(url.rsplit(":", 1)[1])
+    try:
+        browser.get(url)
+        wait_until(browser, lambda d: cards(d) == ["ev-ternopil-b", "ev-ternopil"], 30, "the first two cards")
+        stop(console)
+        wait_until(browser, lambda d: d.find_element("id", "status").text == "reconnecting…", 30, "the page to see it down")
+
+        grown = event("ev-ternopil", TERNOPIL_TITLE, [TERNOPIL, UKRAINE], 6, ["en", "uk", "ru"], NOW - timedelta(minutes=3),
+                      NOW - timedelta(minutes=2), alerts=("a1",))
+        grown = grown.model_copy(update={"merged": ["ev-ternopil-b"]})
+        warsaw = event("ev-warsaw", "Poland detains suspects over rail sabotage", [WARSAW], 3, ["en", "pl"],
+                       NOW - timedelta(minutes=10), NOW - timedelta(minutes=9), categories=("sabotage",))
+        await produce(settings, topics.events, [record(warsaw), record(grown), (b"ev-ternopil-b", None)])
+
+        console, _ = start_console(cli_env, tmp_path, rules_dir, None, port=port)
+        wait_until(browser, lambda d: d.find_element("id", "status").text == "live"
+                   and cards(d) == ["ev-ternopil", "ev-warsaw"], 60, "the page to show what happened meanwhile")
+        assert "6 sources · en, uk, ru" in card_text(browser, "ev-ternopil") and "alerted" in card_text(browser, "ev-ternopil")
+        wait_until(browser, lambda d: sorted(m.get_attribute("data-id") for m in event_markers(d)) == ["ev-ternopil", "ev-warsaw"],
+                   10, "one marker per event")
+        assert browser.find_element("id", "events-count").text == "(2)"
+    finally:
+        stop(console)

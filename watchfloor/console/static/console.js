@@ -174,7 +174,10 @@ async function send(url, body) {
   return response.ok;
 }
 
-async function load() {
+// The console's state, shown whole: on the page's first opening, and again whenever the stream
+// opens anew (the console restarted, the network came back), since what happened while it was
+// down never came through it. `first`: the once-only set-up (timers, the map's background and view).
+async function load(first) {
   const state = await (await fetch("/api/state")).json();
   writable = state.writable;
   $("read-only").hidden = writable;
@@ -184,17 +187,19 @@ async function load() {
   $("rules-version").textContent = "rules " + state.rules_version;
   $("alerts").replaceChildren(...state.alerts.map((a) => alertItem(a, false)));
   $("headlines").replaceChildren(...state.headlines.map((h) => headlineItem(h, false)));
+  if (!first) for (const card of [...eventCards.values()]) dropEvent(card);  // merged or gone meanwhile
   for (const ev of [...(state.events || [])].reverse()) showEvent(ev, false);  // oldest first: newest on top
+  countEvents();
   chart = state.chart;
   hours = chart.hours.length || hours;
-  setInterval(pruneEvents, 300000);
+  if (first) setInterval(pruneEvents, 300000);
   $("chart-hours").textContent = chart.hours.length;
   renderChart();
   renderSilences(state.silences);
-  consoleMap.configure(state.map);
-  consoleMap.load(state);
+  if (first) consoleMap.configure(state.map);
+  consoleMap.load(state, first);
   const token = sessionStorage.getItem("watchfloor-token");
-  if (token) $("silence-token").value = token;
+  if (first && token) $("silence-token").value = token;
   return state;
 }
 
@@ -219,28 +224,30 @@ function showLive(kind, item) {
   }
 }
 
-async function start() {
+async function start(first) {
   // whatever happens to the state's rendering, the stream goes live: a throw here used to leave
   // every later update queued in `early`, never shown
   let state = { headlines: [], alerts: [] };
   try {
-    state = await load();
+    state = await load(first);
   } catch (err) {
     console.error("the console state could not be shown", err);
   }
   const held = new Set([...state.headlines.map((h) => "headline " + h.id), ...state.alerts.map((a) => "alert " + a.id)]);
-  const waiting = early;
+  const waiting = early || [];  // null if a quicker reopening's state was shown first
   early = null;
   for (const [kind, item] of waiting) if (!held.has(kind + " " + item.id)) showLive(kind, item);
 }
 
 function listen() {
   const source = new EventSource("/api/events");
-  let started = false;
+  let opened = false;
   source.onopen = () => {
     $("status").textContent = "live";
     $("status").className = "status live";
-    if (!started) { started = true; start(); }
+    early = [];  // what the stream brings now waits for the state
+    start(!opened);
+    opened = true;
   };
   source.onerror = () => { $("status").textContent = "reconnecting…"; $("status").className = "status down"; };
   for (const kind of ["headline", "alert", "event", "silences"]) {

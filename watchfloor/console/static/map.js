@@ -205,18 +205,20 @@ const consoleMap = (() => {
     }
   }
 
-  // The page's first state: every marker, oldest first so the newest draw on top; the view fits them.
-  function load(state) {
+  // The state's markers, oldest first so the newest draw on top. The first state fits the view to
+  // them; a later one (the stream opened anew) replaces every marker and leaves the view as it is.
+  function load(state, first) {
+    if (!first) for (const store of Object.values(markers)) for (const id of [...store.keys()]) drop(store, id);
     hours = state.chart.hours.length || hours;
     document.getElementById("map-hours").textContent = hours;
     for (const h of [...state.headlines].reverse()) add("headline", h, false);
     for (const a of [...state.alerts].reverse()) add("alert", a, false);
     for (const e of [...(state.events || [])].reverse()) add("event", e, false);
     const all = Object.values(markers).flatMap((store) => [...store.values()].map((m) => m.marker));
-    if (all.length) map.fitBounds(L.featureGroup(all).getBounds(), { padding: [30, 30], maxZoom: 5 });
+    if (first && all.length) map.fitBounds(L.featureGroup(all).getBounds(), { padding: [30, 30], maxZoom: 5 });
     count();
     renderLegend();
-    setInterval(prune, 300000);
+    if (first) setInterval(prune, 300000);
   }
 
   return { configure, load, add, colour, placeName, eventFacts };
