@@ -327,8 +327,8 @@ def test_an_acronym_country_is_an_actor_and_chooses_no_city():
 
 
 def test_city_forms_geonames_lacks():
-    """rules/places/city_names.yaml: Ukrainian spellings of Russian towns and forms whose vowel
-    drops when declined; each form once, every city in the gazetteer."""
+    """rules/places/city_names.yaml: Ukrainian spellings of Russian towns, forms whose vowel
+    drops when declined, Kyiv's administrations; each form once, every city in the gazetteer."""
     import yaml
 
     from rules.places.gazetteer import CITY_NAMES, gazetteer
@@ -337,6 +337,9 @@ def test_city_forms_geonames_lacks():
     assert where("Сибіга на засіданні ОБСЄ у Відні", "uk")[0] == ("Vienna", "city", "AT")
     assert where("Беспилотники атаковали нефтебазу в Орле", "ru")[0][0] == "Orël"
     assert where("Учения в Балтийском море", "ru") == [] and where("Навчання в Балтійському морі", "uk") == []
+    # the city's administration cited for its news: the toll's follow-up names no other place
+    assert where("Зросла кількість загиблих до шести, серед них дитина — КМВА", "uk") == [("Kyiv", "city", "UA")]
+    assert where("КГВА: повреждены жилые дома", "ru") == [("Kyiv", "city", "UA")]
     data = yaml.safe_load(CITY_NAMES.read_text(encoding="utf-8"))["cities"]
     forms = [(lang, f.casefold()) for city in data for lang in ("en", "uk", "ru") for f in city.get(lang, [])]
     assert len(forms) == len(set(forms)), sorted(f for f in set(forms) if forms.count(f) > 1)
