@@ -448,6 +448,10 @@ def same_event(report: Signature, member: Signature, wording: bool = True) -> tu
         # (a city both name, or a region both name when neither names a city, or a region the
         # event's city lies in: "Ternopil region death toll") and alike enough
         at_place = shared_place(report, member) or (not report.cities and bool(report.named_regions & member.regions))
+        if not at_place and not report.regions and not report.countries:
+            # one that names no place at all ("Рятувальники завершили роботи: 5 загиблих, 17
+            # постраждалих"): a count it shares with the event's report (17), not a round one
+            at_place = any(a.startswith("#") for a in shared_anchors(report, member))
         if member.follow_up or not at_place or (report.follows and report.follows.isdisjoint(member.categories)):
             return False, 0.0
         words = word_similarity(report, member)
