@@ -15,6 +15,7 @@ from ingest.seen import SeenIds
 from core import health
 from core.settings import ConfigError, Settings
 from core.kafka import connection_problem
+from core.tasks import background, cancel_all
 from core.topics import Topics, ensure_topics
 
 log = logging.getLogger("watchfloor.ingest")
@@ -48,7 +49,7 @@ async def run_ingest(
         raise ConfigError(f"Kafka at {bootstrap} refused the ingest setup: {exc}") from None
     log.info("ingest started", extra={"feeds": len(feeds), "feeds_file": str(path), "seen": len(seen)})
     health.set_ready("ingest")
-    beating = asyncio.ensure_future(health.heartbeat_loop())
+    beating = background(health.heartbeat_loop(), "heartbeat")
     try:
         async with Poller(feeds, publisher, seen) as poller:
             if once:
@@ -56,6 +57,6 @@ async def run_ingest(
             await poller.run_forever(stop or asyncio.Event())
             return []
     finally:
-        beating.cancel()
+        await cancel_all([beating])
         health.set_ready("ingest", False)
         await publisher.stop()

@@ -37,6 +37,7 @@ from core.settings import ConfigError, Settings
 from core.kafka import connection_problem
 from core.topics import Topics, ensure_topics
 from core.lag import report_lag
+from core.tasks import background, cancel_all
 
 log = logging.getLogger("watchfloor.notify")
 
@@ -143,8 +144,8 @@ class Notifier:
             await self.consumer.start()
             settle_startup_heap()
             health.set_ready("notify")
-            lag = asyncio.ensure_future(report_lag(self.settings, consumer_group(self.settings), self.topics.alerts))
-            beating = asyncio.ensure_future(health.heartbeat_loop())
+            helpers = [background(report_lag(self.settings, consumer_group(self.settings), self.topics.alerts), "notify lag"),
+                       background(health.heartbeat_loop(), "heartbeat")]
             log.info(
                 "notifier started",
                 extra={
@@ -158,8 +159,9 @@ class Notifier:
                 await self._loop(stop)
                 graceful = True
             finally:
-                lag.cancel()
-                beating.cancel()
+                # awaited, not only cancelled: a lag reading in progress closes its Kafka clients
+                # (a client left open was an "Unclosed AIOKafkaConnection" error at every stop)
+                await cancel_all(helpers)
                 health.set_ready("notify", False)
                 await self._drain(graceful)
                 await self.consumer.stop()
