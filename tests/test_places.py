@@ -95,6 +95,13 @@ def test_a_ukrainian_or_russian_given_name_before_a_surname_is_a_person_not_a_ci
     assert where("Вибухи у Володимирі: є влучання", "uk") == [("Volodymyr-Volynskyi", "city", "UA")]  # the city still is one
 
 
+def test_a_given_name_before_a_surname_is_a_person_but_before_its_country_a_place():
+    # Omer Neutra, a hostage, is not 'Omer, the town near Beersheba; "Omer, Israel" is the town
+    assert where("Hamas hands over remains of 3 hostages; one confirmed as Omer Neutra") == []
+    assert ("‘Omer", "city", "IL") in where("Rocket hits Omer, Israel")
+    assert ("‘Omer", "city", "IL") in where("Clashes near Omer in southern Israel")
+
+
 def test_a_surname_in_the_news_is_not_a_city_it_declines_like():
     # John Healey, UK defence secretary, declines like Al Hillah, Iraq ("Хила")
     assert where("Лондон опять пугает «Янтарём»: Хили рассказал о лазерах", "ru") == [("London", "city", "GB")]

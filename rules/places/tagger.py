@@ -177,7 +177,11 @@ def _guarded(span: Span, written: list[str], folded: list[str], mentioned_countr
     if after in FUEL and span.end + 1 < len(folded) and folded[span.end + 1] in NOT_PLACE_AFTER:
         return True  # the Druzhba oil pipeline, as "Druzhba pipeline"
     if (name in given or name in STORMS) and span.end < len(written) and capitalised(written[span.end]):
-        return True  # a given name before a capitalised word: Michael (Isle of Man) in "Michael Jordan", Володимир in "Володимир Зеленський"
+        # a given name before a capitalised word: Michael (Isle of Man) in "Michael Jordan", Володимир
+        # in "Володимир Зеленський"; unless that word is the place's own country ("Omer, Israel")
+        homes = {gaz.places[f.place].country for f in span.forms}
+        if not any(p.country in homes for p in gaz.place_named(written[span.end], "country")):
+            return True
     if food and (before in food or after in food) and name in common:
         return True  # Thanksgiving turkey, turkey dinner
     if name not in common or any(gaz.places[f.place].kind == "country" or f.acronym for f in span.forms):
