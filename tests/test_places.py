@@ -95,6 +95,23 @@ def test_a_ukrainian_or_russian_given_name_before_a_surname_is_a_person_not_a_ci
     assert where("Вибухи у Володимирі: є влучання", "uk") == [("Volodymyr-Volynskyi", "city", "UA")]  # the city still is one
 
 
+def test_oblasts_listed_before_one_plural_noun_are_oblasts_not_their_cities():
+    """The defence ministries' nightly lists: "над Брянской, Белгородской и Курской областями".
+    Курской, Курською are the oblast's adjective (the city declines Курска, Курске, Курском);
+    alone, "Курская АЭС" too. The city keeps its own endings."""
+    assert where("Минобороны: ночью над Брянской, Белгородской и Курской областями сбиты 57 беспилотников", "ru") == [
+        ("Bryansk Oblast", "region", "RU"), ("Belgorod Oblast", "region", "RU"), ("Kursk Oblast", "region", "RU")]
+    assert ("Saratov Oblast", "region", "RU") in where("За ночь над Саратовской, Воронежской областями и Краснодарским "
+                                                       "краем сбиты 66 БПЛА", "ru")  # not Saratovskaya, a village there
+    assert where("Збито безпілотники над Брянською та Курською областями", "uk") == [
+        ("Bryansk Oblast", "region", "RU"), ("Kursk Oblast", "region", "RU")]
+    assert where("Дроны атаковали Курск", "ru") == where("В Курске горит склад", "ru") == [("Kursk", "city", "RU")]
+    assert where("Вибухи в Курську", "uk") == [("Kursk", "city", "RU")] and where("У Донецьку вибухи", "uk")[0][0] == "Donetsk"
+    # a far country's region named by an everyday adjective stays out ("Північна" is Uganda's Northern Region)
+    assert not [p for p in where("Суд в Італії погодив видачу підозрюваного у підриві «Північних потоків»", "uk")
+                if p[1] == "region"]
+
+
 def test_a_given_name_before_a_surname_is_a_person_but_before_its_country_a_place():
     # Omer Neutra, a hostage, is not 'Omer, the town near Beersheba; "Omer, Israel" is the town
     assert where("Hamas hands over remains of 3 hostages; one confirmed as Omer Neutra") == []

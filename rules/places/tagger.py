@@ -22,7 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from rules.places.forms import all_caps, capitalised, is_cyrillic, peel, tokens_with_case
-from rules.places.gazetteer import Form, Gazetteer, Place, gazetteer
+from rules.places.gazetteer import FOCUS, Form, Gazetteer, Place, gazetteer
 
 MAX_PLACES = 10
 MAX_NAMES = 100  # names looked at per text: a summary is capped at 2,000 characters, other producers' are not
@@ -71,10 +71,10 @@ def _lists() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
 
 
 class Span:
-    __slots__ = ("start", "end", "forms")
+    __slots__ = ("start", "end", "forms", "word")
 
-    def __init__(self, start: int, end: int, forms: list[Form]) -> None:
-        self.start, self.end, self.forms = start, end, forms
+    def __init__(self, start: int, end: int, forms: list[Form], word: str = "") -> None:
+        self.start, self.end, self.forms, self.word = start, end, forms, word  # word: its first, folded
 
 
 def _rest_ok(form: Form, folded: list[str], peeled: list[list[str] | None], start: int) -> bool:
@@ -140,7 +140,7 @@ def find_spans(gaz: Gazetteer, written: list[str], folded: list[str]) -> list[Sp
                     continue
                 by_end.setdefault(start + form.length, []).append(form)
         for end, forms in by_end.items():
-            found.append(Span(start, end, forms))
+            found.append(Span(start, end, forms, low))
     return longest_first(found, len(folded))
 
 
@@ -197,14 +197,14 @@ def _guarded(span: Span, written: list[str], folded: list[str], mentioned_countr
 
 
 def _score(place: Place, form: Form, language: str | None, context: set[str], regions: set[str],
-           inside: set[str], named: set[str]) -> float:
+           inside: set[str], named: set[str], adjectival: bool = False) -> float:
     s = math.log10(place.population + 10)
     if form.main:
         s += 1.0
     if place.kind == "country":
         s += 3.0
     elif place.kind == "region":
-        s += -2.0 if form.bare_region else 0.5
+        s += -2.0 if form.bare_region and not adjectival else 0.5
     elif place.capital:
         s += 2.0
     if language == "uk" and place.country == "UA":
@@ -220,12 +220,28 @@ def _score(place: Place, form: Form, language: str | None, context: set[str], re
     return s
 
 
+# Endings only an adjective takes after a city's stem: "Курской", "Курською" are of Курская /
+# Курська область (Курск declines Курска, Курске, Курском), so a region's bare adjective is no
+# weaker there than the city ("над Белгородской, Курской и Брянской областями"). Not "-а", "-у",
+# "-ом": "до Курська", "у Донецьку", "Курском" are the city's own.
+ADJECTIVE_ENDINGS = ("ой", "ая", "ую", "ых", "ым", "ыми", "ими", "ого", "ому", "ої", "ою", "ій", "их")
+
+
+def _adjectival(gaz: Gazetteer, span: Span) -> bool:
+    """One Cyrillic word ending as only an adjective does, where the bare adjective of an oblast
+    of the countries watched is a candidate (not a far country's "Центральная" or "Північна":
+    those adjectives are everyday words)."""
+    return (span.end - span.start == 1 and span.word.endswith(ADJECTIVE_ENDINGS)
+            and any(f.bare_region and gaz.places[f.place].country in FOCUS for f in span.forms))
+
+
 def _choose(gaz: Gazetteer, span: Span, language: str | None, context: set[str], regions: set[str],
             inside: set[str], named: set[str]) -> Place:
     """`context`: the countries the other names give; `named`: those not given by an acronym
     alone, which choose among cities."""
-    best = max(span.forms, key=lambda f: (_score(gaz.places[f.place], f, language, context, regions, inside, named),
-                                          -gaz.places[f.place].id))
+    adjectival = _adjectival(gaz, span)
+    best = max(span.forms, key=lambda f: (_score(gaz.places[f.place], f, language, context, regions, inside, named,
+                                                 adjectival), -gaz.places[f.place].id))
     return gaz.places[best.place]
 
 
