@@ -107,6 +107,11 @@ def test_oblasts_listed_before_one_plural_noun_are_oblasts_not_their_cities():
         ("Bryansk Oblast", "region", "RU"), ("Kursk Oblast", "region", "RU")]
     assert where("Дроны атаковали Курск", "ru") == where("В Курске горит склад", "ru") == [("Kursk", "city", "RU")]
     assert where("Вибухи в Курську", "uk") == [("Kursk", "city", "RU")] and where("У Донецьку вибухи", "uk")[0][0] == "Donetsk"
+    # a city whose name is itself an adjective keeps its masculine endings; the oblast is feminine
+    khmelnytskyi = [("Khmelnytskyi", "city", "UA")]
+    assert where("Вибухи у Хмельницькому", "uk") == where("Удар по Хмельницкому", "ru") == khmelnytskyi
+    assert where("Жители Хмельницкого эвакуированы", "ru") == khmelnytskyi
+    assert where("Над Хмельницькою та Рівненською областями збито дрони", "uk")[0] == ("Khmelnytskyi Oblast", "region", "UA")
     # a far country's region named by an everyday adjective stays out ("Північна" is Uganda's Northern Region)
     assert not [p for p in where("Суд в Італії погодив видачу підозрюваного у підриві «Північних потоків»", "uk")
                 if p[1] == "region"]

@@ -220,11 +220,13 @@ def _score(place: Place, form: Form, language: str | None, context: set[str], re
     return s
 
 
-# Endings only an adjective takes after a city's stem: "Курской", "Курською" are of Курская /
-# Курська область (Курск declines Курска, Курске, Курском), so a region's bare adjective is no
-# weaker there than the city ("над Белгородской, Курской и Брянской областями"). Not "-а", "-у",
-# "-ом": "до Курська", "у Донецьку", "Курском" are the city's own.
-ADJECTIVE_ENDINGS = ("ой", "ая", "ую", "ых", "ым", "ыми", "ими", "ого", "ому", "ої", "ою", "ій", "их")
+# Endings of an adjective agreeing with "область" (feminine) or "областями" (plural), which a
+# city's name never takes: "Курской", "Курською" are Курская / Курська область (Курск declines
+# Курска, Курске, Курском), so a region's bare adjective is no weaker there than the city ("над
+# Белгородской, Курской и Брянской областями"). Not "-а", "-у", "-ом", nor the masculine "-ого",
+# "-ому": "до Курська", "у Донецьку" are the city's own, and so is "у Хмельницькому", a city
+# whose name is itself an adjective.
+ADJECTIVE_ENDINGS = ("ой", "ая", "ую", "ої", "ою", "ій", "их", "ых", "ими", "ыми")
 
 
 def _adjectival(gaz: Gazetteer, span: Span) -> bool:
