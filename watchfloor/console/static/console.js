@@ -174,11 +174,13 @@ async function send(url, body) {
   return response.ok;
 }
 
+let setUp = false;  // the once-only set-up is done: timers, the map's background and view, the token
+
 // The console's state, shown whole: on the page's first opening, and again whenever the stream
 // opens anew (the console restarted, the network came back), since what happened while it was
-// down never came through it. `first`: the once-only set-up (timers, the map's background and view).
-async function load(first) {
-  const state = await (await fetch("/api/state")).json();
+// down never came through it.
+function render(state) {
+  const first = !setUp;
   writable = state.writable;
   $("read-only").hidden = writable;
   for (const id of ["silence-token", "silence-match", "silence-rule", "silence-duration", "silence-reason", "silence-add"]) {
@@ -200,7 +202,7 @@ async function load(first) {
   consoleMap.load(state, first);
   const token = sessionStorage.getItem("watchfloor-token");
   if (first && token) $("silence-token").value = token;
-  return state;
+  setUp = true;
 }
 
 // The stream opens first and the state is read once it is open: the server subscribes this page
@@ -224,30 +226,37 @@ function showLive(kind, item) {
   }
 }
 
-async function start(first) {
+let opening = 0;  // the stream's openings so far: only the latest one's state is shown
+
+// `mine`: the opening this state is read for. If the stream opens again before its answer comes
+// (the console dropped once more), that newer opening reads its own, newer state and keeps what
+// the stream brings meanwhile for it: this one then shows nothing and leaves `early` alone.
+async function start(mine) {
   // whatever happens to the state's rendering, the stream goes live: a throw here used to leave
   // every later update queued in `early`, never shown
   let state = { headlines: [], alerts: [] };
   try {
-    state = await load(first);
+    const fetched = await (await fetch("/api/state")).json();
+    if (mine !== opening) return;
+    render(fetched);
+    state = fetched;
   } catch (err) {
+    if (mine !== opening) return;
     console.error("the console state could not be shown", err);
   }
   const held = new Set([...state.headlines.map((h) => "headline " + h.id), ...state.alerts.map((a) => "alert " + a.id)]);
-  const waiting = early || [];  // null if a quicker reopening's state was shown first
+  const waiting = early;
   early = null;
   for (const [kind, item] of waiting) if (!held.has(kind + " " + item.id)) showLive(kind, item);
 }
 
 function listen() {
   const source = new EventSource("/api/events");
-  let opened = false;
   source.onopen = () => {
     $("status").textContent = "live";
     $("status").className = "status live";
-    early = [];  // what the stream brings now waits for the state
-    start(!opened);
-    opened = true;
+    early = [];  // what the stream brings now waits for this opening's state
+    start(++opening);
   };
   source.onerror = () => { $("status").textContent = "reconnecting…"; $("status").className = "status down"; };
   for (const kind of ["headline", "alert", "event", "silences"]) {

@@ -208,7 +208,10 @@ const consoleMap = (() => {
   // The state's markers, oldest first so the newest draw on top. The first state fits the view to
   // them; a later one (the stream opened anew) replaces every marker and leaves the view as it is.
   function load(state, first) {
-    if (!first) for (const store of Object.values(markers)) for (const id of [...store.keys()]) drop(store, id);
+    if (!first) {
+      for (const store of Object.values(markers)) for (const id of [...store.keys()]) drop(store, id);
+      categories.clear();  // the legend is the shown markers' categories
+    }
     hours = state.chart.hours.length || hours;
     document.getElementById("map-hours").textContent = hours;
     for (const h of [...state.headlines].reverse()) add("headline", h, false);
