@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from functools import lru_cache
 import time
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -89,7 +90,8 @@ def made_up_name(i: int) -> str:
     return word.capitalize()
 
 
-def _names() -> list[str]:
+@lru_cache(maxsize=1)
+def names() -> list[str]:
     """The made-up names grouping reads as a name (an anchor of its own), so that no two bench
     headlines are one event: some are English words ("Final", "Siris"), which name nothing, and a
     headline that names nothing and is worded like another joins that one's event, by design.
@@ -104,12 +106,10 @@ def _names() -> list[str]:
     return out
 
 
-NAMES = _names()
-
-
 def name_for(k: int) -> str:
-    """Name k of the measured runs (they wrap past 24,000 alerts); k = -1, the warm-up's, is kept for it."""
-    return NAMES[-1] if k < 0 else NAMES[k % (len(NAMES) - 1)]
+    """Name k of the measured runs (they wrap past 24,207 alerts); k = -1, the warm-up's, is kept for it."""
+    kept = names()
+    return kept[-1] if k < 0 else kept[k % (len(kept) - 1)]
 
 
 async def produce(settings: Settings, rate: float, seconds: float, run: str, first_name: int = 0) -> dict[str, float]:
@@ -184,12 +184,14 @@ def hops(sent: dict[str, float], classified: dict[str, float], fired: dict[str, 
     return out
 
 
-def cpu_seconds(pid: int | None) -> float:
-    """User + system CPU time of a running process (Linux /proc), 0 when unknown."""
+def cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU time of a running process (Linux /proc), None when it cannot be read."""
+    if pid is None:
+        return None
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
-        return 0.0
+        return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -240,13 +242,17 @@ def main() -> None:
             for i, rate in enumerate(rates):
                 cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
                 sent = asyncio.run(produce(settings, rate, seconds, str(i + 1), first_name=used))
-                used += len(sent)  # each run's events are new ones (names wrap past 24,000 alerts)
+                used += len(sent)  # each run's events are new ones (names wrap past 24,207 alerts)
                 deadline = time.time() + 60
                 while not all(k in arrivals for k in sent) and time.time() < deadline:
                     time.sleep(0.2)
                 time.sleep(1)  # the last commits
                 # CPU each stage spent on this run, per 1,000 headlines produced (idle polling included)
-                cpu = {name: round((cpu_seconds(pid) - cpu_before[name]) * 1e6 / (rate * seconds), 1) for name, pid in pids.items()}
+                # (to keep up at RATE/s the sum must stay under 1,000 ms per core: the run's wall time
+                # is longer than `seconds` when the stages fall behind, and the work is the same)
+                cpu = {name: round((after - cpu_before[name]) * 1e6 / (rate * seconds), 1)
+                       for name, pid in pids.items()
+                       if (after := cpu_seconds(pid)) is not None and cpu_before[name] is not None}
                 lat = [(arrivals[k] - t) * 1000 for k, t in sent.items() if k in arrivals]
                 row = {"rate_per_s": rate, "alert_every": ALERT_EVERY, "seconds": seconds, "sent": len(sent), "delivered": len(lat),
                        "p50_ms": round(percentile(lat, 50), 1) if lat else None,
