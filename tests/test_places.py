@@ -105,6 +105,8 @@ def test_oblasts_listed_before_one_plural_noun_are_oblasts_not_their_cities():
                                                        "краем сбиты 66 БПЛА", "ru")  # not Saratovskaya, a village there
     assert where("Збито безпілотники над Брянською та Курською областями", "uk") == [
         ("Bryansk Oblast", "region", "RU"), ("Kursk Oblast", "region", "RU")]
+    # Ukrainian news writes Belgorod's oblast both ways
+    assert where("Над Білгородською та Бєлгородською областями", "uk") == [("Belgorod Oblast", "region", "RU")]
     assert where("Дроны атаковали Курск", "ru") == where("В Курске горит склад", "ru") == [("Kursk", "city", "RU")]
     assert where("Вибухи в Курську", "uk") == [("Kursk", "city", "RU")] and where("У Донецьку вибухи", "uk")[0][0] == "Donetsk"
     # a city whose name is itself an adjective keeps its masculine endings; the oblast is feminine
