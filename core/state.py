@@ -64,7 +64,10 @@ class CompactedState(Generic[V]):
                      partitions: Iterable[int] | None = None, poll_ms: int = 500) -> None:
         """Loads, then keeps applying new committed records until `stop`; `on_change(key, value or None)`
         sees every change, so a worker's derived view stays in step with the topic."""
-        consumer = make_consumer(self.settings, group_id=None, isolation_level="read_committed")
+        # a followed topic changes seldom (silences, written without transactions, so a record
+        # arriving answers a waiting fetch at once): each fetch waits up to `poll_ms` instead of the
+        # stages' 20 ms, 25 times fewer idle requests for this worker and the broker
+        consumer = make_consumer(self.settings, group_id=None, isolation_level="read_committed", fetch_max_wait_ms=poll_ms)
         try:  # stopped in `finally` even when start fails: no unclosed client
             await consumer.start()
             tps = await self._read(consumer, partitions, on_change)
