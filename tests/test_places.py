@@ -119,6 +119,14 @@ def test_oblasts_listed_before_one_plural_noun_are_oblasts_not_their_cities():
                 if p[1] == "region"]
 
 
+def test_a_headline_opens_inflected_only_with_a_country_or_a_watched_region():
+    # "Мер" (mayor) is Меру, a county of Kenya, less its last vowel; "Північні" (Nordic) Uganda's Northern Region
+    assert where("Мер Києва Кличко повідомив про пожежу", "uk") == [("Kyiv", "city", "UA")]
+    assert where("Північні та балтійські країни профінансують пакет PURL", "uk") == []
+    assert where("Херсонщину обстріляли з артилерії", "uk") == [("Kherson Oblast", "region", "UA")]
+    assert where("Росію звинуватили у вбивстві", "uk") == [("Russia", "country", "RU")]
+
+
 def test_a_given_name_before_a_surname_is_a_person_but_before_its_country_a_place():
     # Omer Neutra, a hostage, is not 'Omer, the town near Beersheba; "Omer, Israel" is the town
     assert where("Hamas hands over remains of 3 hostages; one confirmed as Omer Neutra") == []

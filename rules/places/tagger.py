@@ -94,8 +94,10 @@ def _rest_ok(form: Form, folded: list[str], peeled: list[list[str] | None], star
 
 
 def _home(place: Place) -> bool:
-    """Places a Ukrainian or Russian headline may open with, inflected ("Херсонщину обстріляли")."""
-    return place.kind != "city"
+    """Places a Ukrainian or Russian headline may open with, inflected ("Херсонщину обстріляли",
+    "Росію"): countries, and the regions of the countries watched. Not a far country's region:
+    "Мер Києва" opens with "mayor", which is Меру, a county of Kenya, less its vowel."""
+    return place.kind == "country" or (place.kind == "region" and place.country in FOCUS)
 
 
 def find_spans(gaz: Gazetteer, written: list[str], folded: list[str]) -> list[Span]:
