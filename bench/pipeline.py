@@ -35,6 +35,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition  # noqa:
 from aiokafka.errors import KafkaError  # noqa: E402
 
 from bench.classify import real_titles, synthetic_rules, vocabulary  # noqa: E402
+from bench.latency import cpu_seconds  # noqa: E402
 from processors.classify import classify_headline, parse_raw  # noqa: E402
 from rules.loader import load_rules  # noqa: E402
 from core.broker import EmbeddedBroker  # noqa: E402
@@ -81,10 +82,24 @@ async def fill(bootstrap: str, topic: str, lines: list[str], n: int, run: str, f
 WARMUP = 0.2  # the first 20% fill metadata caches for 1,000 category topics; rates count the rest
 
 
-async def watch(bootstrap: str, raw_topic: str, group: str, n: int) -> tuple[int, float | None, float, float]:
+def cpu_now(pids: dict[str, int | None]) -> dict[str, float | None]:
+    """CPU seconds each named process has used so far."""
+    return {name: cpu_seconds(pid) for name, pid in pids.items()}
+
+
+def cpu_per_headline(before: dict[str, float | None], after: dict[str, float | None], count: int) -> dict[str, float]:
+    """Microseconds of CPU each process spent per headline between two readings: what a worker
+    and the broker each cost at this rate, against the 2 cores' budget (2e6 / rate µs)."""
+    return {name: round((after[name] - before[name]) * 1e6 / count, 1)
+            for name in before if count and before[name] is not None and after.get(name) is not None}
+
+
+async def watch(bootstrap: str, raw_topic: str, group: str, n: int,
+                pids: dict[str, int | None] | None = None) -> tuple[int, float | None, float, float, dict[str, float]]:
     """Polls the group's committed offsets on the raw topic (what the stage has committed as done,
     outputs included; output offsets would also count transaction markers) until n are done or
-    progress stops for 60 s; returns (count, time of the first commit, time of the last, rate)."""
+    progress stops for 60 s; returns (count, time of the first commit, time of the last, rate,
+    CPU µs per headline of each of `pids` over the measured part)."""
     from aiokafka.admin import AIOKafkaAdminClient
 
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
@@ -92,6 +107,9 @@ async def watch(bootstrap: str, raw_topic: str, group: str, n: int) -> tuple[int
     try:
         first, last_count, last_change = None, 0, time.perf_counter()
         warm: tuple[float, int] | None = None
+        pids = pids or {}
+        cpu_warm: dict[str, float | None] = {}
+        cpu_last: dict[str, float | None] = {}
         while True:
             try:
                 offsets = await admin.list_consumer_group_offsets(group)
@@ -103,20 +121,24 @@ async def watch(bootstrap: str, raw_topic: str, group: str, n: int) -> tuple[int
             if c and first is None:
                 first = now
             if warm is None and c >= n * WARMUP:
-                warm = (now, c)
+                warm, cpu_warm = (now, c), cpu_now(pids)
             if c != last_count:
                 last_count, last_change = c, now
+                cpu_last = cpu_now(pids)
             if c >= n or now - last_change > 60:
                 rate = (last_count - warm[1]) / (last_change - warm[0]) if warm and last_change > warm[0] else 0.0
-                return last_count, first, last_change, rate
+                cpu = cpu_per_headline(cpu_warm, cpu_last, last_count - warm[1]) if warm else {}
+                return last_count, first, last_change, rate, cpu
             await asyncio.sleep(0.1)
     finally:
         await admin.close()
 
 
-async def baseline(bootstrap: str, topics: Topics, rules_dir: Path, n: int, classify: bool = True) -> float:
+async def baseline(bootstrap: str, topics: Topics, rules_dir: Path, n: int, classify: bool = True,
+                   broker_pid: int | None = None) -> tuple[float, dict[str, float]]:
     """The plain loop; with `classify=False` each raw message is copied to the classified topic
-    as it is: what Kafka and aiokafka alone allow on this machine, the ceiling of any worker."""
+    as it is: what Kafka and aiokafka alone allow on this machine, the ceiling of any worker.
+    Returns the rate and the CPU µs per headline of the loop and of the broker."""
     ruleset = load_rules(rules_dir)
     consumer = AIOKafkaConsumer(topics.raw, bootstrap_servers=bootstrap, group_id="bench-baseline",
                                 auto_offset_reset="earliest", enable_auto_commit=False, max_poll_records=2000)
@@ -125,11 +147,13 @@ async def baseline(bootstrap: str, topics: Topics, rules_dir: Path, n: int, clas
     await producer.start()
     done = 0
     started = None
+    pids = {"worker": os.getpid(), "broker": broker_pid}
     try:
         while done < n:
             batch = await consumer.getmany(timeout_ms=500)
             if started is None and done >= n * WARMUP:
                 started, done_at_start = time.perf_counter(), done
+                cpu_start = cpu_now(pids)
             futures = []
             for records in batch.values():
                 for r in records:
@@ -146,7 +170,8 @@ async def baseline(bootstrap: str, topics: Topics, rules_dir: Path, n: int, clas
             if futures:
                 await asyncio.gather(*futures)
                 await consumer.commit()
-        return (done - done_at_start) / (time.perf_counter() - started)
+        rate = (done - done_at_start) / (time.perf_counter() - started)
+        return rate, cpu_per_headline(cpu_start, cpu_now(pids), done - done_at_start)
     finally:
         await consumer.stop()
         await producer.stop()
@@ -184,7 +209,8 @@ def main() -> None:
             t0 = time.perf_counter()
             proc = subprocess.Popen([str(Path(sys.executable).parent / "watchfloor"), "process"], env=env, stdout=log, stderr=subprocess.STDOUT)
             try:
-                last_count, first, end, wf_rate = asyncio.run(watch(bootstrap, wf.raw, "wf-processors", n))
+                pids = {"worker": proc.pid, "broker": broker.proc.pid if broker.proc else None}
+                last_count, first, end, wf_rate, wf_cpu = asyncio.run(watch(bootstrap, wf.raw, "wf-processors", n, pids))
             finally:
                 proc.terminate()
                 proc.wait(60)
@@ -193,12 +219,13 @@ def main() -> None:
             bl = Topics("bl")
             asyncio.run(ensure_topics(bootstrap, bench_specs(bl, categories)))
             asyncio.run(fill(bootstrap, bl.raw, lines, n, "bl", feeds))
-            base_rate = asyncio.run(baseline(bootstrap, bl, root / "rules", n))
+            broker_pid = broker.proc.pid if broker.proc else None
+            base_rate, base_cpu = asyncio.run(baseline(bootstrap, bl, root / "rules", n, broker_pid=broker_pid))
             # the ceiling: the same loop, no classification
             cl = Topics("cl")
             asyncio.run(ensure_topics(bootstrap, bench_specs(cl, categories)))
             asyncio.run(fill(bootstrap, cl.raw, lines, n, "cl", feeds))
-            ceiling = asyncio.run(baseline(bootstrap, cl, root / "rules", n, classify=False))
+            ceiling, ceil_cpu = asyncio.run(baseline(bootstrap, cl, root / "rules", n, classify=False, broker_pid=broker_pid))
             handed = asyncio.run(count_messages(bootstrap, wf.alerting_work))
         finally:
             broker.stop()
@@ -208,10 +235,15 @@ def main() -> None:
           f"{handed} alert hand-offs); start -> first batch committed {ready_s:.2f} s")
     print(f"baseline aiokafka loop:            {base_rate:8.0f} headlines/s; ratio {wf_rate / base_rate:.2f}x")
     print(f"ceiling, the loop copying raw to classified: {ceiling:8.0f} messages/s (no classification)")
+    cpus = {"watchfloor process": wf_cpu, "baseline loop": base_cpu, "ceiling loop": ceil_cpu}
+    for name, cpu in cpus.items():
+        print(f"CPU per headline, {name:18}: worker {cpu.get('worker', float('nan')):6.1f} µs, "
+              f"broker {cpu.get('broker', float('nan')):6.1f} µs; 20,000/s on 2 cores allows 100 µs for both")
     print(json.dumps({"headlines": n, "rules": which, "stream": stream, "process_headlines_per_s": round(wf_rate),
                       "baseline_headlines_per_s": round(base_rate),
                       "ceiling_messages_per_s": round(ceiling), "ratio": round(wf_rate / base_rate, 3),
-                      "alert_handoffs": handed, "start_to_first_commit_s": round(ready_s, 2)}))
+                      "alert_handoffs": handed, "start_to_first_commit_s": round(ready_s, 2),
+                      "cpu_us_per_headline": cpus}))
 
 
 async def count_messages(bootstrap: str, topic: str) -> int:
