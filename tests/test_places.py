@@ -141,6 +141,25 @@ def test_a_surname_in_the_news_is_not_a_city_it_declines_like():
     assert where("Взрыв в Хиле: погибли пятеро", "ru") == [("Al Hillah", "city", "IQ")]  # the city still is one
 
 
+def test_a_foreign_name_declines_only_as_such_a_name_does():
+    # Ukrainian and Russian words that look like far-away cities declined: Карно (Carnot) and Мири
+    # (Miri) end in a vowel, so they do not decline; Багата (Bogotá) takes no vocative "-о",
+    # Кіта (Quito) no masculine "-ом", Ест (Est, Burkina Faso) no soft sign
+    assert where("Зеленський і Карні провели зустріч у Києві", "uk") == [("Kyiv", "city", "UA")]
+    assert where("В «Мире танков» появится режим с артиллерийскими ударами", "ru") == []
+    assert where("Совещание с постоянными членами Совета Безопасности", "ru") == []
+    assert where("Росіяни скинули авіабомбу на Ярову. Багато загиблих", "uk") == [("Yarovoye", "city", "RU")]
+    assert ("Quito", "city", "EC") not in where("Зеленський зустрівся зі спецпосланцем США Кітом Келлогом", "uk")
+    assert where("Белов: «Есть движение, но разногласия остаются»", "ru") == []
+    # declined as such names are, far-away cities are still found
+    assert where("Вибух у Боготі: є загиблі", "uk") == [("Bogotá", "city", "CO")]
+    assert where("Беспилотники поразили электростанцию в Хартуме", "ru") == [("Khartoum", "city", "SD")]
+    assert where("Переговори у Досі завершилися", "uk") == [("Doha", "city", "QA")]
+    assert where("МКС розслідує масові вбивства в Ель-Фашері", "uk") == [("El Fasher", "city", "SD")]
+    # a name of the countries these languages are spoken in declines by their own rules
+    assert where("Удар по Дніпру: є поранені", "uk") == [("Dnipro", "city", "UA")]
+
+
 def test_a_common_word_is_a_place_when_the_text_says_so():
     assert ("Nice", "city", "FR") in where("Knife attack in Nice leaves three injured")
     assert ("Turkey", "country", "TR") in where("Turkey says it will host new round of talks")

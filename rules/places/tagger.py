@@ -100,6 +100,31 @@ def _home(place: Place) -> bool:
     return place.kind == "country" or (place.kind == "region" and place.country in FOCUS)
 
 
+# A foreign name ending in a vowel other than а/я does not decline in Ukrainian or Russian
+# (Торонто, Соуэто, Сапоро): only its own form names it. Declined, such a form is a word or a
+# name of these languages: "Карні" is Carney, not Carnot (Карно); "Кітом" Keith, not Quito (Кіто);
+# "Мире" is мир, not Miri (Мири); "Совета" is совет, not Soweto (Совето).
+INDECLINABLE_ENDS = frozenset("оеиіуюэєї")
+# Names that decline by these languages' own rules (Дніпро: Дніпра, Дніпрі; Иваново: в Иванове).
+OWN_NAMES = frozenset(("UA", "RU", "BY"))
+# The case endings of a name in -а/-я (Богота, Доха: Боготі, Дохе, Дохою): a feminine noun's.
+# Not the vocative "-о" ("Багато", many, is not Bogotá's Багата) nor a masculine "-ом" ("Кітом",
+# Keith, is not Quito's Кіта). Nor, after a consonant, a soft sign: "Есть", is, is not Est (Ест).
+FEMININE_ENDINGS = frozenset("и ы і ї е у ю ою ой ей ею єю".split())
+
+
+def declines_as_foreign(base: str, word: str) -> bool:
+    """Whether `word` may be the foreign place name `base` (both folded) declined."""
+    if word == base:
+        return True
+    if base[-1] in INDECLINABLE_ENDS:
+        return False
+    if base[-1] in "ая":
+        stem = base[:-1]
+        return not word.startswith(stem) or word[len(stem):] in FEMININE_ENDINGS
+    return not (word.startswith(base) and word[len(base):] == "ь")
+
+
 def find_spans(gaz: Gazetteer, written: list[str], folded: list[str]) -> list[Span]:
     """Every form found, longest first among overlapping ones (Nizhny Novgorod region, not Novgorod).
 
@@ -138,8 +163,13 @@ def find_spans(gaz: Gazetteer, written: list[str], folded: list[str]) -> list[Sp
                     continue  # US, UK, РФ only in capitals; a short word in capitals is an acronym (UN, NATO)
                 if form.rest and not _rest_ok(form, folded, peeled, start):
                     continue
-                if start == 0 and cyrillic and form.word0 != folded[0] and not _home(gaz.places[form.place]):
-                    continue
+                if cyrillic and form.word0 != low:
+                    place = gaz.places[form.place]
+                    if start == 0 and not _home(place):
+                        continue
+                    if (not form.rest and place.country not in OWN_NAMES and place.kind != "country"
+                            and not declines_as_foreign(form.word0, low)):  # one word: "Ель-Фашері" declines its last
+                        continue
                 by_end.setdefault(start + form.length, []).append(form)
         for end, forms in by_end.items():
             found.append(Span(start, end, forms, low))
