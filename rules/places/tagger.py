@@ -125,6 +125,26 @@ def declines_as_foreign(base: str, word: str) -> bool:
     return not (word.startswith(base) and word[len(base):] == "ь")
 
 
+# A city whose name is an adjective (Северный, Північне, Центральний) keeps its gender and number
+# when declined; in another it is an adjective of the next word: "«Северных потоков»", "«Північних
+# потоків»" (Nord Stream), "на Северной стороне" (Sevastopol's north side) are no towns.
+MASCULINE_OR_NEUTER_NAME = ("ий", "ій", "ый", "ое", "ее", "не", "ське", "цьке")
+FEMININE_NAME = ("ая", "яя", "ська", "цька")
+PLURAL_ONLY = ("их", "ых", "ими", "ыми")
+FEMININE_ONLY = ("ої", "ую", "юю", "ою", "ею")
+MASCULINE_ONLY = ("ого", "его", "ому", "ему")
+
+
+def agrees(base: str, word: str) -> bool:
+    """Whether `word` may be the adjectival place name `base` (both folded) declined: same gender,
+    singular. Names that are no adjectives agree with anything."""
+    if base.endswith(MASCULINE_OR_NEUTER_NAME):
+        return not (word.endswith(PLURAL_ONLY) or word.endswith(FEMININE_ONLY) or word.endswith(("ой", "ей")))
+    if base.endswith(FEMININE_NAME):
+        return not (word.endswith(PLURAL_ONLY) or word.endswith(MASCULINE_ONLY))
+    return True
+
+
 def find_spans(gaz: Gazetteer, written: list[str], folded: list[str]) -> list[Span]:
     """Every form found, longest first among overlapping ones (Nizhny Novgorod region, not Novgorod).
 
@@ -165,6 +185,8 @@ def find_spans(gaz: Gazetteer, written: list[str], folded: list[str]) -> list[Sp
                     continue
                 if cyrillic and form.word0 != low:
                     place = gaz.places[form.place]
+                    if not form.rest and place.kind == "city" and not agrees(form.word0, low):
+                        continue  # a region's adjective agrees with any noun: "Волгоградського НПЗ"
                     if start == 0 and not _home(place):
                         continue
                     if (not form.rest and place.country not in OWN_NAMES and place.kind != "country"
