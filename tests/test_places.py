@@ -165,6 +165,8 @@ def test_a_city_named_by_an_adjective_keeps_its_gender_and_number_when_declined(
     assert where("В Италии задержан подозреваемый в подрыве «Северных потоков»", "ru") == [("Italy", "country", "IT")]
     assert where("Суд в Італії погодив видачу підозрюваного у підриві «Північних потоків»", "uk") == [("Italy", "country", "IT")]
     assert where("ПВО отражает атаку на Севастополь, есть прилет на Северной стороне", "ru") == [("Sevastopol", "city", "UA")]
+    # nor does an adjective stand bare: "в Приморск" is a Primorsk, not the town Приморский
+    assert ("Primorskyi", "city", "UA") not in where("Судно направлялось в Приморск", "ru")
     # the same names declined in their own gender, and a region's adjective with any noun, still are places
     assert where("У Хмельницькому пролунали вибухи", "uk") == [("Khmelnytskyi", "city", "UA")]
     assert where("Генштаб підтвердив ураження Волгоградського НПЗ", "uk") == [("Volgograd Oblast", "region", "RU")]

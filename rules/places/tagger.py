@@ -137,11 +137,14 @@ MASCULINE_ONLY = ("ого", "его", "ому", "ему")
 
 def agrees(base: str, word: str) -> bool:
     """Whether `word` may be the adjectival place name `base` (both folded) declined: same gender,
-    singular. Names that are no adjectives agree with anything."""
+    singular, and with an ending (an adjective never stands bare: "Приморск" is a town of its own).
+    Names that are no adjectives agree with anything."""
     if base.endswith(MASCULINE_OR_NEUTER_NAME):
-        return not (word.endswith(PLURAL_ONLY) or word.endswith(FEMININE_ONLY) or word.endswith(("ой", "ей")))
+        bare = len(word) <= len(base) - 2 and base.startswith(word)  # "в Приморск" is not Приморский
+        return not (bare or word.endswith(PLURAL_ONLY) or word.endswith(FEMININE_ONLY) or word.endswith(("ой", "ей")))
     if base.endswith(FEMININE_NAME):
-        return not (word.endswith(PLURAL_ONLY) or word.endswith(MASCULINE_ONLY))
+        return not (len(word) <= len(base) - 2 and base.startswith(word)
+                    or word.endswith(PLURAL_ONLY) or word.endswith(MASCULINE_ONLY))
     return True
 
 
