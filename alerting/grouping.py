@@ -47,6 +47,7 @@ import yaml
 from alerting.word_weights import idf_table, weight as english_weight
 from alerting.word_weights import stem as english_stem
 from rules.places.forms import tokens_with_case
+from rules.places.city_parts import part_of
 from rules.places.gazetteer import distance_km
 
 GAP = 12 * 3600.0  # a report more than 12 h after an event's last one starts a new event
@@ -349,6 +350,8 @@ def signature(at: float, categories: list[str], places: list[dict], title: str, 
     """`follow_up`: every category of the report is a follow-up one (rules' `follow_up: true`),
     and `follows` the categories of the events it may update (their `follows`; empty: any);
     `venue`: every one is a venue one (`venue: true`)."""
+    # a district is its city ("Удар по Салтівці" is Kharkiv's news): rules/places/city_parts.py
+    places = [{**p, "id": part_of(p["id"])} if p["kind"] == "city" else p for p in places]
     cities = frozenset(p["id"] for p in places if p["kind"] == "city")
     named_regions = frozenset(f"{p['country']}:{p['admin1']}" for p in places if p["kind"] == "region" and p.get("admin1"))
     regions = named_regions | {f"{p['country']}:{p['admin1']}" for p in places if p["kind"] == "city" and p.get("admin1")}

@@ -104,6 +104,33 @@ def test_a_citys_district_named_first_is_that_city(packs):
     assert ids[0] == ids[1] == ids[2] and ids[3] != ids[0]
 
 
+def test_a_district_named_alone_is_its_citys_news_and_a_town_beside_it_is_not(packs):
+    """"Удар по Салтівці" names only Saltivka, a district GeoNames lists as a town of its own:
+    it joins the glide-bomb strike on Kharkiv it is about. Vyshhorod, 14 km from Kyiv's centre,
+    is a town of its own, and its strike stays apart from Kyiv's."""
+    ids = grouped(packs, ("Росіяни вдарили КАБами по Харкову: поранено 8 людей", "uk", 0),
+                  ("Glide bombs strike Kharkiv in daytime attack, eight wounded", "en", 20),
+                  ("Удар КАБами по Салтівці: поранено 8 людей, пошкоджено будинки", "uk", 60),
+                  ("Дрони атакували Вишгород: пошкоджено будинки", "uk", 30),
+                  ("Дрони атакували Київ: пошкоджено будинки", "uk", 35))
+    assert ids[0] == ids[1] == ids[2]
+    assert ids[3] != ids[4]
+
+
+def test_the_shipped_city_parts_are_the_gazetteers():
+    """rules/places/data/city_parts.json is built from the gazetteer (`python -m
+    rules.places.city_parts`); the alert stage reads the file, so it must not go stale."""
+    from rules.places.city_parts import _parts, build
+    from rules.places.gazetteer import gazetteer
+
+    gaz = gazetteer()
+    built = build(gaz)
+    assert built == _parts()
+    by_name = {p.name: p.id for p in gaz.places if p.kind == "city" and p.country == "UA"}
+    assert built[by_name["Saltivka"]] == by_name["Kharkiv"] and built[by_name["Obolon"]] == by_name["Kyiv"]
+    assert by_name["Vyshhorod"] not in built and by_name["Kharkiv"] not in built
+
+
 def test_a_name_spelt_in_each_alphabet_joins_reports_that_share_no_place(packs):
     """Driscoll, Дрісколлом, Дрисколла: no place in common, no word in common but the name, which
     each alphabet spells its own way (c/к, doubled letters, case endings)."""
