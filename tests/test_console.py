@@ -165,9 +165,15 @@ def test_without_a_token_the_console_is_read_only(settings, rules_dir, cli_env, 
         assert [m["id"] for m in tested["matches"]] == ["airstrike"]
         page = httpx.get(url).text
         assert "<script src=\"/static/console.js\">" in page
+        for _ in range(2):  # a browser tab that opens the live stream and is closed
+            with httpx.stream("GET", f"{url}/api/events", timeout=5) as live:
+                assert next(live.iter_lines()).startswith("retry:")
+            time.sleep(0.5)
     finally:
         stop(console)
     assert asyncio.run(read_to_end(settings, Topics(settings.topic_prefix).silences)) == []
+    log = (tmp_path / f"console-{url.rsplit(':', 1)[1]}.log").read_text()
+    assert "Task was destroyed" not in log and "Traceback" not in log, log[-2000:]
 
 
 def test_a_wrong_token_is_refused(settings, rules_dir, cli_env, tmp_path):

@@ -52,6 +52,7 @@ def build_console(settings: Settings, view: LiveView, rules: LiveRules, token: s
 
         async def stream() -> AsyncIterator[str]:
             closed = asyncio.ensure_future(closing.wait())
+            get: asyncio.Future | None = None
             try:
                 yield "retry: 2000\n\n"
                 while not closing.is_set():
@@ -64,8 +65,10 @@ def build_console(settings: Settings, view: LiveView, rules: LiveRules, token: s
                         continue
                     kind, item = get.result()
                     yield f"event: {kind}\ndata: {json.dumps(item, ensure_ascii=False)}\n\n"
-            finally:
+            finally:  # a browser that hangs up cancels this mid-wait: no task may be left pending
                 closed.cancel()
+                if get is not None:
+                    get.cancel()
                 view.unsubscribe(queue)
 
         return StreamingResponse(stream(), media_type="text/event-stream",
