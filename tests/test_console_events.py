@@ -59,7 +59,7 @@ async def test_events_are_cards_and_markers_updated_in_place(settings, rules_dir
                    NOW - timedelta(minutes=10), NOW - timedelta(minutes=9), categories=("sabotage",))
     ternopil_2 = event("ev-ternopil", TERNOPIL_TITLE, [TERNOPIL, UKRAINE], 5, ["en", "uk", "ru"], NOW - timedelta(minutes=5),
                        NOW - timedelta(minutes=4), alerts=("a1",), casualties=Casualties(killed=26))
-    stale = event("ev-stale", "Last week's strike", [KHARKIV], 4, ["en"], NOW - timedelta(hours=30), NOW)
+    stale = event("ev-stale", "Last week's strike", [KHARKIV], 4, ["en"], NOW - timedelta(hours=31), NOW - timedelta(hours=30))
     await produce(settings, topics.events, [record(ternopil_1), record(warsaw), record(ternopil_2), record(stale)])
     console, url = start_console(cli_env, tmp_path, rules_dir, None)
     try:
@@ -160,6 +160,23 @@ def test_what_of_an_event_reaches_the_page():
     assert brief["languages"] == ["en" * 5] and brief["categories"] == [] and brief["link"] is None
     assert brief["casualties"] == {"injured": 3} and brief["places"] == []
     assert brief_event({**ev, "id": None}) is None and brief_event({**ev, "last_seen": "yesterday"}) is None
+
+
+def test_the_window_is_when_the_service_wrote_an_event_not_when_its_news_was_published():
+    """A feed's backlog or the quick start's samples (November 2025) are news the floor sees today:
+    an event the alert stage wrote an hour ago is in the list, however old its reports; one it last
+    wrote two days ago is not."""
+    from watchfloor.console.live import LiveView
+
+    view = LiveView()
+    ts = int(NOW.timestamp() * 1000)
+    old_news = event("ev-old-news", TERNOPIL_TITLE, [TERNOPIL], 2, ["en"], NOW - timedelta(days=400), NOW - timedelta(hours=1))
+    stale = event("ev-stale", "Ракетний удар по Тернополю", [TERNOPIL], 1, ["uk"], NOW - timedelta(days=2), NOW - timedelta(days=2))
+    view.add("events", json.loads(old_news.to_bytes()), ts)
+    view.add("events", json.loads(stale.to_bytes()), ts)
+    assert [e["id"] for e in view.recent_events()] == ["ev-old-news"]
+    shown = brief_event(json.loads(old_news.to_bytes()))  # the map's markers leave by the same time
+    assert datetime.fromisoformat(shown["time"]) == datetime.fromisoformat(shown["updated"]) > datetime.fromisoformat(shown["last_seen"])
 
 
 def test_an_event_merged_into_another_leaves_the_view_whatever_order_its_states_come_in():

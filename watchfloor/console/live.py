@@ -69,7 +69,8 @@ def brief_event(doc: dict) -> dict | None:
             "languages": _texts(doc.get("languages"), 10, 10), "reports": _count(doc.get("report_count")) or 0,
             "casualties": toll or None, "alerted": bool(alerts), "updates": max(0, len(alerts) - 1),
             "first_seen": _iso(doc.get("first_seen")), "last_seen": last_seen, "updated": _iso(doc.get("updated")),
-            "time": last_seen, "merged": _texts(doc.get("merged"), 50, 100)}
+            # the window is the service's clock, as for headlines (classified) and alerts (fired)
+            "time": _iso(doc.get("updated")) or last_seen, "merged": _texts(doc.get("merged"), 50, 100)}
 
 
 def _list(value: Any) -> list:
@@ -140,7 +141,7 @@ class LiveView:
             self._publish("alert", item)
         elif topic_kind == "events":
             item = brief_event(doc)
-            if item is None or _epoch(item["last_seen"]) < time.time() - self.hours * HOUR:
+            if item is None or _epoch(item["time"]) < time.time() - self.hours * HOUR:
                 return
             if item["id"] in self.merged:
                 return  # an older state of an event since merged (its partition was read late)
@@ -161,9 +162,11 @@ class LiveView:
         return sorted(out, key=lambda s: s.get("created") or "")
 
     def recent_events(self) -> list[dict]:
-        """The newest `KEEP` by `last_seen` (newest first) that are still in the window."""
+        """The newest `KEEP` by `last_seen` (newest first) of those the alert stage wrote within the
+        window (`updated`, its clock): an event that grew today is today's news to the floor,
+        though its reports were published days ago (a feed's backlog, the quick start's samples)."""
         oldest = time.time() - self.hours * HOUR
-        recent = [e for e in self.events.values() if _epoch(e["last_seen"]) >= oldest]
+        recent = [e for e in self.events.values() if _epoch(e["time"]) >= oldest]
         return sorted(recent, key=lambda e: _epoch(e["last_seen"]), reverse=True)[:KEEP]
 
     def chart(self) -> dict:

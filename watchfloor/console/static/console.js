@@ -99,7 +99,10 @@ function countEvents() {
 
 function pruneEvents() {
   const oldest = Date.now() - hours * 3600000;
-  for (const card of [...eventCards.values()]) if (Date.parse(card.dataset.lastSeen) < oldest) dropEvent(card);
+  // by when the alert stage last wrote the event (its clock, as the server's window), not when its news was published
+  for (const card of [...eventCards.values()]) {
+    if (Date.parse(card.dataset.updated || card.dataset.lastSeen) < oldest) dropEvent(card);
+  }
   countEvents();
 }
 
