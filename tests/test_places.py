@@ -165,6 +165,10 @@ def test_a_city_named_by_an_adjective_keeps_its_gender_and_number_when_declined(
     assert where("В Италии задержан подозреваемый в подрыве «Северных потоков»", "ru") == [("Italy", "country", "IT")]
     assert where("Суд в Італії погодив видачу підозрюваного у підриві «Північних потоків»", "uk") == [("Italy", "country", "IT")]
     assert where("ПВО отражает атаку на Севастополь, есть прилет на Северной стороне", "ru") == [("Sevastopol", "city", "UA")]
+    # an everyday adjective in a town's own gender is the adjective, unless the text says it is a place
+    assert where("Мирний план США: що відомо", "uk") == [("United States", "country", "US")]
+    assert where("Польский суд отказал в экстрадиции подозреваемого в подрыве «Северного потока»", "ru") == []
+    assert where("У Мирному пролунали вибухи", "uk") == [("Myrnyi", "city", "UA")]
     # nor does an adjective stand bare: "в Приморск" is a Primorsk, not the town Приморский
     assert ("Primorskyi", "city", "UA") not in where("Судно направлялось в Приморск", "ru")
     # the same names declined in their own gender, and a region's adjective with any noun, still are places
