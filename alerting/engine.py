@@ -40,6 +40,17 @@ MAX_REPORTS = 50
 MAX_SOURCES = 100
 MAX_PLACES = 10
 MAX_MATCHED_SHOWN = 8  # a watch officer needs a hint of why, not the whole rule
+
+
+def telling_terms(terms: list[str]) -> list[str]:
+    """The matched terms most telling first, each once: phrases before words, longer before
+    shorter ("missile strike*" before "hit"), a word dropped beside a wildcard it falls under
+    ("executions" beside "execution*"). Alphabetical order showed "apartment block*, attack, attack on, hit" for
+    a missile strike and cut "missile" off."""
+    unique = set(terms)
+    stems = tuple(t[:-1] for t in unique if t.endswith("*"))
+    unique = {t for t in unique if t.endswith("*") or not t.startswith(stems)}
+    return sorted(unique, key=lambda t: (-len(t.split()), -len(t.rstrip("*")), t))
 MAX_EVENTS_LISTED = 20
 SOURCE_STEPS = (3, 10)  # an update when the sources reach these counts
 GROUP_WAIT = 20.0
@@ -89,7 +100,7 @@ def file_report(event: dict, headline: ClassifiedHeadline, language: str) -> Non
             event["categories"].append(c.id)
         if rank(c.severity) > rank(event["severity"]):
             event["severity"] = c.severity
-        event["matched"] = sorted(set(event["matched"]) | set(c.matched))[:MAX_MATCHED_SHOWN * 4]
+        event["matched"] = telling_terms(event["matched"] + list(c.matched))[:MAX_MATCHED_SHOWN * 4]
     counts = event.setdefault("place_counts", {})
     for p in headline.places:
         counts[str(p.id)] = counts.get(str(p.id), 0) + 1
@@ -119,7 +130,7 @@ def merge_events(state: AlertState, event: dict, other: dict) -> None:
         event[key] = list(dict.fromkeys(event[key] + other[key]))[:cap]
     if rank(other["severity"]) > rank(event["severity"]):
         event["severity"] = other["severity"]
-    event["matched"] = sorted(set(event["matched"]) | set(other["matched"]))[:MAX_MATCHED_SHOWN * 4]
+    event["matched"] = telling_terms(event["matched"] + other["matched"])[:MAX_MATCHED_SHOWN * 4]
     counts = event.setdefault("place_counts", {})
     for pid, n in other.get("place_counts", {}).items():
         counts[pid] = counts.get(pid, 0) + n

@@ -87,6 +87,21 @@ def test_a_step_writes_its_event_and_the_throttle_of_what_fired(ruleset):
     assert public.id == alert.event_id and public.alerts == [alert.id] and public.source_count == 1
 
 
+def test_an_alert_says_why_with_its_most_telling_terms_each_once(ruleset):
+    """What a watch officer reads under "matched": the phrase first, not the alphabet's first
+    eight ("apartment block*, attack, attack on, hit" cut "missile strike*" off), and no word
+    beside the wildcard it falls under ("executions, execution*")."""
+    engine, state = AlertEngine(ruleset, group_wait=0), AlertState()
+    h = headline(1, "Missile strike on Kyiv apartment blocks", places=[KYIV])
+    h.categories[0] = CategoryMatch(id="airstrike", severity="high", matched=[
+        "apartment block*", "attack", "attack on", "hit", "injur*", "injuring", "injured", "blast", "damage*",
+        "missile strike*", "missile*", "missiles"])
+    [alert] = step(engine, state, h).alerts
+    assert set(alert.matched[:2]) == {"missile strike*", "apartment block*"}
+    assert "injuring" not in alert.matched and "missiles" not in alert.matched and "injur*" in alert.matched
+    assert len(alert.matched) <= 8
+
+
 def test_a_group_throttle_holds_the_next_event_back(ruleset):
     engine, state = AlertEngine(ruleset, group_wait=0), AlertState()
     first = step(engine, state, headline(1, "Missile strike on Kyiv", places=[KYIV]))
