@@ -160,6 +160,14 @@ def test_a_foreign_name_declines_only_as_such_a_name_does():
     assert where("Удар по Дніпру: є поранені", "uk") == [("Dnipro", "city", "UA")]
 
 
+def test_a_name_ending_in_short_i_is_found_uninflected_too():
+    # Китай's stem drops its й (Китаю, Китаї); the nominative must find it as well
+    assert where("Китай ввёл санкции против американских компаний", "ru") == [("China", "country", "CN")]
+    assert where("Делегація вирушила в Китай", "uk") == [("China", "country", "CN")]
+    assert where("Краснодарский край: атака дронов", "ru") == [("Krasnodar Krai", "region", "RU")]
+    assert where("Переговоры в Дубае", "ru") == [("Dubai", "city", "AE")]
+
+
 def test_a_city_named_by_an_adjective_keeps_its_gender_and_number_when_declined():
     # Nord Stream's pipelines and Sevastopol's north side are no towns called Северный or Північне
     assert where("В Италии задержан подозреваемый в подрыве «Северных потоков»", "ru") == [("Italy", "country", "IT")]

@@ -25,7 +25,7 @@ ENDINGS: frozenset[str] = frozenset(
     "ами ями ові еві єві ого его ому ему "
     "ье ья ью ьи ьем"  # Запорожье, Запорожья, Запорожью
     .split()
-) | {""}
+) | {"", "й"}  # "й": a stem drops it (Китай -> кита-ю), so the nominative must too (в Китай, Краснодарский край)
 MAX_ENDING = max(map(len, ENDINGS))
 _VOWELS = "аяуюіиыеєьїоэй"
 _ADJECTIVE_ENDINGS = frozenset("ий ій ый ой ая яя ое ее ье".split())
