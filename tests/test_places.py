@@ -168,6 +168,19 @@ def test_a_name_ending_in_short_i_is_found_uninflected_too():
     assert where("Переговоры в Дубае", "ru") == [("Dubai", "city", "AE")]
 
 
+def test_a_short_name_in_guillemets_is_a_things_not_a_towns():
+    # clubs, submarines, power lines, exercises: named after towns, found nowhere near them
+    assert where("Обмен игроками: «Динамо» и «Краснодар» договорились о сделке", "ru") == []
+    assert where("ВМС Норвегии сопровождали российскую подлодку «Новороссийск» у побережья", "ru") == [("Norway", "country", "NO")]
+    assert where("ЗАЕС втратила лінію «Дніпровська»", "uk") == [("Zaporizhzhia Oblast", "region", "UA")]
+    assert ("Province de l'Ouest", "region", "CM") not in where("У Білорусі стартували навчання «Захід-2025»", "uk")
+    # a quotation is somebody's words, whose places are places; a watched region or a plant at its town still is one
+    assert ("Moscow", "city", "RU") in where("Путин в Анкоридже: «Следующий раз — в Москве»", "ru")
+    assert where("В так называемой «ДНР» объявили мобилизацию", "ru") == [("Donetsk Oblast", "region", "UA")]
+    assert where("Беспилотники атаковали «Невинномысский Азот»", "ru") == [("Nevinnomyssk", "city", "RU")]
+    assert ("Unecha", "city", "RU") in where("Прокачка нефти остановлена после удара по НПС «Унеча»", "ru")
+
+
 def test_a_city_named_by_an_adjective_keeps_its_gender_and_number_when_declined():
     # Nord Stream's pipelines and Sevastopol's north side are no towns called Северный or Північне
     assert where("В Италии задержан подозреваемый в подрыве «Северных потоков»", "ru") == [("Italy", "country", "IT")]

@@ -60,6 +60,34 @@ def tokens_with_case(text: str) -> list[tuple[str, str]]:
     return out
 
 
+QUOTED_NAME_WORDS = 3  # «Си Аврора», «Балтийский страж», «Дніпро-1»; longer is a quotation
+
+
+def quoted_words(text: str) -> set[int]:
+    """Indices (as `tokens_with_case` cuts the text) of the words of each short «quote»: the names
+    of units, clubs, plants, ships and papers in Ukrainian and Russian news («Азов», «Днепр»,
+    «Краснодар» обыграл «Ростов»). A quote of more words is somebody's speech, whose places are
+    places («Следующий раз — в Москве»)."""
+    folded = _fold(unicodedata.normalize("NFKC", text))
+    out: set[int] = set()
+    group: list[int] | None = None
+    at = 0
+    matches = list(_WORD.finditer(folded))
+    for i in range(len(matches) + 1):  # and the text after the last word, where a quote may close
+        stop = matches[i].start() if i < len(matches) else len(folded)
+        for ch in folded[at:stop]:
+            if ch == "«":
+                group = []
+            elif ch == "»" and group is not None:
+                if len(group) <= QUOTED_NAME_WORDS:
+                    out.update(group)
+                group = None
+        at = stop
+        if group is not None and i < len(matches):
+            group.append(i)
+    return out
+
+
 def is_cyrillic(word: str) -> bool:
     return bool(_CYRILLIC.search(word))
 

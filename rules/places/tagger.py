@@ -21,7 +21,7 @@ from collections import Counter
 from functools import lru_cache
 from pathlib import Path
 
-from rules.places.forms import all_caps, capitalised, is_cyrillic, peel, tokens_with_case
+from rules.places.forms import all_caps, capitalised, is_cyrillic, peel, quoted_words, tokens_with_case
 from rules.places.gazetteer import FOCUS, Form, Gazetteer, Place, gazetteer
 
 MAX_PLACES = 10
@@ -304,6 +304,23 @@ def _choose(gaz: Gazetteer, span: Span, language: str | None, context: set[str],
     return gaz.places[best.place]
 
 
+# Before a town's name in «guillemets», a plant or station that is at that town: "НПС «Унеча»".
+PLANT_KINDS = frozenset("нпс нпз тэц тец гэс гес".split())
+PLANT_STEMS = ("станці", "станци", "завод", "комбінат", "комбинат", "підприємств", "предприяти")
+
+
+def _quoted(gaz: Gazetteer, span: Span, before: str) -> Span | None:
+    """A name in «guillemets» is a thing's (a unit, a club, a plant, a ship, a paper: «Азов»,
+    «Днепр», «Радіо Свобода»), not a town's; a country or a watched country's region written so is
+    still that place («ДНР», «Россия»), and so is a name of several words the gazetteer holds (a
+    facility of facility_names.yaml: «Невинномысский Азот») and a town named after a plant or a
+    station (`before`, the word before the quote: "НПС «Унеча»")."""
+    if before in PLANT_KINDS or before.startswith(PLANT_STEMS):
+        return span
+    forms = [f for f in span.forms if f.rest or _home(gaz.places[f.place])]  # and a facility's own name
+    return Span(span.start, span.end, forms, span.word) if forms else None
+
+
 def tag_text(text: str, language: str | None = None, gaz: Gazetteer | None = None,
              toks: list[tuple[str, str]] | None = None) -> list[Place]:
     """The places of one text, in order of appearance (before sorting by kind). `toks`: the text
@@ -317,6 +334,10 @@ def tag_text(text: str, language: str | None = None, gaz: Gazetteer | None = Non
     written = [w for w, _ in toks]
     folded = [f for _, f in toks]
     spans = find_spans(gaz, written, folded)[:MAX_NAMES]
+    if spans and "«" in text:
+        inside = quoted_words(text)
+        spans = [s for s in (_quoted(gaz, s, folded[s.start - 1] if s.start else "") if s.start in inside else s
+                             for s in spans) if s is not None]
     if not spans:
         return []
     # names with one candidate, not everyday words, give their country as context to the others
