@@ -181,6 +181,13 @@ def test_a_short_name_in_guillemets_is_a_things_not_a_towns():
     assert ("Unecha", "city", "RU") in where("Прокачка нефти остановлена после удара по НПС «Унеча»", "ru")
 
 
+def test_streets_stations_and_a_citys_districts_are_not_the_towns_they_are_named_after():
+    assert where("Уламки впали на вулиці Гагаріна у Дніпрі", "uk") == [("Dnipro", "city", "UA")]
+    assert where("СБУ запобігла теракту на Центральному вокзалі столиці", "uk") == []
+    assert where("Взрыв на Киевском вокзале в Москве", "ru") == [("Moscow", "city", "RU")]
+    assert where("Удар по Київському району Харкова: є поранені", "uk") == [("Kharkiv", "city", "UA")]
+
+
 def test_a_city_named_by_an_adjective_keeps_its_gender_and_number_when_declined():
     # Nord Stream's pipelines and Sevastopol's north side are no towns called Северный or Північне
     assert where("В Италии задержан подозреваемый в подрыве «Северных потоков»", "ru") == [("Italy", "country", "IT")]

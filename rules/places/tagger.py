@@ -51,6 +51,15 @@ SHIP_KINDS = frozenset(
 # A storm's name after its kind ("Hurricane Melissa", "Hurricane-Ravaged Jamaica") is no town of
 # Utah; like a given name before a capitalised word.
 STORMS = frozenset("hurricane typhoon cyclone storm".split())
+# A street or square is named after a person or a town: "вулиця Гагаріна", "проспект Ватутина",
+# "улица Кирова" are no towns Gagarin, Vatutino, Kirov.
+STREET_KINDS = frozenset(
+    "вулиця вулиці вулицю вулицею вул проспект проспекті проспекту проспекта проспекте пр площа площі площу "
+    "площею бульвар бульварі бульвару бульваре провулок провулку провулку переулок переулке переулку шосе "
+    "улица улице улицу улицей улицы ул площадь площади площадью набережна набережній набережная набережной".split())
+# A station, or a district named after a town, before the name of the city it is in: "на Київському
+# вокзалі", "Киевском вокзале" (in Moscow), "Київський район Харкова", "Приморський район Одеси".
+STATION_STEM, DISTRICT_STEM = "вокзал", "район"
 # Directions and such may stand between the preposition and the name ("in northwestern Turkey").
 BETWEEN = frozenset(
     "northern southern eastern western central north south east west northeastern northwestern southeastern "
@@ -227,6 +236,11 @@ def _guarded(span: Span, written: list[str], folded: list[str], mentioned_countr
         return True  # Michael Jordan, Jim Jordan
     if after in NOT_PLACE_AFTER or before in NOT_PLACE_BEFORE:
         return True  # Alaska Airlines, Air Canada, South China Sea, Nord Stream, Texas A&M
+    if before in STREET_KINDS or after.startswith(STATION_STEM):
+        return True  # вулиця Гагаріна, Киевский вокзал
+    district_end = span.end + 1 if after.startswith(DISTRICT_STEM) else span.end if folded[span.end - 1].startswith(DISTRICT_STEM) else 0
+    if district_end and district_end < len(written) and capitalised(written[district_end]):
+        return True  # Київський район Харкова (or the form "Київський район"): a district of the city named next
     if before in SHIP_KINDS and not any(gaz.places[f.place].kind == "country" for f in span.forms):
         return True  # the tanker Arcadia Wind, the submarine Novorossiysk
     if (name in WATERS and after == "of") or (name == "gulf" and after != "province"):
