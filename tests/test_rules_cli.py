@@ -79,6 +79,11 @@ def test_rules_test_names_the_shipped_veto_of_a_hunger_strike():
     assert reason.startswith('    vetoed by none: "hunger strik') and "'hunger strike' in title at word 1" in reason
     veto_line = int(reason.split("(line ")[1].split(")")[0])
     assert lines[veto_line - 1].strip().startswith('- "hunger strik')
+    # docs/rules.md shows this very run: its example must be what an operator sees today
+    docs = (ROOT / "docs" / "rules.md").read_text()
+    block = docs.split('$ watchfloor rules test "Hunger strike enters day 21"\n', 1)[1].split("  ...", 1)[0]
+    shown = [line[2:] for line in block.splitlines()]
+    assert shown == proc.stdout.replace(str(ROOT) + "/", "").splitlines()[:len(shown)], shown
 
 
 NESTED = """\
