@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -107,6 +108,7 @@ def load_rules(
     if not files:
         raise RulesError([Problem(location, 0, "no .yaml rule files found")])
     parsed: list[ParsedFile] = []
+    unparsed: set[str] = set()  # ids written in files that could not be parsed
     digest = hashlib.sha256()
     for path in files:
         try:
@@ -118,6 +120,8 @@ def load_rules(
         result = _parse_file(path, text, problems)
         if result is not None:
             parsed.append(result)
+        else:  # its categories are unknown: the rules naming them would each be a second, false error
+            unparsed.update(_ID_LINE.findall(text))
 
     table = TermTable()
     compiled: list[CompiledRule] = []
@@ -147,12 +151,12 @@ def load_rules(
                 problems.append(Problem(pf.path, _line(pf.lines, ("rules", i, "follows")),
                                         f"rule {rule.id!r}: `follows` is for a follow-up rule (`follow_up: true`)"))
             for j, cat in enumerate(rule.follows):
-                if cat not in where:
+                if cat not in where and cat not in unparsed:
                     hint = difflib.get_close_matches(cat, sorted(where), n=1)
                     problems.append(Problem(pf.path, _line(pf.lines, ("rules", i, "follows", j)),
                                             f"rule {rule.id!r}: `follows` names unknown category {cat!r}"
                                             + (f" (did you mean {hint[0]!r}?)" if hint else "")))
-    alerts, alert_terms, place_filters = _compile_alerts(parsed, set(where), known_tags, use_c, problems)
+    alerts, alert_terms, place_filters = _compile_alerts(parsed, set(where) | unparsed, known_tags, use_c, problems)
     engine = Engine(compiled, table, use_c=use_c)
     ruleset = RuleSet(engine, rules, digest.hexdigest()[:12], files, where, alerts, alert_terms, place_filters)
     if run_tests:
@@ -262,6 +266,19 @@ def match_lines(ruleset: RuleSet, rule_id: str) -> dict[tuple, int]:
     return {loc[len(base):]: line for loc, line in parsed.lines.items() if loc[: len(base)] == base}
 
 
+_ID_LINE = re.compile(r"""^\s*-?\s*id:\s*["']?([\w.-]+)""", re.MULTILINE)
+
+
+def _quote_hint(text: str, line: int) -> str:
+    """A quote left open runs on into the next lines, so YAML finds the problem after it: name the
+    line that opened it (the error's, or one of the two before)."""
+    lines = text.splitlines()
+    for n in range(line, max(0, line - 3), -1):
+        if n <= len(lines) and lines[n - 1].count('"') % 2 == 1:
+            return f" (line {n} opens a quote it does not close)"
+    return ""
+
+
 def _parse_file(path: Path, text: str, problems: list[Problem]) -> ParsedFile | None:
     try:
         loader = _Loader(text)
@@ -272,7 +289,8 @@ def _parse_file(path: Path, text: str, problems: list[Problem]) -> ParsedFile | 
             loader.dispose()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        problems.append(Problem(path, (mark.line + 1) if mark else 1, f"YAML syntax: {exc.problem or exc}"))
+        line = (mark.line + 1) if mark else 1
+        problems.append(Problem(path, line, f"YAML syntax: {exc.problem or exc}" + _quote_hint(text, line)))
         return None
     except yaml.YAMLError as exc:
         problems.append(Problem(path, 1, f"YAML: {exc}"))

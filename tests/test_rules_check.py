@@ -87,6 +87,20 @@ def test_every_problem_is_reported_with_file_and_line(tmp_path):
     assert "Traceback" not in proc.stderr
 
 
+def test_a_quote_left_open_is_named_at_its_line_and_causes_no_second_error(tmp_path):
+    """An operator's typical slip: a term's closing quote forgotten. YAML notices it a line later;
+    the check names the line that opened it, and the alert rule naming the broken file's category
+    is not reported as a second, false error."""
+    broken = GOOD.replace('any: ["sabotage*", "saboteur*"]', 'any:\n        - "sabotage*\n        - "saboteur*"')
+    (tmp_path / "sabotage.yaml").write_text(broken)
+    (tmp_path / "alerts.yaml").write_text("alerts:\n  - id: hybrid\n    when: {categories: [sabotage]}\n    notify: [ops]\n")
+    proc = check(tmp_path)
+    assert proc.returncode == 1
+    opened = broken.splitlines().index('        - "sabotage*') + 1
+    assert f"(line {opened} opens a quote it does not close)" in proc.stderr, proc.stderr
+    assert "sabotage.yaml:" in proc.stderr and "unknown category" not in proc.stderr, proc.stderr
+
+
 def test_missing_folder_is_an_error(tmp_path):
     proc = check(tmp_path / "nope")
     assert proc.returncode == 1 and "does not exist" in proc.stderr
