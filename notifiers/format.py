@@ -30,7 +30,7 @@ import re
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -49,6 +49,7 @@ REPORT_TITLE_MAX = 300
 SOURCE_MAX = 100
 URL_MAX = 2000
 LIST_MAX = 300  # categories, matched terms
+OLD_NEWS = timedelta(hours=1)  # a report published this long before we first saw it is said to be old
 TEMPLATE_MAX = 4000
 
 TEMPLATE_FIELDS = frozenset({"title", "summary", "severity", "rule_id", "source_count", "story_count", "categories", "links",
@@ -376,6 +377,10 @@ def _footer(alert: Alert, kind: Kind) -> str:
     if alert.matched:
         parts.append("matched: " + esc(_list(alert.matched)))
     timing = f"First seen {_when(alert.first_seen)} · fired {_when(alert.fired)}"
+    published = min((r.published for r in alert.reports if r.published), default=None)
+    if published is not None and alert.first_seen - published > OLD_NEWS:
+        # a feed's backlog or a late feed: the officer must not read yesterday's strike as tonight's
+        timing = f"Published {_when(published)} · " + timing[0].lower() + timing[1:]
     return " · ".join(parts) + ("\n" if parts else "") + timing
 
 

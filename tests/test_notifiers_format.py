@@ -199,6 +199,17 @@ def test_plain_text_is_readable_and_keeps_only_http_links():
     assert lines[-1] == "First seen 2025-11-20 08:30 UTC · fired 2025-11-20 08:30 UTC"
 
 
+def test_old_news_says_when_it_was_published():
+    """A feed's backlog or a late feed: yesterday's strike alerted now must not read as tonight's."""
+    from datetime import timedelta
+
+    old = make_alert(reports=[{"headline_id": "h1", "source": "Late Feed", "title": "Strike", "published": NOW - timedelta(days=1)}])
+    assert render(old, Kind.TEXT).body.splitlines()[-1] == (
+        "Published 2025-11-19 08:30 UTC · first seen 2025-11-20 08:30 UTC · fired 2025-11-20 08:30 UTC")
+    fresh = make_alert(reports=[{"headline_id": "h1", "source": "Wire", "title": "Strike", "published": NOW - timedelta(minutes=10)}])
+    assert render(fresh, Kind.TEXT).body.splitlines()[-1].startswith("First seen ")
+
+
 def test_control_characters_go_and_long_text_is_cut():
     reports = [{"headline_id": f"h{i}", "source": "S", "title": f"report {i}", "link": f"https://x.example/{i}"} for i in range(25)]
     alert = make_alert(title="Bell\x07 and \x1b[31mred\x1b[0m " + "word " * 200, summary="s" * 5000, reports=reports)
