@@ -86,6 +86,18 @@ def test_rules_test_names_the_shipped_veto_of_a_hunger_strike():
     assert shown == proc.stdout.replace(str(ROOT) + "/", "").splitlines()[:len(shown)], shown
 
 
+def test_rules_test_keeps_each_rules_reasons_short_unless_asked():
+    """A shipped rule has dozens of branches: an operator trying a headline reads the first few
+    reasons of each rule that does not match, and `--all` for every one."""
+    short = wf("rules", "test", "Russian drones hit Kharkiv overnight")
+    full = wf("rules", "test", "Russian drones hit Kharkiv overnight", "--all")
+    assert short.returncode == full.returncode == 0
+    assert _reasons(full.stdout, "diplomacy")[:6] == _reasons(short.stdout, "diplomacy")[:6]
+    assert len(_reasons(full.stdout, "diplomacy")) > 7
+    more = _reasons(short.stdout, "diplomacy")[6:]
+    assert len(more) == 1 and more[0].endswith("more (--all shows every reason)"), more
+
+
 NESTED = """\
 rules:
   - id: kyiv_drones

@@ -61,10 +61,11 @@ def test(
     summary: str = typer.Option("", "--summary", help="optional summary text"),
     language: Optional[str] = typer.Option(None, "--language", help="the feed's language (uk, ru, en): guides places"),
     rules: Optional[Path] = RulesOption,
+    every_reason: bool = typer.Option(False, "--all", help="every reason a rule does not match, however deep"),
 ) -> None:
     """Show the places a headline names, which rules match it and why (terms and word positions);
     for rules that found terms but do not match, why not (the `none` term that vetoed, the `all`
-    item missing). Exit 1 if none matches."""
+    item missing), the first REASONS_SHOWN lines of each unless --all. Exit 1 if none matches."""
     ruleset = _load_or_exit(rules_location(rules))
     engine = ruleset.engine
     places = tag(headline, summary, language)
@@ -86,14 +87,23 @@ def test(
         path, line = ruleset.lines[rule.id]
         typer.echo(f"no match {rule.id} ({path}:{line}): found {sorted(found_terms & _terms_of(rule.match))}")
         lines = match_lines(ruleset, rule.id)
+        reasons: list[str] = []
         for failure in why_not[rule.id]:
-            _echo_failure(failure, lines, hits, "    ")
+            _failure_lines(failure, lines, hits, "    ", reasons)
+        shown = reasons if every_reason else reasons[:REASONS_SHOWN]
+        for text in shown:
+            typer.echo(text)
+        if len(shown) < len(reasons):
+            typer.echo(f"    … {len(reasons) - len(shown)} more (--all shows every reason)")
     if not matches:
         typer.echo("no rule matches")
         raise typer.Exit(1)
 
 
-def _echo_failure(failure: Failure, lines: dict[tuple, int], hits: list[Hit], indent: str) -> None:
+REASONS_SHOWN = 6  # a shipped pack's rule has dozens of branches: the first few say enough
+
+
+def _failure_lines(failure: Failure, lines: dict[tuple, int], hits: list[Hit], indent: str, out: list[str]) -> None:
     """One reason per line with its line in the rule file, and where a vetoing term was found."""
     loc = failure.loc
     while loc and loc not in lines:
@@ -108,9 +118,9 @@ def _echo_failure(failure: Failure, lines: dict[tuple, int], hits: list[Hit], in
     text += f" (line {lines.get(loc, lines.get((), 0))})"
     if failure.kind == "vetoed" and failure.term is not None:
         text += "".join(f"; {' '.join(h.words)!r} in {h.field} at word {h.word + 1}" for h in hits if h.term == failure.term)
-    typer.echo(text)
+    out.append(text)
     for cause in causes:
-        _echo_failure(cause, lines, hits, indent + "    ")
+        _failure_lines(cause, lines, hits, indent + "    ", out)
 
 
 def _terms_of(cond) -> set[str]:  # type: ignore[no-untyped-def]
