@@ -190,6 +190,19 @@ def test_streets_stations_and_a_citys_districts_are_not_the_towns_they_are_named
     assert where("Удар по Київському району Харкова: є поранені", "uk") == [("Kharkiv", "city", "UA")]
 
 
+def test_a_citys_district_a_name_as_written_and_a_doubled_consonant():
+    # a town's adjective before "район" beside another city is that city's district; alone, the raion around the town
+    assert where("Удар по Одессе: в Приморском районе повреждено здание университета", "ru") == [("Odesa", "city", "UA")]
+    assert where("Унаслідок атаки на Білгород-Дністровський район пошкоджено будинки", "uk") == [
+        ("Bilhorod-Dnistrovskyi", "city", "UA")]
+    # a name as written beats one read through a case ending: Майами is Miami, not Майя
+    assert ("Miami", "city", "US") in where("Уиткофф и Дмитриев обсудили в Майами мирный план", "ru")
+    # Ukrainian doubles a consonant before -ю: з Білоруссю
+    assert ("Belarus", "country", "BY") in where("Польща посилить охорону кордону з Білоруссю", "uk")
+    # Kyiv's adjective names the city's things, not the town Kievskiy
+    assert where("Киевский режим совершил атаку на аэродромы", "ru") == []
+
+
 def test_a_city_named_by_an_adjective_keeps_its_gender_and_number_when_declined():
     # Nord Stream's pipelines and Sevastopol's north side are no towns called Северный or Північне
     assert where("В Италии задержан подозреваемый в подрыве «Северных потоков»", "ru") == [("Italy", "country", "IT")]

@@ -123,6 +123,8 @@ def peel(word: str) -> list[str]:
     for n in range(1, min(MAX_ENDING, len(word) - MIN_STEM) + 1):
         if word[-n:] in ENDINGS:
             out.append(word[:-n])
+    if len(word) > 4 and word[-1] == "ю" and word[-2] == word[-3] and word[-2] not in _VOWELS:
+        out.append(word[:-2])  # Ukrainian doubles a consonant before -ю: Білорусь -> з Білоруссю
     return out
 
 

@@ -308,19 +308,40 @@ def _adjectival(gaz: Gazetteer, span: Span) -> bool:
             and any(f.bare_region and gaz.places[f.place].country in FOCUS for f in span.forms))
 
 
+EXACT = 3.0
+
+
 def _choose(gaz: Gazetteer, span: Span, language: str | None, context: set[str], regions: set[str],
             inside: set[str], named: set[str]) -> Place:
     """`context`: the countries the other names give; `named`: those not given by an acronym
     alone, which choose among cities."""
     adjectival = _adjectival(gaz, span)
+    # a Cyrillic word that is a name as written beats one read through a case ending: "в Майами"
+    # is Miami, not Майя (Mayya) in the instrumental plural
     best = max(span.forms, key=lambda f: (_score(gaz.places[f.place], f, language, context, regions, inside, named,
-                                                 adjectival), -gaz.places[f.place].id))
+                                                 adjectival) + (EXACT if f.cyrillic and f.word0 == span.word else 0.0),
+                                          -gaz.places[f.place].id))
     return gaz.places[best.place]
 
 
 # Before a town's name in «guillemets», a plant or station that is at that town: "НПС «Унеча»".
 PLANT_KINDS = frozenset("нпс нпз тэц тец гэс гес".split())
 PLANT_STEMS = ("станці", "станци", "завод", "комбінат", "комбинат", "підприємств", "предприяти")
+
+
+def _district(gaz: Gazetteer, span: Span, folded: list[str], spans: list[Span]) -> Span | None:
+    """A town's adjective before "район", where the headline names another city, is that city's
+    district ("Київ … у Дніпровському районі", "Одесса: в Приморском районе"), not the town: its
+    city forms go, a region's stay. With no other city it is the raion around the town
+    ("Білгород-Дністровський район", "в Рыльском районе"), and the town stands for it."""
+    if span.end >= len(folded) or not folded[span.end].startswith(DISTRICT_STEM):
+        return span
+    if not any(gaz.places[f.place].kind == "city" for other in spans if other is not span for f in other.forms):
+        return span
+    forms = [f for f in span.forms if gaz.places[f.place].kind != "city"]
+    if len(forms) == len(span.forms):
+        return span
+    return Span(span.start, span.end, forms, span.word) if forms else None
 
 
 def _quoted(gaz: Gazetteer, span: Span, before: str) -> Span | None:
@@ -348,6 +369,8 @@ def tag_text(text: str, language: str | None = None, gaz: Gazetteer | None = Non
     written = [w for w, _ in toks]
     folded = [f for _, f in toks]
     spans = find_spans(gaz, written, folded)[:MAX_NAMES]
+    if spans and any(w.startswith(DISTRICT_STEM) for w in folded):
+        spans = [s for s in (_district(gaz, s, folded, spans) for s in spans) if s is not None]
     if spans and "«" in text:
         inside = quoted_words(text)
         spans = [s for s in (_quoted(gaz, s, folded[s.start - 1] if s.start else "") if s.start in inside else s
