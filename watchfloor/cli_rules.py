@@ -65,7 +65,7 @@ def test(
 ) -> None:
     """Show the places a headline names, which rules match it and why (terms and word positions);
     for rules that found terms but do not match, why not (the `none` term that vetoed, the `all`
-    item missing), the first REASONS_SHOWN lines of each unless --all. Exit 1 if none matches."""
+    item missing), the first 6 lines of each unless --all. Exit 1 if none matches."""
     ruleset = _load_or_exit(rules_location(rules))
     engine = ruleset.engine
     places = tag(headline, summary, language)
