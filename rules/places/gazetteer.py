@@ -283,6 +283,8 @@ def _load_curated(gaz: Gazetteer, path: Path, key: str) -> None:
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     where = {id(p): i for i, p in enumerate(gaz.places)}
     for entry in data.get(key, []):
+        if not any(entry.get(lang) for lang in ("en", "uk", "ru")):
+            continue  # a display name only (`_display_names`): its town may be under a smaller gazetteer's cut
         ref = entry["place"]
         place = gaz.regions.get(ref) if isinstance(ref, str) else gaz.by_id.get(int(ref))
         if place is None:
