@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -59,6 +60,18 @@ def test_tail_limit_and_unknown_topic(cli_env):
     assert len(limited.stdout.splitlines()) == 3
     missing = run(["tail", "no.such.topic", "--no-follow"], cli_env)
     assert missing.returncode == 2 and "does not exist" in missing.stderr
+
+
+def test_tail_names_what_a_tombstone_deletes(cli_env, settings):
+    """A merged event leaves a tombstone on the compacted events topic: tail says which key went."""
+    from core.topics import Topics, ensure_topics
+    from tests.kafka_helpers import produce
+
+    topics = Topics(settings.topic_prefix)
+    asyncio.run(ensure_topics(settings, topics.specs()))
+    asyncio.run(produce(settings, topics.events, [(b"ev-merged", b'{"id": "ev-merged"}'), (b"ev-merged", None)]))
+    lines = run(["tail", "events", "--from-beginning", "--no-follow"], cli_env).stdout.splitlines()
+    assert [json.loads(x) for x in lines] == [{"id": "ev-merged"}, {"key": "ev-merged", "deleted": True}]
 
 
 def test_broker_command_prints_ready_and_stops_on_sigterm(tmp_path):

@@ -41,7 +41,7 @@ async def tail_topic(
             batch = await consumer.getmany(timeout_ms=500)
             for records in batch.values():
                 for record in records:
-                    yield _render(record.value)
+                    yield _render(record.value, record.key)
                     count += 1
                     if limit is not None and count >= limit:
                         return
@@ -51,9 +51,11 @@ async def tail_topic(
         await consumer.stop()
 
 
-def _render(value: bytes | None) -> str:
+def _render(value: bytes | None, key: bytes | None = None) -> str:
+    """A message as one JSON line; a tombstone (a compacted topic's deletion: a merged event, an
+    expired silence) as `{"key": …, "deleted": true}`, so that a reader knows what went."""
     if value is None:
-        return "null"
+        return json.dumps({"key": key.decode("utf-8", "replace") if key is not None else None, "deleted": True})
     try:
         return json.dumps(json.loads(value), ensure_ascii=False)
     except ValueError:
