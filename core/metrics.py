@@ -6,6 +6,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 RULE_RELOADS = Counter("watchfloor_rule_reloads_total", "Rule set reloads", ["result"])
 RULES_LOADED = Gauge("watchfloor_rules_loaded", "Category rules in force")
+RULE_FILES_VALID = Gauge("watchfloor_rule_files_valid", "1 when the rule files on disk load; 0 while an edit is refused and the last good rules stay in force")
 HEADLINES_CLASSIFIED = Counter("watchfloor_headlines_classified_total", "Headlines classified")
 HEADLINES_DUPLICATE = Counter("watchfloor_headlines_duplicate_total", "Headlines dropped as already processed")
 CATEGORY_MATCHES = Counter("watchfloor_category_matches_total", "Headlines per category", ["category"])

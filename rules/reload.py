@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rules.loader import RuleSet, RulesError, load_rules, rule_files
-from core.metrics import RULE_RELOADS, RULES_LOADED
+from core.metrics import RULE_FILES_VALID, RULE_RELOADS, RULES_LOADED
 
 if TYPE_CHECKING:
     import asyncio
@@ -29,6 +29,8 @@ class LiveRules:
         self._stamp = self._fingerprint()
         self.current: RuleSet = load_rules(location, known_tags=known_tags)  # invalid rules at start are a startup error
         RULES_LOADED.set(len(self.current.rules))
+        RULE_FILES_VALID.set(1)
+        self.refused = False  # the files on disk were refused at the last look
         log.info("rules loaded", extra={"rules_version": self.current.version, "rules": len(self.current.rules),
                                         "location": str(location)})
 
@@ -51,12 +53,18 @@ class LiveRules:
             for problem in exc.problems:
                 log.error("rule reload refused: %s", problem, extra={"file": str(problem.file), "line": problem.line})
             log.error("keeping the last good rules", extra={"rules_version": self.current.version, "problems": len(exc.problems)})
+            self._refused()
             return False
         except Exception:  # never let a loader bug take the processor down
             RULE_RELOADS.labels("failed").inc()
             log.exception("rule reload failed; keeping the last good rules")
+            self._refused()
             return False
+        was_refused, self.refused = self.refused, False
+        RULE_FILES_VALID.set(1)
         if new.version == self.current.version:
+            if was_refused:  # the operator put the files back as they were: say it is mended
+                log.info("rule files valid again; the rules in force are unchanged", extra={"rules_version": new.version})
             return None
         old = self.current
         self.current = new  # one reference swap: a headline is classified by the old or the new set, never a mix
@@ -64,6 +72,10 @@ class LiveRules:
         RULES_LOADED.set(len(new.rules))
         log.info("rules reloaded", extra={"rules_version": new.version, "previous_version": old.version, "rules": len(new.rules)})
         return True
+
+    def _refused(self) -> None:
+        self.refused = True
+        RULE_FILES_VALID.set(0)
 
 
 def rules_location(settings: "Settings", override: Path | None = None) -> Path:

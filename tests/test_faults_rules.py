@@ -56,6 +56,8 @@ async def test_broken_edits_keep_the_last_good_alert_rules_firing(kafka, prefix,
         await eventually(lambda: pipe.stages[0].log_text().count("keeping the last good rules") >= 2, 20,
                          "the second refusal", on_fail=pipe.logs)
         await _alert_for(pipe, receiver, 3)
+        rules.write_text(good)  # put back as it was: the operator is told it is mended
+        await _log_says(pipe, "rule files valid again; the rules in force are unchanged")
         pipe.assert_alive()
         assert all(n == 1 for n in receiver.titles().values()), receiver.titles()
     finally:
