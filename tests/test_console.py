@@ -176,6 +176,23 @@ def test_without_a_token_the_console_is_read_only(settings, rules_dir, cli_env, 
     assert "Task was destroyed" not in log and "Traceback" not in log, log[-2000:]
 
 
+def test_the_test_box_marks_the_words_of_the_rules_that_matched_only(tmp_path):
+    """"Missile strike near rail depot": the airstrike rule matched on "missile strike"; "rail",
+    a term of a sabotage rule that did not match (it needs a blast too), stays unmarked."""
+    from rules.loader import load_rules
+    from watchfloor.console.highlight import explain
+
+    (tmp_path / "r.yaml").write_text(RULES.replace("alerts:", """  - id: sabotage
+    title: Sabotage
+    severity: high
+    match:
+      all: ["rail*", "blast*"]
+alerts:""").replace("categories: [airstrike]", "categories: [airstrike, sabotage]"))
+    shown = explain(load_rules(tmp_path).engine, "Missile strike near rail depot")
+    assert [m["id"] for m in shown["matches"]] == ["airstrike"]
+    assert [x["text"] for x in shown["title"] if x["mark"]] == ["Missile strike"]
+
+
 def test_a_wrong_token_is_refused(settings, rules_dir, cli_env, tmp_path):
     console, url = start_console(cli_env, tmp_path, rules_dir, TOKEN)
     try:

@@ -41,12 +41,15 @@ def segments(text: str, marked_words: set[int]) -> list[dict]:
 
 
 def explain(engine: Engine, title: str, summary: str = "") -> dict:
-    """Matches, their terms, and the marked pieces of title and summary."""
+    """Matches, their terms, and the marked pieces of title and summary: the words of the terms
+    of the rules that matched, not every term found ("shut" of a rule that did not match)."""
     matches = engine.classify(title, summary)
+    matched_terms = {t for m in matches for t in m.matched}
     hits = engine.explain(title, summary)
     marked: dict[str, set[int]] = {"title": set(), "summary": set()}
     for h in hits:
-        marked[h.field].update(range(h.word, h.word + len(h.words)))
+        if h.term in matched_terms:
+            marked[h.field].update(range(h.word, h.word + len(h.words)))
     return {
         "matches": [{"id": m.id, "severity": m.severity, "matched": list(m.matched)} for m in matches],
         "title": segments(title, marked["title"]),
