@@ -41,6 +41,7 @@ class ParsedFile:
     rules: list[tuple[int, CategoryRule]]
     alerts: list[tuple[int, AlertRule]]
     lines: dict[tuple, int]
+    refused_ids: frozenset[str] = frozenset()  # ids of its category rules refused for their own problems
 
 
 @dataclass
@@ -120,6 +121,7 @@ def load_rules(
         result = _parse_file(path, text, problems)
         if result is not None:
             parsed.append(result)
+            unparsed.update(result.refused_ids)
         else:  # its categories are unknown: the rules naming them would each be a second, false error
             unparsed.update(_ID_LINE.findall(text))
 
@@ -314,6 +316,7 @@ def _parse_file(path: Path, text: str, problems: list[Problem]) -> ParsedFile | 
         problems.append(Problem(path, _line(lines, ("rules",)), "`rules` must be a list of rules"))
         return None
     items: list[tuple[int, CategoryRule]] = []
+    refused: set[str] = set()
     for i, raw in enumerate(raw_rules):
         try:
             items.append((i, CategoryRule.model_validate(raw)))
@@ -322,6 +325,8 @@ def _parse_file(path: Path, text: str, problems: list[Problem]) -> ParsedFile | 
                 loc = ("rules", i, *err["loc"])
                 problems.append(Problem(path, _line(lines, loc), _describe({**err, "loc": loc})))
             _check_terms_of_invalid_rule(raw, path, lines, ("rules", i, "match"), problems)
+            if isinstance(raw, dict) and isinstance(raw.get("id"), str):
+                refused.add(raw["id"])
     raw_alerts = data.get("alerts") or []
     alerts: list[tuple[int, AlertRule]] = []
     if not isinstance(raw_alerts, list):
@@ -334,7 +339,7 @@ def _parse_file(path: Path, text: str, problems: list[Problem]) -> ParsedFile | 
             for err in exc.errors():
                 loc = ("alerts", i, *err["loc"])
                 problems.append(Problem(path, _line(lines, loc), _describe({**err, "loc": loc})))
-    return ParsedFile(path, items, alerts, lines)
+    return ParsedFile(path, items, alerts, lines, frozenset(refused))
 
 
 def _check_terms_of_invalid_rule(raw: object, path: Path, lines: dict[tuple, int], loc: tuple, problems: list[Problem]) -> None:

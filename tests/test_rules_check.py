@@ -101,6 +101,14 @@ def test_a_quote_left_open_is_named_at_its_line_and_causes_no_second_error(tmp_p
     assert "sabotage.yaml:" in proc.stderr and "unknown category" not in proc.stderr, proc.stderr
 
 
+def test_a_refused_category_rule_causes_no_second_error_where_alert_rules_name_it(tmp_path):
+    (tmp_path / "sabotage.yaml").write_text(GOOD.replace("severity: high", "severty: high"))
+    (tmp_path / "alerts.yaml").write_text("alerts:\n  - id: hybrid\n    when: {categories: [sabotage]}\n    notify: [ops]\n")
+    proc = check(tmp_path)
+    assert proc.returncode == 1 and "unknown key 'severty' (did you mean 'severity'?)" in proc.stderr
+    assert "unknown category" not in proc.stderr and "1 problem(s)" in proc.stderr, proc.stderr
+
+
 def test_missing_folder_is_an_error(tmp_path):
     proc = check(tmp_path / "nope")
     assert proc.returncode == 1 and "does not exist" in proc.stderr
