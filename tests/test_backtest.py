@@ -140,6 +140,14 @@ def test_a_backtest_writes_and_commits_nothing(history, cli_env, settings):
     assert asyncio.run(state()) == (len(HISTORY) + 1, 0, [])
 
 
+def test_a_candidate_that_is_the_rules_in_force_is_warned_about(history, cli_env):
+    """An operator who edits the live folder and backtests it against itself sees nothing change:
+    the backtest says why instead of reporting a silent "no difference"."""
+    result = backtest(cli_env, history, "--since", "1d", "--current", str(history["candidate"]))
+    assert result.returncode == 0
+    assert "warning: the candidate is the rules in force" in result.stderr and "--current DIR" in result.stderr
+
+
 def test_candidate_rules_with_a_mistake_are_refused_with_file_and_line(history, cli_env):
     (history["candidate"] / "rules.yaml").write_text(CANDIDATE.replace("severity: high", "severity: hgih"))
     result = backtest(cli_env, history, "--since", "1d")

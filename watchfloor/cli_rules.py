@@ -260,6 +260,9 @@ def backtest(
 
     start, end, now = _time_range(since, from_, to)
     in_force, candidate = _load_or_exit(rules_location(current)), _load_or_exit(rules)
+    if in_force.version == candidate.version:  # an edit of the live folder itself, compared with itself
+        typer.echo(f"warning: the candidate is the rules in force (version {in_force.version}), so nothing can "
+                   "differ; give the rules in force with --current DIR (e.g. a copy from before the edit)", err=True)
     test = Backtest(in_force, candidate)
     _read_raw_history(start, end, test.add)
     report = test.finish()
