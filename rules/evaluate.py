@@ -141,5 +141,10 @@ def evaluate(engine: Engine, categories: list[str], examples: Iterable[tuple[int
 def format_table(ev: Evaluation, scores: dict[str, CategoryScore] | None = None) -> str:
     rows = [f"{'category':<20} {'precision':>9} {'recall':>7} {'f1':>6} {'support':>8} {'tp':>5} {'fp':>5} {'fn':>5}"]
     for cat, s in sorted((ev.scores if scores is None else scores).items()):
-        rows.append(f"{cat:<20} {s.precision:>9.3f} {s.recall:>7.3f} {s.f1:>6.3f} {s.support:>8} {s.tp:>5} {s.fp:>5} {s.fn:>5}")
+        # a figure with nothing to count is "-", not a perfect 1.000: no label and no match says
+        # nothing of a category, and a category with matches and no label has no recall
+        p = f"{s.precision:>9.3f}" if s.tp + s.fp else f"{'-':>9}"
+        r = f"{s.recall:>7.3f}" if s.support else f"{'-':>7}"
+        f = f"{s.f1:>6.3f}" if s.support else f"{'-':>6}"
+        rows.append(f"{cat:<20} {p} {r} {f} {s.support:>8} {s.tp:>5} {s.fp:>5} {s.fn:>5}")
     return "\n".join(rows)

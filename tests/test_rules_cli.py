@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -197,6 +198,12 @@ def test_classify_handles_a_large_stream(rules_dir, tmp_path):
 
 
 def test_rules_eval_prints_scores_and_misclassified(rules_dir, tmp_path):
+    quiet_dir = Path(tempfile.mkdtemp())  # not under rules_dir (tmp_path), whose rules it would duplicate
+    (quiet_dir / "r.yaml").write_text(RULES + """  - id: weather
+    title: Weather
+    match:
+      any: ["blizzard*"]
+""")
     labelled = tmp_path / "l.jsonl"
     labelled.write_text("\n".join(json.dumps(x) for x in [
         {"title": "Missile strike on Odesa", "labels": ["airstrike"]},
@@ -210,6 +217,11 @@ def test_rules_eval_prints_scores_and_misclassified(rules_dir, tmp_path):
     row = next(l for l in proc.stdout.splitlines() if l.startswith("airstrike"))
     assert row.split()[1:5] == ["1.000", "0.667", "0.800", "3"]
     assert f"{labelled}:3: expected ['airstrike'] got []: Shelling of Kherson" in proc.stdout
+    # a category no item is labelled with and none matched says nothing: "-", not a perfect score
+    quiet = wf("rules", "eval", str(labelled), "--rules", str(quiet_dir))
+    assert quiet.returncode == 0, quiet.stderr
+    row = next(l for l in quiet.stdout.splitlines() if l.startswith("weather"))
+    assert row.split()[1:5] == ["-", "-", "-", "0"]
 
 
 def test_rules_eval_rejects_malformed_input(rules_dir, tmp_path):
