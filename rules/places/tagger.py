@@ -22,7 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from rules.places.forms import all_caps, capitalised, is_cyrillic, peel, quoted_words, tokens_with_case
-from rules.places.gazetteer import FOCUS, Form, Gazetteer, Place, gazetteer
+from rules.places.gazetteer import FOCUS, Form, Gazetteer, Place, distance_km, gazetteer
 
 MAX_PLACES = 10
 MAX_NAMES = 100  # names looked at per text: a summary is capped at 2,000 characters, other producers' are not
@@ -55,7 +55,7 @@ STORMS = frozenset("hurricane typhoon cyclone storm".split())
 # "улица Кирова" are no towns Gagarin, Vatutino, Kirov.
 STREET_KINDS = frozenset(
     "вулиця вулиці вулицю вулицею вул проспект проспекті проспекту проспекта проспекте пр площа площі площу "
-    "площею бульвар бульварі бульвару бульваре провулок провулку провулку переулок переулке переулку шосе "
+    "площею бульвар бульварі бульвару бульваре провулок провулку переулок переулке переулку шосе "
     "улица улице улицу улицей улицы ул площадь площади площадью набережна набережній набережная набережной".split())
 # A station, or a district named after a town, before the name of the city it is in: "на Київському
 # вокзалі", "Киевском вокзале" (in Moscow), "Київський район Харкова", "Приморський район Одеси".
@@ -238,9 +238,6 @@ def _guarded(span: Span, written: list[str], folded: list[str], mentioned_countr
         return True  # Alaska Airlines, Air Canada, South China Sea, Nord Stream, Texas A&M
     if before in STREET_KINDS or after.startswith(STATION_STEM):
         return True  # вулиця Гагаріна, Киевский вокзал
-    district_end = span.end + 1 if after.startswith(DISTRICT_STEM) else span.end if folded[span.end - 1].startswith(DISTRICT_STEM) else 0
-    if district_end and district_end < len(written) and capitalised(written[district_end]):
-        return True  # Київський район Харкова (or the form "Київський район"): a district of the city named next
     if before in SHIP_KINDS and not any(gaz.places[f.place].kind == "country" for f in span.forms):
         return True  # the tanker Arcadia Wind, the submarine Novorossiysk
     if (name in WATERS and after == "of") or (name == "gulf" and after != "province"):
@@ -329,16 +326,26 @@ PLANT_KINDS = frozenset("нпс нпз тэц тец гэс гес".split())
 PLANT_STEMS = ("станці", "станци", "завод", "комбінат", "комбинат", "підприємств", "предприяти")
 
 
+DISTRICT_KM = 20.0  # a district this close to the city named beside it is that city's own
+
+
 def _district(gaz: Gazetteer, span: Span, folded: list[str], spans: list[Span]) -> Span | None:
     """A town's adjective before "район", where the headline names another city, is that city's
-    district ("Київ … у Дніпровському районі", "Одесса: в Приморском районе"), not the town: its
-    city forms go, a region's stay. With no other city it is the raion around the town
+    district ("Одесса: в Приморском районе", not Prymorskyi of Mariupol), not the town: its city
+    forms go unless they lie in that city ("Київ … у Дарницькому районі" is Darnytsia), a region's stay. With no other city it is the raion around the town
     ("Білгород-Дністровський район", "в Рыльском районе"), and the town stands for it."""
-    if span.end >= len(folded) or not folded[span.end].startswith(DISTRICT_STEM):
+    if not (span.end < len(folded) and folded[span.end].startswith(DISTRICT_STEM)
+            or folded[span.end - 1].startswith(DISTRICT_STEM)):  # or a form with it: "Київський район"
         return span
-    if not any(gaz.places[f.place].kind == "city" for other in spans if other is not span for f in other.forms):
+    cities = [gaz.places[f.place] for other in spans if other is not span for f in other.forms
+              if gaz.places[f.place].kind == "city"]
+    if not cities:
         return span
-    forms = [f for f in span.forms if gaz.places[f.place].kind != "city"]
+
+    def inside(place: Place) -> bool:  # the named city's own district (Darnytsia of Kyiv) stays
+        return any(distance_km(place.lat, place.lon, c.lat, c.lon) <= DISTRICT_KM for c in cities)
+
+    forms = [f for f in span.forms if gaz.places[f.place].kind != "city" or inside(gaz.places[f.place])]
     if len(forms) == len(span.forms):
         return span
     return Span(span.start, span.end, forms, span.word) if forms else None
