@@ -195,6 +195,10 @@ def test_a_citys_district_a_name_as_written_and_a_doubled_consonant():
     assert where("Удар по Одессе: в Приморском районе повреждено здание университета", "ru") == [("Odesa", "city", "UA")]
     assert where("Унаслідок атаки на Білгород-Дністровський район пошкоджено будинки", "uk") == [
         ("Bilhorod-Dnistrovskyi", "city", "UA")]
+    # the named city's own district stays, and two districts named together are no other city for each other
+    assert where("Київ атакують балістика і дрони. Влучання у Дарницькому районі", "uk") == [
+        ("Kyiv", "city", "UA"), ("Darnytsia", "city", "UA")]
+    assert ("Dniprovskyi", "city", "UA") in where("Наслідки атаки у Деснянському та Дніпровському районах", "uk")
     # a name as written beats one read through a case ending: Майами is Miami, not Майя
     assert ("Miami", "city", "US") in where("Уиткофф и Дмитриев обсудили в Майами мирный план", "ru")
     # Ukrainian doubles a consonant before -ю: з Білоруссю

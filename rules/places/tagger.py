@@ -329,16 +329,24 @@ PLANT_STEMS = ("станці", "станци", "завод", "комбінат",
 DISTRICT_KM = 20.0  # a district this close to the city named beside it is that city's own
 
 
+def _names_district(span: Span, folded: list[str]) -> bool:
+    """The name stands before район (or "район" is its own last word: "Київський район"), or before
+    another that does ("у Деснянському та Дніпровському районах")."""
+    end = span.end
+    if end + 2 < len(folded) and folded[end] in ("та", "і", "й", "и"):
+        end += 2
+    return end < len(folded) and folded[end].startswith(DISTRICT_STEM) or folded[span.end - 1].startswith(DISTRICT_STEM)
+
+
 def _district(gaz: Gazetteer, span: Span, folded: list[str], spans: list[Span]) -> Span | None:
     """A town's adjective before "район", where the headline names another city, is that city's
     district ("Одесса: в Приморском районе", not Prymorskyi of Mariupol), not the town: its city
     forms go unless they lie in that city ("Київ … у Дарницькому районі" is Darnytsia), a region's stay. With no other city it is the raion around the town
     ("Білгород-Дністровський район", "в Рыльском районе"), and the town stands for it."""
-    if not (span.end < len(folded) and folded[span.end].startswith(DISTRICT_STEM)
-            or folded[span.end - 1].startswith(DISTRICT_STEM)):  # or a form with it: "Київський район"
+    if not _names_district(span, folded):
         return span
-    cities = [gaz.places[f.place] for other in spans if other is not span for f in other.forms
-              if gaz.places[f.place].kind == "city"]
+    cities = [gaz.places[f.place] for other in spans if other is not span and not _names_district(other, folded)
+              for f in other.forms if gaz.places[f.place].kind == "city"]  # "у Деснянському та Дніпровському районах": none
     if not cities:
         return span
 
