@@ -40,17 +40,6 @@ MAX_REPORTS = 50
 MAX_SOURCES = 100
 MAX_PLACES = 10
 MAX_MATCHED_SHOWN = 8  # a watch officer needs a hint of why, not the whole rule
-
-
-def telling_terms(terms: list[str]) -> list[str]:
-    """The matched terms most telling first, each once: phrases before words, longer before
-    shorter ("missile strike*" before "hit"), a word dropped beside a wildcard it falls under
-    ("executions" beside "execution*"). Alphabetical order showed "apartment block*, attack, attack on, hit" for
-    a missile strike and cut "missile" off."""
-    unique = set(terms)
-    stems = tuple(t[:-1] for t in unique if t.endswith("*"))
-    unique = {t for t in unique if t.endswith("*") or not t.startswith(stems)}
-    return sorted(unique, key=lambda t: (-len(t.split()), -len(t.rstrip("*")), t))
 MAX_EVENTS_LISTED = 20
 SOURCE_STEPS = (3, 10)  # an update when the sources reach these counts
 GROUP_WAIT = 20.0
@@ -59,6 +48,17 @@ MAX_UPDATES = 3
 
 FIRE, PENDING, THROTTLED, SILENCED, UNKNOWN = "fire", "pending", "throttled", "silenced", "unknown"
 _KIND_ORDER = {"city": 0, "region": 1, "country": 2}
+
+
+def telling_terms(terms: list[str]) -> list[str]:
+    """The matched terms most telling first, each once: phrases before words, longer before
+    shorter ("missile strike*" before "hit"), a word dropped beside a wildcard it falls under
+    ("executions" beside "execution*"). Alphabetical order showed "apartment block*, attack,
+    attack on, hit" for a missile strike and cut "missile" off."""
+    unique = set(terms)
+    stems = tuple(t[:-1] for t in unique if t.endswith("*"))
+    unique = {t for t in unique if t.endswith("*") or not t.startswith(stems)}
+    return sorted(unique, key=lambda t: (-len(t.split()), -len(t.rstrip("*")), t))
 
 
 def report_time(headline: ClassifiedHeadline) -> float:

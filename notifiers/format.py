@@ -376,11 +376,13 @@ def _footer(alert: Alert, kind: Kind) -> str:
         parts.append("Categories: " + esc(_list(alert.categories)))
     if alert.matched:
         parts.append("matched: " + esc(_list(alert.matched)))
-    timing = f"First seen {_when(alert.first_seen)} · fired {_when(alert.fired)}"
+    timing = f"first seen {_when(alert.first_seen)} · fired {_when(alert.fired)}"
     published = min((r.published for r in alert.reports if r.published), default=None)
     if published is not None and alert.first_seen - published > OLD_NEWS:
         # a feed's backlog or a late feed: the officer must not read yesterday's strike as tonight's
-        timing = f"Published {_when(published)} · " + timing[0].lower() + timing[1:]
+        timing = f"Published {_when(published)} · {timing}"
+    else:
+        timing = timing[:1].upper() + timing[1:]
     return " · ".join(parts) + ("\n" if parts else "") + timing
 
 
