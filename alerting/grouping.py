@@ -57,6 +57,7 @@ SAME_WORDS = 0.35
 TALLY_WORDS = 0.45  # the night's tally and one city's strike: only their words can join them (0.4 before
 # English words became their concepts only, which made English reports alike in more words)
 SAME_KEYS = 0.4
+REGION_WORDS = 0.3  # words of a region-only report and a report of a city in that region (`in_region`)
 COUNTRY_WORDS = 0.45  # one country, no shared anchor, each with an anchor of its own (`same_event`)
 NEAR_WORDS = 0.5  # two reports this alike in words, sharing one of their HEAVY heaviest, need no place or anchor
 HEAVY = 2  # heaviest words indexed for `_one_wording`
@@ -406,6 +407,13 @@ def shared_place(a: Signature, b: Signature) -> bool:
     return not a.cities and not b.cities and bool(a.named_regions & b.named_regions)
 
 
+def in_region(a: Signature, b: Signature) -> bool:
+    """`a` names a region and no city, `b` a city in that region: "drones hit villages in Odesa
+    region" beside "... in Bilhorod-Dnistrovskyi". Near, not one place: only their words can say
+    (their keys are mostly that region, alike for any two reports of it)."""
+    return not a.cities and bool(b.cities) and bool(a.named_regions & b.regions)
+
+
 def _cosine(a: tuple[tuple[str, float], ...], wb: dict[str, float], na: float, nb: float) -> float:
     """Weighted cosine of a token list and a token -> weight dict, with their squared norms."""
     if not a or not wb:
@@ -477,6 +485,8 @@ def same_event(report: Signature, member: Signature, wording: bool = True) -> tu
     sim = max(word_similarity(report, member), key_similarity(report, member) * SAME_WORDS / SAME_KEYS)
     if shared_place(report, member):
         return sim >= SAME_PLACE, 1.0 + sim
+    if (in_region(report, member) or in_region(member, report)) and word_similarity(report, member) >= REGION_WORDS:
+        return True, sim  # else they may still share an anchor, below
     shared = shared_anchors(report, member)
     if any(a.startswith("~") and (a in report.latin) != (a in member.latin) for a in shared):
         # a name told in both alphabets ("tanker Arcadia Wind", «Аркадія Вінд»): a Latin one is a
@@ -605,6 +615,8 @@ def index_keys(sig: Signature) -> set[str]:
     with anchors looks up only "w:". A common word ("target", "overnight") among a flood of
     reports that each name their own place then lists none of them for the next."""
     keys = {f"c:{c}" for c in sig.cities} | {f"r:{r}" for r in sig.named_regions}
+    if sig.cities:  # found by a region-only report of that region (`in_region`)
+        keys.update(f"rc:{r}" for r in sig.regions)
     keys.update(f"l:{t}" if t in sig.latin else f"a:{t}" for t in anchors(sig))
     heavy = "wa:" if sig.anchors else "w:"
     keys.update(heavy + t for t in sig.heavy)
@@ -618,6 +630,8 @@ def lookup_keys(sig: Signature) -> set[str]:
     the same event was filed under its region)."""
     keys = index_keys(sig)
     keys.update(f"r:{r}" for r in sig.regions)
+    if not sig.cities:
+        keys.update(f"rc:{r}" for r in sig.named_regions)
     if sig.anchors:  # it meets only reports without anchors through a heavy word
         keys.difference_update(f"wa:{t}" for t in sig.heavy)
     else:  # it meets any

@@ -400,3 +400,25 @@ def test_an_english_word_of_a_concept_counts_once_and_a_cyrillic_one_keeps_its_s
     ukrainian = dict(word_stems("Ракетний удар по архіву документів", "uk")[0])
     assert {"=missile", "=strike", "=document"} <= ukrainian.keys()
     assert "raket" in ukrainian
+
+
+def test_a_regions_report_joins_a_city_in_it_when_worded_alike_and_not_otherwise(packs):
+    """"Drones hit port in Odesa region" and the drone strike on Chornomorsk's port (a city of
+    Odesa region) are one event, in either order; an artillery strike on a school in Izmail, in
+    the same region the same morning, is another."""
+    ids = grouped(packs, ("Drones hit port in Odesa region, one dead", "en", 0),
+                  ("Security guard killed as drones hit Chornomorsk port", "en", 20),
+                  ("Russian artillery shells school in Izmail, no casualties", "en", 30))
+    assert ids[0] == ids[1] and ids[2] != ids[0]
+    ids = grouped(packs, ("Security guard killed as drones hit Chornomorsk port", "en", 0),
+                  ("На Одещині дрони атакували порт, загинув охоронець", "uk", 20))
+    assert ids[0] == ids[1]
+
+
+def test_a_regions_report_needs_words_in_common_with_a_city_in_it_not_the_region_alone(packs):
+    """The Zaporizhzhia nuclear plant losing a power line (a report naming the oblast) and a
+    missile strike on the city of Zaporizhzhia the same morning share the region and nothing
+    else: two events."""
+    ids = grouped(packs, ("У Запоріжжі внаслідок ракетного удару загинули троє людей", "uk", 0),
+                  ("ЗАЕС знову на межі блекауту: через обстріли відключено одну з двох ліній живлення", "uk", 30))
+    assert ids[0] != ids[1]
