@@ -369,7 +369,8 @@ def signature(at: float, categories: list[str], places: list[dict], title: str, 
                      follow_up, venue, *latin_names(title, language), follows)
 
 
-_WEAPONS = ("drone", "missile", "rocket", "shahed", "uav", "дрон", "ракет", "безпілот", "беспилот", "бпла", "шахед")
+_WEAPONS = ("drone", "missile", "rocket", "shahed", "uav", "weapon", "дрон", "ракет", "безпілот", "беспилот", "бпла", "шахед",
+            "засоб", "цілей", "целей")  # "704 aerial weapons", "80 воздушных целей", "засобів повітряного нападу"
 _DIGITS = re.compile(r"^\d{2,4}$")
 
 

@@ -93,6 +93,15 @@ def test_the_nights_tally_is_not_the_strike_on_the_city_it_names(packs):
     assert ids[0] == ids[2] != ids[1]
 
 
+def test_a_tally_of_aerial_weapons_or_air_targets_is_the_nights_tally_too(packs):
+    """"704 aerial weapons" and "80 воздушных целей" count what was launched at the country, as
+    "476 drones" does: naming Kyiv does not make either the strike on Kyiv."""
+    ids = grouped(packs, ("Russian missile strike on Kyiv apartment block kills two", "en", 0),
+                  ("Ukraine says Russia launched 704 aerial weapons overnight, Kyiv hit", "en", 30),
+                  ("ВСУ заявили о сбитии 80 воздушных целей из 101, удар по Киеву", "ru", 40))
+    assert ids[1] != ids[0] and ids[2] != ids[0]
+
+
 def test_a_citys_district_named_first_is_that_city(packs):
     """"Obolon district: drone debris fell on a Kyiv block" and "In Kyiv debris fell on a block in
     Obolon" name the same two places in another order: one event, though a report naming several
