@@ -161,7 +161,7 @@ async def run_alerting(settings: Settings, live: LiveRules, stop: asyncio.Event)
 
 async def run_alert_stage(settings: Settings, stop: asyncio.Event, rules: Path | None = None) -> None:
     """`watchfloor alert`: rules checked, topics ensured, the loop run with hot rule reloads."""
-    live = live_rules(settings, rules)
+    live = live_rules(settings, rules, stage="alert")
     await prepare(settings, live)
     reloading = background(keep_reloading(live, stop), "rule reloads")
     try:

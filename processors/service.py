@@ -69,7 +69,7 @@ async def run_classify(settings: Settings, live: LiveRules, stop: asyncio.Event)
 async def run_processor(settings: Settings, stop: asyncio.Event, rules: Path | None = None) -> None:
     """`watchfloor process`: rules checked, topics ensured, the loop run with hot rule reloads."""
     places = background(asyncio.to_thread(gazetteer), "places gazetteer")  # loads while Kafka connects
-    live = live_rules(settings, rules)
+    live = live_rules(settings, rules, stage="process")
     await prepare(settings, live)
     reloading = background(keep_reloading(live, stop, on_reload=create_category_topics(settings)), "rule reloads")
     try:

@@ -23,16 +23,18 @@ log = logging.getLogger("watchfloor.rules")
 
 
 class LiveRules:
-    def __init__(self, location: Path, known_tags: set[str] | None = None) -> None:
+    def __init__(self, location: Path, known_tags: set[str] | None = None, stage: str | None = None) -> None:
         self.location = location
         self.known_tags = known_tags
+        # which stage's rules a log line is about: process and alert each reload their own copy
+        self._who = {"stage": stage} if stage else {}
         self._stamp = self._fingerprint()
         self.current: RuleSet = load_rules(location, known_tags=known_tags)  # invalid rules at start are a startup error
         RULES_LOADED.set(len(self.current.rules))
         RULE_FILES_VALID.set(1)
         self.refused = False  # the files on disk were refused at the last look
         log.info("rules loaded", extra={"rules_version": self.current.version, "rules": len(self.current.rules),
-                                        "location": str(location)})
+                                        "location": str(location), **self._who})
 
     def _fingerprint(self) -> tuple:
         try:
@@ -51,26 +53,30 @@ class LiveRules:
         except RulesError as exc:
             RULE_RELOADS.labels("failed").inc()
             for problem in exc.problems:
-                log.error("rule reload refused: %s", problem, extra={"file": str(problem.file), "line": problem.line})
-            log.error("keeping the last good rules", extra={"rules_version": self.current.version, "problems": len(exc.problems)})
+                log.error("rule reload refused: %s", problem,
+                          extra={"file": str(problem.file), "line": problem.line, **self._who})
+            log.error("keeping the last good rules",
+                      extra={"rules_version": self.current.version, "problems": len(exc.problems), **self._who})
             self._refused()
             return False
         except Exception:  # never let a loader bug take the processor down
             RULE_RELOADS.labels("failed").inc()
-            log.exception("rule reload failed; keeping the last good rules")
+            log.exception("rule reload failed; keeping the last good rules", extra=self._who)
             self._refused()
             return False
         was_refused, self.refused = self.refused, False
         RULE_FILES_VALID.set(1)
         if new.version == self.current.version:
             if was_refused:  # the operator put the files back as they were: say it is mended
-                log.info("rule files valid again; the rules in force are unchanged", extra={"rules_version": new.version})
+                log.info("rule files valid again; the rules in force are unchanged",
+                         extra={"rules_version": new.version, **self._who})
             return None
         old = self.current
         self.current = new  # one reference swap: a headline is classified by the old or the new set, never a mix
         RULE_RELOADS.labels("ok").inc()
         RULES_LOADED.set(len(new.rules))
-        log.info("rules reloaded", extra={"rules_version": new.version, "previous_version": old.version, "rules": len(new.rules)})
+        log.info("rules reloaded", extra={"rules_version": new.version, "previous_version": old.version, "rules": len(new.rules),
+                                          **self._who})
         return True
 
     def _refused(self) -> None:
@@ -85,7 +91,7 @@ def rules_location(settings: "Settings", override: Path | None = None) -> Path:
     return override or settings.rules_dir or DEFAULT_RULES
 
 
-def live_rules(settings: "Settings", override: Path | None = None) -> LiveRules:
+def live_rules(settings: "Settings", override: Path | None = None, stage: str | None = None) -> LiveRules:
     """The rules in force from start, with alert rules' Apprise tags checked against the Apprise
     config wherever one is set; invalid rules at start are a configuration error."""
     from core.settings import ConfigError
@@ -94,7 +100,7 @@ def live_rules(settings: "Settings", override: Path | None = None) -> LiveRules:
 
     location = rules_location(settings, override)
     try:
-        return LiveRules(location, known_tags=configured_tags(settings))
+        return LiveRules(location, known_tags=configured_tags(settings), stage=stage)
     except RulesError as exc:
         raise ConfigError(f"the rules in {location} are not valid:\n{exc}") from None
 

@@ -79,6 +79,8 @@ async def test_hot_reload_changes_the_next_result_and_a_broken_edit_keeps_the_ol
 
     (rules_dir / "strikes.yaml").write_text(RULES_V2)
     await wait_for_log(processor, "rules reloaded")
+    reloaded = [json.loads(line) for line in processor.log_path.read_text().splitlines() if '"rules reloaded"' in line]
+    assert reloaded[0]["stage"] == "process"  # the alert stage logs its own reloads: which stage is it?
     await send(settings, headline(11, "Heavy shelling of Kherson again"))
     after = await wait_for_messages(settings, topics.classified, 2)
     assert [c["id"] for c in next(m for m in after if m["id"] == "h0011")["categories"]] == ["airstrike"]

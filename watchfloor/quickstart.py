@@ -74,7 +74,7 @@ async def run_stages(settings: Settings, feeds_file: Path | None, rules: Path | 
     from rules.reload import keep_reloading, live_rules
     from watchfloor.console.service import run_console
 
-    live = live_rules(settings, rules)
+    live = live_rules(settings, rules, stage="run")  # one rule set for the process and alert stages
     await prepare(settings, live)
     stages = {
         "ingest": run_ingest(settings, feeds_file, stop=stop),
