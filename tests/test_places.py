@@ -73,6 +73,18 @@ def test_a_named_facility_is_one_place_in_every_language_and_not_the_city_it_is_
     assert all(found == [("Kerch", "city", "UA")] for found in bridge), bridge
 
 
+def test_a_summary_names_its_places_in_the_titles_countries():
+    """The summary tells more of the title's story: "near Tapa" under "Estonia's security police
+    detain man …" is Tapa, Estonia (not the larger Tapa in India), and "prosecutors in Brest"
+    under "French navy boards tanker off Brittany" is Brest, France (not Brest, Belarus)."""
+    tapa = tag("Estonia's security police detain man accused of spying for Russian military intelligence",
+               "The suspect, Andrei M., allegedly photographed NATO convoys near Tapa.")
+    assert [(p.name, p.country) for p in tapa if p.kind == "city"] == [("Tapa", "EE")]
+    brest = tag("French navy boards shadow-fleet tanker Moravia Crest off Brittany",
+                "Prosecutors in Brest opened an inquiry into the vessel's flag and crew.")
+    assert [(p.name, p.country) for p in brest if p.kind == "city"] == [("Brest", "FR")]
+
+
 def test_places_are_toponyms_not_demonyms():
     assert where("Russian drones hit Kharkiv") == [("Kharkiv", "city", "UA")]
     assert where("Українські дрони атакували російські НПЗ", "uk") == []

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from functools import lru_cache
+from typing import NamedTuple
 from pathlib import Path
 
 from rules.places.forms import all_caps, capitalised, is_cyrillic, peel, quoted_words, tokens_with_case
@@ -371,16 +372,37 @@ def _quoted(gaz: Gazetteer, span: Span, before: str) -> Span | None:
     return Span(span.start, span.end, forms, span.word) if forms else None
 
 
+class Context(NamedTuple):
+    """What one text's names say to another's: a summary tells of its title's places ("Estonia
+    detains man spying for Russia" with "… watched NATO convoys near Tapa": Tapa, Estonia, not
+    Tapa, India). Counts by country, country named (not as an acronym), region, and city's region."""
+
+    countries: Counter
+    named: Counter
+    regions: Counter
+    inside: Counter
+
+
+NO_CONTEXT = Context(Counter(), Counter(), Counter(), Counter())
+
+
 def tag_text(text: str, language: str | None = None, gaz: Gazetteer | None = None,
              toks: list[tuple[str, str]] | None = None) -> list[Place]:
     """The places of one text, in order of appearance (before sorting by kind). `toks`: the text
     already cut by `tokens_with_case` (the classify step cuts once for rules and places)."""
+    return places_in(text, language, gaz, toks)[0]
+
+
+def places_in(text: str, language: str | None = None, gaz: Gazetteer | None = None,
+              toks: list[tuple[str, str]] | None = None, around: Context = NO_CONTEXT) -> tuple[list[Place], Context]:
+    """`tag_text`, with the context of the headline's other text (`around`), and the context its
+    own names give."""
     gaz = gaz or gazetteer()
     if toks is None:
         toks = tokens_with_case(text)
     toks = toks[:MAX_WORDS]
     if not toks:
-        return []
+        return [], NO_CONTEXT
     written = [w for w, _ in toks]
     folded = [f for _, f in toks]
     spans = find_spans(gaz, written, folded)[:MAX_NAMES]
@@ -391,7 +413,7 @@ def tag_text(text: str, language: str | None = None, gaz: Gazetteer | None = Non
         spans = [s for s in (_quoted(gaz, s, folded[s.start - 1] if s.start else "") if s.start in inside else s
                              for s in spans) if s is not None]
     if not spans:
-        return []
+        return [], NO_CONTEXT
     # names with one candidate, not everyday words, give their country as context to the others
     common = _lists()[0]
     sure = {i: gaz.places[s.forms[0].place].country for i, s in enumerate(spans)
@@ -400,18 +422,10 @@ def tag_text(text: str, language: str | None = None, gaz: Gazetteer | None = Non
             if not _guarded(s, written, folded, {c for j, c in sure.items() if j != i}, gaz)]
     # first choice on prior alone, then again with the other names' choices as context
     first = [_choose(gaz, s, language, set(), set(), set(), set()) for s in kept]
-    if len(kept) < 2:
-        return first  # no other name to give context
+    if len(kept) < 2 and not around.countries:
+        return first, _context(kept, first, written)  # no other name to give context
     # what the other names give, counted once: each name then takes its own share away
-    countries = Counter(p.country for p in first)
-    # a country written as an acronym ("US officials", "UK seeks") is mostly an actor, not where:
-    # it chooses among a name's states, not among its cities ("US, Ukrainian officials to meet in
-    # Geneva" is Geneva, Switzerland, and "strike on Odesa … as US hosts an envoy" Odesa, Ukraine,
-    # not their namesakes in Illinois and Texas; "US attorney in Virginia" is still the state)
-    named = Counter(p.country for s, p in zip(kept, first)
-                    if not (p.kind == "country" and s.end - s.start == 1 and all_caps(written[s.start])))
-    regions = Counter(f"{p.country}.{p.admin1}" for p in first if p.kind == "region")
-    inside = Counter(f"{p.country}.{p.admin1}" for p in first if p.kind == "city" and p.admin1)
+    countries, named, regions, inside = (a + b for a, b in zip(_context(kept, first, written), around))
     out = []
     for span, mine in zip(kept, first):
         code = f"{mine.country}.{mine.admin1}"
@@ -419,7 +433,20 @@ def tag_text(text: str, language: str | None = None, gaz: Gazetteer | None = Non
                            _others(regions, code if mine.kind == "region" else None),
                            _others(inside, code if mine.kind == "city" and mine.admin1 else None),
                            _others(named, mine.country)))
-    return out
+    return out, _context(kept, out, written)
+
+
+def _context(kept: list[Span], first: list[Place], written: list[str]) -> Context:
+    """The context the chosen places of `kept` give. A country written as an acronym ("US
+    officials", "UK seeks") is mostly an actor, not where: it chooses among a name's states, not
+    among its cities ("US, Ukrainian officials to meet in Geneva" is Geneva, Switzerland, and
+    "strike on Odesa … as US hosts an envoy" Odesa, Ukraine, not their namesakes in Illinois and
+    Texas; "US attorney in Virginia" is still the state)."""
+    return Context(Counter(p.country for p in first),
+                   Counter(p.country for s, p in zip(kept, first)
+                           if not (p.kind == "country" and s.end - s.start == 1 and all_caps(written[s.start]))),
+                   Counter(f"{p.country}.{p.admin1}" for p in first if p.kind == "region"),
+                   Counter(f"{p.country}.{p.admin1}" for p in first if p.kind == "city" and p.admin1))
 
 
 def _others(counts: Counter, own: str | None) -> set[str]:
@@ -434,9 +461,9 @@ def tag(title: str, summary: str = "", language: str | None = None, gaz: Gazette
         ) -> list[Place]:
     """A headline's places, most specific first (cities, then regions, then countries), each once;
     the title's before the summary's within a kind."""
-    found = tag_text(title, language, gaz, title_tokens)
-    if summary:
-        found += tag_text(summary, language, gaz, summary_tokens)
+    found, context = places_in(title, language, gaz, title_tokens)
+    if summary:  # the summary tells more of the title's story: its places are context
+        found += places_in(summary, language, gaz, summary_tokens, context)[0]
     seen: set[int] = set()
     unique = []
     for p in found:
