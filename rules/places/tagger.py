@@ -394,9 +394,10 @@ def tag_text(text: str, language: str | None = None, gaz: Gazetteer | None = Non
 
 
 def places_in(text: str, language: str | None = None, gaz: Gazetteer | None = None,
-              toks: list[tuple[str, str]] | None = None, around: Context = NO_CONTEXT) -> tuple[list[Place], Context]:
-    """`tag_text`, with the context of the headline's other text (`around`), and the context its
-    own names give."""
+              toks: list[tuple[str, str]] | None = None, around: Context = NO_CONTEXT,
+              tell: bool = False) -> tuple[list[Place], Context]:
+    """`tag_text`, with the context of the headline's other text (`around`); with `tell`, also
+    the context its own names give (else NO_CONTEXT: most headlines have no summary to tell)."""
     gaz = gaz or gazetteer()
     if toks is None:
         toks = tokens_with_case(text)
@@ -422,10 +423,11 @@ def places_in(text: str, language: str | None = None, gaz: Gazetteer | None = No
             if not _guarded(s, written, folded, {c for j, c in sure.items() if j != i}, gaz)]
     # first choice on prior alone, then again with the other names' choices as context
     first = [_choose(gaz, s, language, set(), set(), set(), set()) for s in kept]
-    if len(kept) < 2 and not around.countries:
-        return first, _context(kept, first, written)  # no other name to give context
+    if len(kept) < 2 and not around.countries:  # no other name to give context
+        return first, (_context(kept, first, written) if tell else NO_CONTEXT)
     # what the other names give, counted once: each name then takes its own share away
-    countries, named, regions, inside = (a + b for a, b in zip(_context(kept, first, written), around))
+    given = _context(kept, first, written)
+    countries, named, regions, inside = (a + b for a, b in zip(given, around)) if around.countries else given
     out = []
     for span, mine in zip(kept, first):
         code = f"{mine.country}.{mine.admin1}"
@@ -433,7 +435,7 @@ def places_in(text: str, language: str | None = None, gaz: Gazetteer | None = No
                            _others(regions, code if mine.kind == "region" else None),
                            _others(inside, code if mine.kind == "city" and mine.admin1 else None),
                            _others(named, mine.country)))
-    return out, _context(kept, out, written)
+    return out, (_context(kept, out, written) if tell else NO_CONTEXT)
 
 
 def _context(kept: list[Span], first: list[Place], written: list[str]) -> Context:
@@ -461,7 +463,7 @@ def tag(title: str, summary: str = "", language: str | None = None, gaz: Gazette
         ) -> list[Place]:
     """A headline's places, most specific first (cities, then regions, then countries), each once;
     the title's before the summary's within a kind."""
-    found, context = places_in(title, language, gaz, title_tokens)
+    found, context = places_in(title, language, gaz, title_tokens, tell=bool(summary))
     if summary:  # the summary tells more of the title's story: its places are context
         found += places_in(summary, language, gaz, summary_tokens, context)[0]
     seen: set[int] = set()
