@@ -183,7 +183,10 @@ def _words(title: str, language: str) -> tuple[tuple[tuple[str, float], ...], tu
             name = w >= NAME_IDF or (cyrillic_text and written[:1].isupper())
         else:
             token = stem(transliterate(folded, language))
-            name = i > 0 and written[:1].isupper()
+            # capitalised and not first: a name, unless the lexicon knows it as a common word
+            # ("России", "Україні": the countries every report names, as English "Russia" is no key)
+            common = concept(folded)
+            name = i > 0 and written[:1].isupper() and not (common and _lexicon()[2][common] < NAME_IDF)
             w = NAME_WEIGHT if name else CYRILLIC_WEIGHT
         meaning = None if token.startswith("#") else concept(folded)
         if meaning is not None:  # "лазери" and "lasers" share "=laser": one word in any language

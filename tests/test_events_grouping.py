@@ -431,3 +431,12 @@ def test_a_regions_report_needs_words_in_common_with_a_city_in_it_not_the_region
     ids = grouped(packs, ("У Запоріжжі внаслідок ракетного удару загинули троє людей", "uk", 0),
                   ("ЗАЕС знову на межі блекауту: через обстріли відключено одну з двох ліній живлення", "uk", 30))
     assert ids[0] != ids[1]
+
+
+def test_a_country_written_in_cyrillic_is_no_name_two_reports_share(packs):
+    """"России" and "Росії" are the country nearly every report names, as "Russia" is in English:
+    no name that two reports share. Moldova expelling a Russian diplomat and Moscow threatening a
+    response to the EU's sanctions, the same afternoon, are two events."""
+    ids = grouped(packs, ("У МЗС Росії пригрозили відповіддю на 20-й пакет санкцій", "uk", 0),
+                  ("Молдавия объявила персоной нон грата сотрудника посольства России", "ru", 90))
+    assert ids[0] != ids[1]
