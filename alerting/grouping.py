@@ -508,7 +508,7 @@ def same_event(report: Signature, member: Signature, wording: bool = True) -> tu
     if not shared:
         # only common words in common ("Trump says", "missile strike"), unless one wording
         return (wording and _one_wording(report, member, sim)), sim
-    if sum(1 for a in shared if a.startswith("#")) >= 2:
+    if sum(1 for a in shared if a.startswith("#")) >= 2 or (report.tally and member.tally and any(a.startswith("#") for a in shared)):
         # two counts in common ("476 drones and 48 missiles", "знешкоджено 442 дрони і 41 ракету"):
         # one tally told twice, however differently worded
         return sim >= SAME_PLACE, sim

@@ -440,3 +440,11 @@ def test_a_country_written_in_cyrillic_is_no_name_two_reports_share(packs):
     ids = grouped(packs, ("У МЗС Росії пригрозили відповіддю на 20-й пакет санкцій", "uk", 0),
                   ("Молдавия объявила персоной нон грата сотрудника посольства России", "ru", 90))
     assert ids[0] != ids[1]
+
+
+def test_two_tallies_of_one_night_sharing_a_count_are_one_event(packs):
+    """The air force's "653 drones and 51 missiles, 585 shot down" and a wire's "704 aerial weapons,
+    585 shot down" count the same night: one count in common is enough between two tallies."""
+    ids = grouped(packs, ("Вночі ворог атакував Україну 653 дронами та 51 ракетою, знешкоджено 585 цілей", "uk", 0),
+                  ("Ukraine says Russia launched 704 aerial weapons overnight, 585 shot down", "en", 60))
+    assert ids[0] == ids[1]
