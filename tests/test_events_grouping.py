@@ -76,14 +76,14 @@ def test_held_out_grouping_does_not_fall_below_what_was_measured(packs):
     """A guard, not the goal: the figures of docs/performance.md ("Events") on the test half,
     less a margin; bench/events.py prints them."""
     s = evaluate(load_reports(ROOT / "tests" / "data" / "events.jsonl", "test"), packs)
-    assert s.precision >= 0.90 and s.f1 >= 0.80, s  # measured 0.953 and 0.842 (session 24)
+    assert s.precision >= 0.90 and s.f1 >= 0.80, s  # measured 0.943 and 0.835 (session 24)
 
 
 def test_a_fourth_authors_held_out_events_do_not_fall_below_what_was_measured(packs):
     """The same guard on tests/data/events_fourth.jsonl, which nothing was tuned on."""
     s = evaluate(load_reports(ROOT / "tests" / "data" / "events_fourth.jsonl"), packs)
     assert s.reports >= 250 and s.gold_events >= 60
-    assert s.precision >= 0.89 and s.f1 >= 0.81, s  # measured 0.932 and 0.851 (session 24)
+    assert s.precision >= 0.89 and s.f1 >= 0.81, s  # measured 0.934 and 0.858 (session 24)
 
 
 def test_the_nights_tally_is_not_the_strike_on_the_city_it_names(packs):
