@@ -60,7 +60,7 @@ SAME_KEYS = 0.4
 REGION_WORDS = 0.3  # words of a region-only report and a report of a city in that region (`in_region`)
 COUNTRY_WORDS = 0.45  # one country, no shared anchor, each with an anchor of its own (`same_event`)
 NEAR_WORDS = 0.45  # two reports this alike in words, sharing one of their HEAVY heaviest, need no place or anchor
-HEAVY = 4  # heaviest words indexed for `_one_wording` (2 before session 24, with NEAR_WORDS 0.5)
+HEAVY = 3  # heaviest words indexed for `_one_wording` (2 before session 24, with NEAR_WORDS 0.5)
 TOP = 4  # heaviest words indexed with a country for `_one_country`
 RARE_STEM = 8.5  # an English stem this heavy (in at most ~1 in 1,500 headlines) is an anchor
 _YEAR = re.compile(r"^#(19|20)\d\d$")
@@ -610,7 +610,7 @@ def order_weight(token: str) -> float:
 def index_keys(sig: Signature) -> set[str]:
     """Where an event holding this report is filed: its cities and named regions, its anchors
     (a name's sound key spelt only in Latin letters under "l:", found only from Cyrillic ones),
-    its HEAVY (four) heaviest words, and, when it names no city or region, its countries each with one
+    its HEAVY (three) heaviest words, and, when it names no city or region, its countries each with one
     of its TOP heaviest words. Every event a report can join shares one of these with it (see
     `lookup_keys`), and each is rare by design, so each key holds few events.
 

@@ -450,9 +450,9 @@ def test_two_tallies_of_one_night_sharing_a_count_are_one_event(packs):
     assert ids[0] == ids[1]
 
 
-def test_one_story_retold_shares_one_of_its_four_heaviest_words_not_only_its_two(packs):
+def test_one_story_retold_shares_one_of_its_three_heaviest_words_not_only_its_two(packs):
     """A wording's two heaviest words may be its own quirks ("pens", "emotional"): the retelling
-    with none of them is still the story when the words are alike and one of the four heaviest is
+    with none of them is still the story when the words are alike and one of the three heaviest is
     shared. Another appeal by the same man, to another country for other arms, stays apart."""
     ids = grouped(packs, ("Zelensky pens emotional letter urging Congress to send air defence before winter", "en", 0),
                   ("Zelensky urges Congress to send air defence before winter", "en", 30),
