@@ -16,6 +16,8 @@ joins an open event when
   (places, names, numbers: alike in any language) `SAME_KEYS` alike, against any of the
   event's first reports. A name's five-sound key carries it across alphabets; two reports in
   Latin letters share a name only by the word itself (`shared_anchors`).
+- or one names a region and no city, the other a city in it, and their words are `REGION_WORDS`
+  alike (`in_region`);
 - or, sharing no place and no anchor, they are one wording retold: `NEAR_WORDS` alike and
   sharing one of their `HEAVY` heaviest words (wire copy that names a country and no city);
   or both name one country and no city or region, share one of their `TOP` heaviest words,
@@ -185,8 +187,8 @@ def _words(title: str, language: str) -> tuple[tuple[tuple[str, float], ...], tu
             token = stem(transliterate(folded, language))
             # capitalised and not first: a name, unless the lexicon knows it as a common word
             # ("России", "Україні": the countries every report names, as English "Russia" is no key)
-            common = concept(folded)
-            name = i > 0 and written[:1].isupper() and not (common and _lexicon()[2][common] < NAME_IDF)
+            known = concept(folded)
+            name = i > 0 and written[:1].isupper() and not (known and _lexicon()[2][known] < NAME_IDF)
             w = NAME_WEIGHT if name else CYRILLIC_WEIGHT
         meaning = None if token.startswith("#") else concept(folded)
         if meaning is not None:  # "лазери" and "lasers" share "=laser": one word in any language
@@ -508,9 +510,10 @@ def same_event(report: Signature, member: Signature, wording: bool = True) -> tu
     if not shared:
         # only common words in common ("Trump says", "missile strike"), unless one wording
         return (wording and _one_wording(report, member, sim)), sim
-    if sum(1 for a in shared if a.startswith("#")) >= 2 or (report.tally and member.tally and any(a.startswith("#") for a in shared)):
-        # two counts in common ("476 drones and 48 missiles", "знешкоджено 442 дрони і 41 ракету"):
-        # one tally told twice, however differently worded
+    counts = sum(1 for a in shared if a.startswith("#"))
+    if counts >= 2 or (counts and report.tally and member.tally):
+        # two counts in common ("476 drones and 48 missiles", "знешкоджено 442 дрони і 41 ракету"),
+        # or one between two tallies ("585 shot down"): one tally told twice, however worded
         return sim >= SAME_PLACE, sim
     return sim >= SAME_WORDS, sim
 

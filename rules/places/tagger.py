@@ -19,8 +19,8 @@ from __future__ import annotations
 import math
 from collections import Counter
 from functools import lru_cache
-from typing import NamedTuple
 from pathlib import Path
+from typing import NamedTuple
 
 from rules.places.forms import all_caps, capitalised, is_cyrillic, peel, quoted_words, tokens_with_case
 from rules.places.gazetteer import FOCUS, Form, Gazetteer, Place, distance_km, gazetteer
@@ -438,17 +438,17 @@ def places_in(text: str, language: str | None = None, gaz: Gazetteer | None = No
     return out, (_context(kept, out, written) if tell else NO_CONTEXT)
 
 
-def _context(kept: list[Span], first: list[Place], written: list[str]) -> Context:
+def _context(kept: list[Span], chosen: list[Place], written: list[str]) -> Context:
     """The context the chosen places of `kept` give. A country written as an acronym ("US
     officials", "UK seeks") is mostly an actor, not where: it chooses among a name's states, not
     among its cities ("US, Ukrainian officials to meet in Geneva" is Geneva, Switzerland, and
     "strike on Odesa … as US hosts an envoy" Odesa, Ukraine, not their namesakes in Illinois and
     Texas; "US attorney in Virginia" is still the state)."""
-    return Context(Counter(p.country for p in first),
-                   Counter(p.country for s, p in zip(kept, first)
+    return Context(Counter(p.country for p in chosen),
+                   Counter(p.country for s, p in zip(kept, chosen)
                            if not (p.kind == "country" and s.end - s.start == 1 and all_caps(written[s.start]))),
-                   Counter(f"{p.country}.{p.admin1}" for p in first if p.kind == "region"),
-                   Counter(f"{p.country}.{p.admin1}" for p in first if p.kind == "city" and p.admin1))
+                   Counter(f"{p.country}.{p.admin1}" for p in chosen if p.kind == "region"),
+                   Counter(f"{p.country}.{p.admin1}" for p in chosen if p.kind == "city" and p.admin1))
 
 
 def _others(counts: Counter, own: str | None) -> set[str]:
