@@ -284,19 +284,19 @@ def matching_by(find_spans: Callable | None):
     if find_spans is None:
         yield
         return
-    saved = tagger.find_spans, tagger.tag_text
-    inner = tagger.tag_text
+    saved = tagger.find_spans, tagger.places_in
+    inner = tagger.places_in
 
-    def tag_text(text: str, language: str | None = None, gaz: Gazetteer | None = None,  # type: ignore[no-untyped-def]
-                 toks: list[tuple[str, str]] | None = None):
+    def places_in(text: str, language: str | None = None, gaz: Gazetteer | None = None,  # type: ignore[no-untyped-def]
+                  toks: list[tuple[str, str]] | None = None, around=tagger.NO_CONTEXT, tell: bool = False):
         _STATE["lang"] = language if language in ("uk", "ru") else ("uk" if _UK_LETTERS & set(text) else "ru")
-        return inner(text, language, gaz, toks)
+        return inner(text, language, gaz, toks, around, tell)
 
-    tagger.find_spans, tagger.tag_text = find_spans, tag_text
+    tagger.find_spans, tagger.places_in = find_spans, places_in
     try:
         yield
     finally:
-        tagger.find_spans, tagger.tag_text = saved
+        tagger.find_spans, tagger.places_in = saved
 
 
 def lemmatizers() -> list[tuple[str, Callable[[], Lemmas] | None, str]]:

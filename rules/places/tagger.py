@@ -386,18 +386,13 @@ class Context(NamedTuple):
 NO_CONTEXT = Context(Counter(), Counter(), Counter(), Counter())
 
 
-def tag_text(text: str, language: str | None = None, gaz: Gazetteer | None = None,
-             toks: list[tuple[str, str]] | None = None) -> list[Place]:
-    """The places of one text, in order of appearance (before sorting by kind). `toks`: the text
-    already cut by `tokens_with_case` (the classify step cuts once for rules and places)."""
-    return places_in(text, language, gaz, toks)[0]
-
-
 def places_in(text: str, language: str | None = None, gaz: Gazetteer | None = None,
               toks: list[tuple[str, str]] | None = None, around: Context = NO_CONTEXT,
               tell: bool = False) -> tuple[list[Place], Context]:
-    """`tag_text`, with the context of the headline's other text (`around`); with `tell`, also
-    the context its own names give (else NO_CONTEXT: most headlines have no summary to tell)."""
+    """The places of one text, in order of appearance (before sorting by kind), chosen with the
+    context of the headline's other text (`around`); with `tell`, also the context its own names
+    give (else NO_CONTEXT: most headlines have no summary to tell). `toks`: the text already cut
+    by `tokens_with_case` (the classify step cuts once for rules and places)."""
     gaz = gaz or gazetteer()
     if toks is None:
         toks = tokens_with_case(text)
