@@ -171,7 +171,7 @@ def _words(title: str, language: str) -> tuple[tuple[tuple[str, float], ...], tu
     for i, (written, folded) in enumerate(tokens):
         if len(folded) < 2 and not folded.isdigit():
             continue
-        name = False
+        name, meaning = False, None
         if _NUMBER.search(folded):
             digits = "".join(c for c in folded if c.isdigit())
             if len(digits) < 2 or len(digits) > 7:
@@ -183,14 +183,14 @@ def _words(title: str, language: str) -> tuple[tuple[tuple[str, float], ...], tu
             token = stem(folded)
             w = english_weight(english_stem(folded))
             name = w >= NAME_IDF or (cyrillic_text and written[:1].isupper())
+            meaning = concept(folded)
         else:
             token = stem(transliterate(folded, language))
+            meaning = concept(folded)
             # capitalised and not first: a name, unless the lexicon knows it as a common word
             # ("России", "Україні": the countries every report names, as English "Russia" is no key)
-            known = concept(folded)
-            name = i > 0 and written[:1].isupper() and not (known and _lexicon()[2][known] < NAME_IDF)
+            name = i > 0 and written[:1].isupper() and not (meaning and _lexicon()[2][meaning] < NAME_IDF)
             w = NAME_WEIGHT if name else CYRILLIC_WEIGHT
-        meaning = None if token.startswith("#") else concept(folded)
         if meaning is not None:  # "лазери" and "lasers" share "=laser": one word in any language
             stems[meaning] = _lexicon()[2][meaning]
         # an English word of a concept is that concept only: kept beside it, it counted twice
@@ -488,10 +488,11 @@ def same_event(report: Signature, member: Signature, wording: bool = True) -> tu
         sim = max(word_similarity(report, member), keys * SAME_WORDS / SAME_KEYS)
         named = {a for a in shared_anchors(report, member) if not a.startswith("@")}
         return (bool(named) and sim >= SAME_WORDS) or (wording and _one_wording(report, member, sim)), sim
-    sim = max(word_similarity(report, member), key_similarity(report, member) * SAME_WORDS / SAME_KEYS)
+    words = word_similarity(report, member)
+    sim = max(words, key_similarity(report, member) * SAME_WORDS / SAME_KEYS)
     if shared_place(report, member):
         return sim >= SAME_PLACE, 1.0 + sim
-    if (in_region(report, member) or in_region(member, report)) and word_similarity(report, member) >= REGION_WORDS:
+    if (in_region(report, member) or in_region(member, report)) and words >= REGION_WORDS:
         return True, sim  # else they may still share an anchor, below
     shared = shared_anchors(report, member)
     if any(a.startswith("~") and (a in report.latin) != (a in member.latin) for a in shared):
@@ -504,7 +505,6 @@ def same_event(report: Signature, member: Signature, wording: bool = True) -> tu
         # killed"): only the words can say it is one happening (their keys are the country alone)
         # each naming something specific the other does not ("kills 13" and "on a coastal road"):
         # more alike than that (COUNTRY_WORDS), two strikes in Lebanon the same day are not one
-        words = word_similarity(report, member)
         need = COUNTRY_WORDS if report.anchors and member.anchors else SAME_WORDS
         return words >= need or (wording and _one_wording(report, member, words)), sim
     if not shared:

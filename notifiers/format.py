@@ -376,13 +376,11 @@ def _footer(alert: Alert, kind: Kind) -> str:
         parts.append("Categories: " + esc(_list(alert.categories)))
     if alert.matched:
         parts.append("matched: " + esc(_list(alert.matched)))
-    timing = f"first seen {_when(alert.first_seen)} · fired {_when(alert.fired)}"
     published = min((r.published for r in alert.reports if r.published), default=None)
-    if published is not None and alert.first_seen - published > OLD_NEWS:
-        # a feed's backlog or a late feed: the officer must not read yesterday's strike as tonight's
-        timing = f"Published {_when(published)} · {timing}"
-    else:
-        timing = timing[:1].upper() + timing[1:]
+    # a feed's backlog or a late feed: the officer must not read yesterday's strike as tonight's
+    old = published is not None and alert.first_seen - published > OLD_NEWS
+    lead = f"Published {_when(published)} · first seen" if old else "First seen"
+    timing = f"{lead} {_when(alert.first_seen)} · fired {_when(alert.fired)}"
     return " · ".join(parts) + ("\n" if parts else "") + timing
 
 
