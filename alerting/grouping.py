@@ -102,10 +102,14 @@ def transliterate(word: str, language: str) -> str:
 
 
 def stem(word: str) -> str:
-    """The first five letters after English inflections: one stem for Ternopil, Тернополю, Тернополь."""
+    """The first five letters after English inflections and a final "e" (line, lines, lined): one
+    stem for Ternopil, Тернополю, Тернополь."""
     if word.isdigit():
         return "#" + word
-    return _unsuffixed(word)[:STEM]
+    word = _unsuffixed(word)
+    if len(word) > 3 and word.endswith("e"):
+        word = word[:-1]
+    return word[:STEM]
 
 
 _SOUNDS = (("shch", "sh"), ("kh", "h"), ("ck", "k"), ("ch", "4"), ("sh", "5"), ("zh", "6"), ("ts", "7"),
@@ -312,6 +316,7 @@ class Signature:
     anchors: frozenset[str] = field(init=False, compare=False, repr=False)  # see `anchors`
     heavy: frozenset[str] = field(init=False, compare=False, repr=False)  # its HEAVY heaviest word stems
     top: frozenset[str] = field(init=False, compare=False, repr=False)  # its TOP heaviest (see `_one_country`)
+    numbers: frozenset[str] = field(init=False, compare=False, repr=False)  # its numbers, round ones too, not years
 
     def __post_init__(self) -> None:
         # a report is compared with many members, each member with many reports: what a
@@ -325,6 +330,7 @@ class Signature:
                        key=lambda t: (-t[1], t[0]))
         object.__setattr__(self, "heavy", frozenset(t for t, _ in words[:HEAVY]))
         object.__setattr__(self, "top", frozenset(t for t, _ in words[:TOP]))
+        object.__setattr__(self, "numbers", frozenset(t for t, _ in self.stems if t.startswith("#") and not _YEAR.match(t)))
 
     @property
     def own_cities(self) -> frozenset[int]:
@@ -483,6 +489,12 @@ def same_event(report: Signature, member: Signature, wording: bool = True) -> tu
         words = word_similarity(report, member)
         shared = {a for a in shared_anchors(report, member) if not a.startswith("@")}
         return bool(shared) and words >= TALLY_WORDS, words
+    if len(report.numbers & member.numbers) >= 2:
+        # two numbers in common, round ones too ("20th sanctions package … 40 tankers", "20-й пакет
+        # санкцій … ще 40 танкерів"): one story in two languages, if their words agree
+        words = word_similarity(report, member)
+        if words >= SAME_WORDS:
+            return True, words
     if report.venue and member.venue:  # two talks in Kyiv need more than Kyiv: a name or number, and words
         keys = _cosine(*_unplaced(report.keys, member.keys))
         sim = max(word_similarity(report, member), keys * SAME_WORDS / SAME_KEYS)
@@ -590,7 +602,7 @@ def _stem_weights() -> dict[str, float]:
     table, _ = idf_table()
     out: dict[str, float] = {}
     for token, w in table.items():
-        key = token[:STEM]
+        key = stem(token) if len(token) <= STEM else token[:STEM]  # "line" is "lin", as `stem` cuts it
         if w < out.get(key, 1e9):
             out[key] = w
     return out
@@ -613,8 +625,8 @@ def order_weight(token: str) -> float:
 def index_keys(sig: Signature) -> set[str]:
     """Where an event holding this report is filed: its cities and named regions, its anchors
     (a name's sound key spelt only in Latin letters under "l:", found only from Cyrillic ones),
-    its HEAVY (three) heaviest words, and, when it names no city or region, its countries each with one
-    of its TOP heaviest words. Every event a report can join shares one of these with it (see
+    its HEAVY (three) heaviest words, each two of its numbers, and, when it names no city or region,
+    its countries each with one of its TOP heaviest words. Every event a report can join shares one of these with it (see
     `lookup_keys`), and each is rare by design, so each key holds few events.
 
     Heavy words serve `_one_wording` only, which never joins two reports that each have an
@@ -629,6 +641,8 @@ def index_keys(sig: Signature) -> set[str]:
     keys.update(heavy + t for t in sig.heavy)
     if not sig.cities and not sig.named_regions:  # a country's list is long: filed with a word of its own
         keys.update(f"n:{c}:{t}" for c in sig.countries for t in sig.top)
+    numbers = sorted(sig.numbers)  # two numbers in common join (`same_event`), round ones too
+    keys.update(f"nn:{a}{b}" for i, a in enumerate(numbers) for b in numbers[i + 1:])
     return keys
 
 

@@ -458,3 +458,27 @@ def test_one_story_retold_shares_one_of_its_three_heaviest_words_not_only_its_tw
                   ("Zelensky urges Congress to send air defence before winter", "en", 30),
                   ("Zelensky urges Germany to send tanks before spring offensive", "en", 40))
     assert ids[0] == ids[1] != ids[2]
+
+
+def test_two_numbers_in_common_round_ones_too_join_a_story_told_in_two_languages(packs):
+    """"20th package … 40 tankers" and "20-й пакет … 40 танкерів": neither count is specific
+    alone (tens are round), but the two together and words that agree say one announcement. Two
+    numbers in common with unlike words do not: 20 killed and 40 wounded, or 20 leaders asked for
+    40 systems, are other stories."""
+    ids = grouped(packs, ("EU Commission proposes 20th sanctions package targeting 40 shadow-fleet tankers", "en", 0),
+                  ("Єврокомісія запропонувала 20-й пакет санкцій: під обмеження потрапляють ще 40 танкерів", "uk", 30),
+                  ("Russian missile strike on Dnipro: 20 killed, 40 wounded", "en", 40),
+                  ("Zelensky meets 20 EU leaders in Brussels, asks for 40 more air defence systems", "en", 50))
+    assert ids[0] == ids[1]
+    assert len({ids[0], ids[2]}) == 2 and len({ids[0], ids[3]}) == 2
+
+
+def test_an_english_word_and_its_plural_are_one_stem_when_it_ends_in_e():
+    """"line" and "lines" (and "lined") are one word to compare: cutting "es" off "lines" left
+    "lin", which "line" never matched ("plant loses one of its two power lines" beside "power
+    line cut")."""
+    from alerting.grouping import stem
+
+    assert stem("line") == stem("lines") == stem("lined") == "lin"
+    assert stem("strike") == stem("strikes") and stem("lose") == stem("loses")
+    assert stem("use") != stem("us")  # three letters keep their "e": "use" is not the United States

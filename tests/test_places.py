@@ -85,6 +85,16 @@ def test_a_summary_names_its_places_in_the_titles_countries():
     assert [(p.name, p.country) for p in brest if p.kind == "city"] == [("Brest", "FR")]
 
 
+def test_a_city_in_a_neighbour_of_the_countries_named_beats_its_namesake_far_away():
+    """"Приморск" is both Primorsk on the Gulf of Finland (Russia) and Prymorsk by the Sea of Azov
+    (Ukraine). Under a title about Estonia's navy, neither is in the country named, but Russia
+    borders Estonia: the tanker was bound for the Baltic port. Beside Zaporizhzhia it stays Ukraine's."""
+    baltic = tag("ВМС Эстонии задержали танкер «Си Ларк» без флага", "Судно направлялось в Приморск.", "ru")
+    assert [(p.name, p.country) for p in baltic if p.kind == "city"] == [("Primorsk", "RU")]
+    azov = tag("Удар по Приморску в Запорожской области", "", "ru")
+    assert [p.country for p in azov if p.kind == "city"] == ["UA"]
+
+
 def test_places_are_toponyms_not_demonyms():
     assert where("Russian drones hit Kharkiv") == [("Kharkiv", "city", "UA")]
     assert where("Українські дрони атакували російські НПЗ", "uk") == []

