@@ -15,6 +15,8 @@ from collections.abc import Iterator
 
 from alerting.grouping import (GAP, SPAN, Signature, in_time, index_keys, lookup_keys, meaning_comparable, pair_keys,
                                same_event)
+from alerting.meaning import CANDIDATES as MEANING_CANDIDATES
+from alerting.meaning import MEMBERS as MEANING_MEMBERS
 from alerting.meaning import SAME_MEANING, Meanings, language_group
 
 MAX_MEMBERS = 20  # reports compared with a newcomer: the first 20 (later ones are the same story retold)
@@ -177,7 +179,9 @@ class EventBook:
         (alerting/meaning.py): an event of a category it shares, with a report in another
         language group that it may be compared with (`meaning_comparable`), whose title's vector
         is at least SAME_MEANING alike to its own; the most alike, the newest on a tie. Only
-        events holding a report of another language are looked at, through their own index."""
+        events holding a report of another language are looked at, through their own index, and
+        of those the MEANING_CANDIDATES newest, each through its first MEANING_MEMBERS reports:
+        so the cost of a report does not follow the number of open events."""
         if not sig.text or sig.follow_up:
             return None
         own = language_group(sig.language)
@@ -189,19 +193,20 @@ class EventBook:
         best: tuple[float, int] | None = None
         chosen = None
         vector = None
-        for eid, seq in found.items():
+        newest = heapq.nlargest(MEANING_CANDIDATES, found.items(), key=lambda item: item[1])
+        for eid, seq in newest:
             event = self.events[eid]
             if not in_time(sig, event["first_seen"], event["last_seen"]):
                 continue
             core, own_cities = self._core[eid], sig.own_cities
             if core and own_cities and core.isdisjoint(own_cities):
                 continue
-            members = [m for m in self._members[eid] if meaning_comparable(sig, m)]
+            members = [m for m in self._members[eid][:MEANING_MEMBERS] if meaning_comparable(sig, m)]
             if not members:
                 continue
             if vector is None:
-                vector = meanings.vector(sig.text)
-            score = max(float(meanings.vector(m.text) @ vector) for m in members)
+                vector = meanings.vector(sig.text).astype("float32")
+            score = max(float(meanings.vector(m.text).astype("float32") @ vector) for m in members)
             if score >= SAME_MEANING and (best is None or (score, seq) > best):
                 best, chosen = (score, seq), event
         return chosen

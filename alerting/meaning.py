@@ -12,7 +12,9 @@ compared through their stems and transliteration, and are not compared here eith
 made more false pairs there than it found (docs/performance.md, "Session 25").
 
 A vector costs about 60 ms on one core of the machines here, so only a report the rules leave
-alone, with an open event in another language of a shared category, is embedded; each title once.
+alone, with an open event in another language of a shared category, is embedded, and the first
+MEMBERS reports of the CANDIDATES newest such events; each title once while it is among the last
+CACHED titles (so, in a steady stream, about one vector per report whatever the open events).
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ from collections import OrderedDict
 log = logging.getLogger(__name__)
 
 SAME_MEANING = 0.85  # cosine of two titles' vectors: chosen on the tune sets (docs/performance.md)
-CACHED = 4096  # titles whose vectors are kept (1.5 KB each)
+CACHED = 20_000  # titles whose vectors are kept (768 bytes each, half precision: 15 MB)
+CANDIDATES = 200  # open events a report is compared with by meaning at most: the newest
+MEMBERS = 8  # reports of each such event it is compared with at most: the first
 CYRILLIC = frozenset({"uk", "ru", "be", "bg"})
 
 
@@ -65,14 +69,15 @@ class Meanings:
                 return found
             if self._model is None:
                 self._model = self._load()
-            vec = self._model.query(text)
+            vec = self._model.query(text).astype("float16")
             self._cache[text] = vec
             if len(self._cache) > CACHED:
                 self._cache.popitem(last=False)
             return vec
 
     def similarity(self, a: str, b: str) -> float:
-        return float(self.vector(a) @ self.vector(b))
+        """Cosine of the two titles' vectors (unit vectors, so their dot product)."""
+        return float(self.vector(a).astype("float32") @ self.vector(b).astype("float32"))
 
 
 _SHARED: Meanings | None = None

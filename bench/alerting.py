@@ -6,6 +6,8 @@ should keep the two close; comparing with every open event is timed beside it.
 Open events are real headlines of late 2025 (`bench/classify.py`'s file, placed by the real
 tagger; falls back to tests/data/labelled.jsonl, which only reaches ~700 events), all within an
 event's time span. Each timed step is a further real headline: it joins an event or opens one.
+Last, the cost of comparing by meaning (alerting/meaning.py): a Ukrainian or Russian report the
+rules leave alone beside those open English events.
 Run: `.venv/bin/python bench/alerting.py [STEPS]`.
 """
 
@@ -140,8 +142,66 @@ def main() -> None:
     (small, _), (large, _) = results[1000], results[10000]
     print(f"10,000 vs 1,000 open events: {large / small:.2f}x the time per step "
           f"(comparing with every event: {results[10000][1] / results[1000][1]:.1f}x)")
+    meaning_ms = meaning(engine, lines, steps)
     print(json.dumps({"step_us": {str(n): round(r[0], 1) for n, r in results.items()},
-                      "full_scan_match_us": {str(n): round(r[1], 1) for n, r in results.items()}}))
+                      "full_scan_match_us": {str(n): round(r[1], 1) for n, r in results.items()},
+                      "meaning_ms": meaning_ms}))
+
+
+def cyrillic_titles() -> list[str]:
+    """Ukrainian and Russian titles of the labelled clustering sets (tests/data)."""
+    out = []
+    for name in ("events.jsonl", "events_third.jsonl", "events_fourth.jsonl", "events_fresh.jsonl"):
+        for line in (ROOT / "tests" / "data" / name).read_text(encoding="utf-8").splitlines():
+            row = json.loads(line) if line.strip() else {}
+            if row.get("language") in ("uk", "ru"):
+                out.append((row["title"], row["language"]))
+    return list(dict.fromkeys(out))
+
+
+def meaning(engine: AlertEngine, lines: list[str], steps: int) -> dict:
+    """Comparing by meaning (alerting/meaning.py) costs a vector per title (about 60 ms) and a dot
+    product per candidate report: what one step of a Ukrainian or Russian report costs when the
+    word and place rules find no event for it, beside 1,000 and 10,000 open English events of
+    its category; the candidates are capped (the newest 200 events, their first 8 reports), so
+    the two should stay close once their vectors are made (each title once)."""
+    from alerting.meaning import meanings
+
+    shared = meanings()
+    fresh = cyrillic_titles()
+    probes = min(20, max(5, steps // 15))
+    out: dict = {}
+    start = time.perf_counter()
+    for title, _ in fresh[:probes]:
+        shared.vector(title)
+    out["vector_ms"] = round((time.perf_counter() - start) / probes * 1e3, 1)
+    print(f"meaning: one title's vector {out['vector_ms']:.1f} ms (multilingual-e5-small, 4-bit, one core)")
+    used_titles = probes
+    for n in (1000, 10000):
+        records, _ = filled(engine, lines, n, 0)
+        state = AlertState()
+        for key, value in records:
+            state.load(key, value)
+
+        def probe(i: int, title: str, language: str) -> float:
+            at = T0 + timedelta(seconds=n + i)
+            h = ClassifiedHeadline(id=f"m{n}-{i}", feed_id="bench", source="Джерело", title=title, fetched=at,
+                                   language=language, classified=at, rules_version="bench",
+                                   categories=[CategoryMatch(id="airstrike", severity="high", matched=["ракет*"])],
+                                   places=[Place(**p.as_dict()) for p in tag(title, "", language)])
+            begun = time.perf_counter()
+            step(engine, state, h)
+            return time.perf_counter() - begun
+
+        # the first Cyrillic report makes the vectors of the English candidates it is compared with
+        first = probe(0, *fresh[used_titles])
+        used_titles += 1
+        timed = [probe(i + 1, *fresh[used_titles + i]) for i in range(probes)]
+        used_titles += probes
+        out[str(n)] = {"first_ms": round(first * 1e3, 1), "step_ms": round(statistics.median(timed) * 1e3, 1)}
+        print(f"{n:>6,} open English events: a Cyrillic report's step by meaning {statistics.median(timed) * 1e3:6.1f} ms "
+              f"median of {probes} (its own vector included); the first, making the candidates' vectors: {first:5.1f} s")
+    return out
 
 
 if __name__ == "__main__":
