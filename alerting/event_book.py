@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterator
+from itertools import islice
 
 from alerting.grouping import (GAP, SPAN, Signature, in_time, index_keys, lookup_keys, meaning_comparable, pair_keys,
                                same_event)
@@ -180,16 +181,17 @@ class EventBook:
         language group that it may be compared with (`meaning_comparable`), whose title's vector
         is at least SAME_MEANING alike to its own; the most alike, the newest on a tie. Only
         events holding a report of another language are looked at, through their own index, and
-        of those the MEANING_CANDIDATES newest, each through its first MEANING_MEMBERS reports:
-        so the cost of a report does not follow the number of open events."""
+        of those the MEANING_CANDIDATES last filed there (for each category and language group;
+        then the newest of those), each through its first MEANING_MEMBERS reports: so the cost
+        of a report does not follow the number of open events."""
         if not sig.text or sig.follow_up:
             return None
         own = language_group(sig.language)
         found: dict[str, int] = {}
         for category in sig.categories:
             for group, held in self._by_language.get(category, {}).items():
-                if group != own:
-                    found.update(held)
+                if group != own:  # the last filed first: no walk through every open event
+                    found.update(islice(reversed(held.items()), MEANING_CANDIDATES))
         best: tuple[float, int] | None = None
         chosen = None
         vector = None

@@ -160,49 +160,46 @@ def cyrillic_titles() -> list[str]:
 
 
 def meaning(engine: AlertEngine, lines: list[str], steps: int) -> dict:
-    """Comparing by meaning (alerting/meaning.py) costs a vector per title (about 60 ms) and a dot
-    product per candidate report: what one step of a Ukrainian or Russian report costs when the
-    word and place rules find no event for it, beside 1,000 and 10,000 open English events of
-    its category; the candidates are capped (the newest 200 events, their first 8 reports), so
-    the two should stay close once their vectors are made (each title once)."""
+    """Comparing by meaning (alerting/meaning.py) costs a vector per title (about 60 ms here) and
+    a dot product per candidate report. Timed: a title's vector; and the lookup by meaning
+    (`EventBook.alike_in_meaning`) of a Ukrainian or Russian report naming no place beside 1,000
+    and 10,000 open English events of its category, with the vectors made (each title's once; a
+    report not seen before adds one vector). The candidates are capped (the newest 200 events,
+    their first 8 reports), so the two should stay close; the first lookup, which makes the
+    candidates' vectors, is printed beside."""
     from alerting.meaning import meanings
 
     shared = meanings()
     fresh = cyrillic_titles()
-    probes = min(20, max(5, steps // 15))
+    probes = min(50, max(10, steps // 6))
     out: dict = {}
     start = time.perf_counter()
     for title, _ in fresh[:probes]:
         shared.vector(title)
     out["vector_ms"] = round((time.perf_counter() - start) / probes * 1e3, 1)
     print(f"meaning: one title's vector {out['vector_ms']:.1f} ms (multilingual-e5-small, 4-bit, one core)")
-    used_titles = probes
     for n in (1000, 10000):
-        records, _ = filled(engine, lines, n, 0)
+        records, used = filled(engine, lines, n, 0)
         state = AlertState()
         for key, value in records:
             state.load(key, value)
-
-        def probe(i: int, title: str, language: str) -> float:
-            at = T0 + timedelta(seconds=n + i)
-            h = ClassifiedHeadline(id=f"m{n}-{i}", feed_id="bench", source="Джерело", title=title, fetched=at,
-                                   language=language, classified=at, rules_version="bench",
-                                   categories=[CategoryMatch(id="airstrike", severity="high", matched=["ракет*"])],
-                                   places=[Place(**p.as_dict()) for p in tag(title, "", language)])
+        at = (T0 + timedelta(seconds=used)).timestamp()  # the moment after the last event opened
+        sigs = [signature(at, ["airstrike"], [], title, language) for title, language in fresh[:probes]]
+        begun = time.perf_counter()
+        joined = state.events.alike_in_meaning(sigs[0], shared) is not None
+        first = time.perf_counter() - begun
+        times = []
+        for sig in sigs[1:]:
             begun = time.perf_counter()
-            step(engine, state, h)
-            return time.perf_counter() - begun
-
-        # the first Cyrillic report makes the vectors of the English candidates it is compared with
-        first = probe(0, *fresh[used_titles])
-        used_titles += 1
-        timed = [probe(i + 1, *fresh[used_titles + i]) for i in range(probes)]
-        used_titles += probes
-        out[str(n)] = {"first_ms": round(first * 1e3, 1), "step_ms": round(statistics.median(timed) * 1e3, 1)}
-        print(f"{n:>6,} open English events: a Cyrillic report's step by meaning {statistics.median(timed) * 1e3:6.1f} ms "
-              f"median of {probes} (its own vector included); the first, making the candidates' vectors: {first:5.1f} s")
+            joined += state.events.alike_in_meaning(sig, shared) is not None
+            times.append(time.perf_counter() - begun)
+        out[str(n)] = {"first_s": round(first, 2), "lookup_ms": round(statistics.median(times) * 1e3, 2), "joined": joined}
+        print(f"{n:>6,} open English events: lookup by meaning {statistics.median(times) * 1e3:6.2f} ms median of "
+              f"{len(times)} Cyrillic reports, vectors made ({joined} of {probes} found an event); the first, "
+              f"making the candidates' vectors: {first:5.1f} s")
+    small, large = out["1000"]["lookup_ms"], out["10000"]["lookup_ms"]
+    print(f"10,000 vs 1,000 open events: {large / small:.2f}x the lookup by meaning")
     return out
-
 
 if __name__ == "__main__":
     main()
