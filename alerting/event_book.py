@@ -18,7 +18,7 @@ from alerting.grouping import (GAP, SPAN, Signature, in_time, index_keys, lookup
                                same_event)
 from alerting.meaning import CANDIDATES as MEANING_CANDIDATES
 from alerting.meaning import MEMBERS as MEANING_MEMBERS
-from alerting.meaning import SAME_MEANING, Meanings, language_group
+from alerting.meaning import Meanings, language_group, needed
 
 MAX_MEMBERS = 20  # reports compared with a newcomer: the first 20 (later ones are the same story retold)
 
@@ -53,7 +53,7 @@ class EventBook:
         self._index: dict[str, dict[str, int]] = {}  # key -> {event id: seq}
         self._closing: list[tuple[float, str]] = []  # heap of (closes at, id); stale entries skipped
         self._waiting: set[str] = set()  # ids of events with an alert waiting
-        # category -> language group -> {event id: seq}: the events a report in another language may
+        # category -> language -> {event id: seq}: the events a report in another language may
         # join by meaning (`alike_in_meaning`), and each event's entries there
         self._by_language: dict[str, dict[str, dict[str, int]]] = {}
         self._language_keys: dict[str, set[tuple[str, str]]] = {}
@@ -178,10 +178,10 @@ class EventBook:
     def alike_in_meaning(self, sig: Signature, meanings: Meanings) -> dict | None:
         """The open event a report the rules found none for is one happening with by meaning
         (alerting/meaning.py): an event of a category it shares, with a report in another
-        language group that it may be compared with (`meaning_comparable`), whose title's vector
-        is at least SAME_MEANING alike to its own; the most alike, the newest on a tie. Only
+        language that it may be compared with (`meaning_comparable`), whose title's vector is
+        alike enough to its own (`needed`); the most alike, the newest on a tie. Only
         events holding a report of another language are looked at, through their own index, and
-        of those the MEANING_CANDIDATES last filed there (for each category and language group;
+        of those the MEANING_CANDIDATES last filed there (for each category and language;
         then the newest of those), each through its first MEANING_MEMBERS reports: so the cost
         of a report does not follow the number of open events."""
         if not sig.text or sig.follow_up:
@@ -208,8 +208,10 @@ class EventBook:
                 continue
             if vector is None:
                 vector = meanings.vector(sig.text).astype("float32")
-            score = max(float(meanings.vector(m.text).astype("float32") @ vector) for m in members)
-            if score >= SAME_MEANING and (best is None or (score, seq) > best):
+            score = max((cosine for cosine, m in ((float(meanings.vector(m.text).astype("float32") @ vector), m)
+                                                  for m in members) if cosine >= needed(sig.language, m.language)),
+                        default=None)
+            if score is not None and (best is None or (score, seq) > best):
                 best, chosen = (score, seq), event
         return chosen
 

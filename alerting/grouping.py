@@ -536,7 +536,7 @@ def same_event(report: Signature, member: Signature, wording: bool = True) -> tu
 
 def meaning_comparable(report: Signature, member: Signature) -> bool:
     """Whether two reports may be told one happening by their meaning (alerting/meaning.py): in
-    different language groups, a category in common, places not in conflict, neither a follow-up,
+    two languages, a category in common, places not in conflict, neither a follow-up,
     both or neither the night's tally."""
     return (bool(report.text and member.text) and across(report.language, member.language)
             and not member.follow_up and not report.follow_up and report.tally == member.tally

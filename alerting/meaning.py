@@ -7,9 +7,10 @@ Why only across languages: within one language the words say it (and the model f
 diplomatic stories of one day as alike as two tellings of one); across English and
 Ukrainian/Russian the words share only names, numbers and the lexicon's concepts, and a report
 with none of those in common was left alone ("Spain pledges air-defence package" and "Іспанія
-оголосила про пакет військової допомоги на €615 млн"). Ukrainian and Russian are one alphabet,
-compared through their stems and transliteration, and are not compared here either: the model
-made more false pairs there than it found (docs/performance.md, "Session 25").
+оголосила про пакет військової допомоги на €615 млн"). Ukrainian and Russian share an alphabet
+and many stems, so the words already say more between them, and the model must be surer there
+(SAME_MEANING_CYRILLIC): at SAME_MEANING it made more false pairs than it found
+(docs/performance.md, "Session 25").
 
 A vector costs about 60 ms on one core of the machines here, so only a report the rules leave
 alone, with an open event in another language of a shared category, is embedded, and the first
@@ -26,6 +27,7 @@ from collections import OrderedDict
 log = logging.getLogger(__name__)
 
 SAME_MEANING = 0.85  # cosine of two titles' vectors: chosen on the tune sets (docs/performance.md)
+SAME_MEANING_CYRILLIC = 0.88  # between Ukrainian and Russian, which already share many stems
 CACHED = 20_000  # titles whose vectors are kept (768 bytes each, half precision: 15 MB)
 CANDIDATES = 200  # open events a report is compared with by meaning at most: the newest
 MEMBERS = 8  # reports of each such event it is compared with at most: the first
@@ -33,13 +35,18 @@ CYRILLIC = frozenset({"uk", "ru", "be", "bg"})
 
 
 def language_group(language: str) -> str:
-    """Ukrainian and Russian (and their neighbours in Cyrillic) are one group: compared by words."""
-    return "cyrillic" if language in CYRILLIC else (language or "en")
+    """What a report is indexed under for comparing by meaning: its language ("en" if unknown)."""
+    return language or "en"
 
 
 def across(a: str, b: str) -> bool:
-    """Two reports' languages are compared by meaning: in different groups."""
+    """Two reports are compared by meaning only in two different languages."""
     return language_group(a) != language_group(b)
+
+
+def needed(a: str, b: str) -> float:
+    """The cosine two reports in languages `a` and `b` need to be told one happening."""
+    return SAME_MEANING_CYRILLIC if a in CYRILLIC and b in CYRILLIC else SAME_MEANING
 
 
 class Meanings:
