@@ -76,9 +76,9 @@ class Settings(BaseSettings):
                                          "messages", validation_alias="WATCHFLOOR_EVENT_UPDATE_INTERVAL")
     event_max_updates: int = Field(3, ge=0, le=20, description="0-20 updates per event",
                                    validation_alias="WATCHFLOOR_EVENT_MAX_UPDATES")
-    event_meaning: bool = Field(True, description="true or false: compare an English report with a Ukrainian or "
-                                "Russian one by meaning (a bundled multilingual model, about 60 ms a report it is "
-                                "needed for) when words and places find no event for it",
+    event_meaning: bool = Field(True, description="true or false: compare reports in two languages (English, Ukrainian, "
+                                "Russian) by meaning (a bundled multilingual model, about 60 ms a report it is "
+                                "needed for) when words and places find no event for one",
                                 validation_alias="WATCHFLOOR_EVENT_MEANING")
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
         "PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL",
