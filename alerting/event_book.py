@@ -18,7 +18,7 @@ from alerting.grouping import (GAP, SPAN, Signature, in_time, index_keys, lookup
                                same_event)
 from alerting.meaning import CANDIDATES as MEANING_CANDIDATES
 from alerting.meaning import MEMBERS as MEANING_MEMBERS
-from alerting.meaning import Meanings, language_group, needed
+from alerting.meaning import Meanings, language_key, needed
 
 MAX_MEMBERS = 20  # reports compared with a newcomer: the first 20 (later ones are the same story retold)
 
@@ -96,7 +96,7 @@ class EventBook:
             self._keys[eid].add(key)
             self._index.setdefault(key, {})[eid] = seq
         if sig.text and not sig.follow_up:
-            group = language_group(sig.language)
+            group = language_key(sig.language)
             for category in sig.categories:
                 if (category, group) not in self._language_keys[eid]:
                     self._language_keys[eid].add((category, group))
@@ -186,7 +186,7 @@ class EventBook:
         of a report does not follow the number of open events."""
         if not sig.text or sig.follow_up:
             return None
-        own = language_group(sig.language)
+        own = language_key(sig.language)
         found: dict[str, int] = {}
         for category in sig.categories:
             for group, held in self._by_language.get(category, {}).items():
@@ -208,11 +208,10 @@ class EventBook:
                 continue
             if vector is None:
                 vector = meanings.vector(sig.text).astype("float32")
-            score = max((cosine for cosine, m in ((float(meanings.vector(m.text).astype("float32") @ vector), m)
-                                                  for m in members) if cosine >= needed(sig.language, m.language)),
-                        default=None)
-            if score is not None and (best is None or (score, seq) > best):
-                best, chosen = (score, seq), event
+            for m in members:
+                score = float(meanings.vector(m.text).astype("float32") @ vector)
+                if score >= needed(sig.language, m.language) and (best is None or (score, seq) > best):
+                    best, chosen = (score, seq), event
         return chosen
 
     def bridged(self, sig: Signature, found: list[dict]) -> list[dict]:

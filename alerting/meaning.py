@@ -34,14 +34,14 @@ MEMBERS = 8  # reports of each such event it is compared with at most: the first
 CYRILLIC = frozenset({"uk", "ru", "be", "bg"})
 
 
-def language_group(language: str) -> str:
+def language_key(language: str) -> str:
     """What a report is indexed under for comparing by meaning: its language ("en" if unknown)."""
     return language or "en"
 
 
 def across(a: str, b: str) -> bool:
     """Two reports are compared by meaning only in two different languages."""
-    return language_group(a) != language_group(b)
+    return language_key(a) != language_key(b)
 
 
 def needed(a: str, b: str) -> float:
@@ -88,10 +88,6 @@ class Meanings:
             if len(self._cache) > CACHED:
                 self._cache.popitem(last=False)
             return vec
-
-    def similarity(self, a: str, b: str) -> float:
-        """Cosine of the two titles' vectors (unit vectors, so their dot product)."""
-        return float(self.vector(a).astype("float32") @ self.vector(b).astype("float32"))
 
 
 _SHARED: Meanings | None = None
