@@ -385,7 +385,7 @@ def signature(at: float, categories: list[str], places: list[dict], title: str, 
                      and distance_km(p["lat"], p["lon"], first["lat"], first["lon"]) <= NEAR_KM)
     return Signature(at, frozenset(categories), cities, frozenset(regions), named_regions, countries, stems,
                      tuple(sorted({**dict(keys), **dict(place_keys)}.items())),
-                     is_tally(title) or is_nationwide(title, cities, countries), first["id"], near,
+                     is_tally(title) or is_nationwide(title, cities, named_regions, countries), first["id"], near,
                      follow_up, venue, *latin_names(title, language), follows, title, language)
 
 
@@ -416,18 +416,32 @@ _MASSIVE = re.compile(r"\b(massive|large-scale|combined) (russian )?(strike|atta
 _NATIONWIDE = re.compile(r"\bпо всій країні|\bпо всей (стране|украине)|across ukraine|nationwide|all over ukraine", re.IGNORECASE)
 # the other side's night: "66 украинских беспилотников сбиты над регионами России"
 _AT_RUSSIA = re.compile(r"(украинск|українськ)\w* (беспилот|безпілот|бпла|дрон|ракет)|ukrainian (drone|uav|missile)"
-                        r"|над (территорией|регионами|областями) росс|over russia", re.IGNORECASE)
+                        r"|над (территорией|регионами|областями) росс|over russia"
+                        r"|russian (energy|oil|power|gas|refiner|defen[cs]e|military|industrial|infrastructure|facilit|sites|port)"
+                        r"|российск\w* (энерг|нефт|нпз|объект|предприят|инфраструктур)|російськ\w* (енерг|нафт|нпз|об.єкт|підприєм|інфраструктур)",
+                        re.IGNORECASE)
+# a country's energy or defence sites, not one city's: "energy facilities across Ukraine", "объектам энергетики Украины"
+_INFRA = re.compile(r"\b(energy|power|nuclear|defen[cs]e|industrial|military-industrial|gas|infrastructure) (and (energy|defen[cs]e) )?(sites|facilities|infrastructure|enterprises|targets|substations|grid)"
+                    r"|объект\w* (энергетик|впк|оборон|топлив|инфраструктур)|предприяти\w* (впк|оборон)|энергетическ\w* инфраструктур"
+                    r"|об.єкт\w* (енергетик|опк|оборон|інфраструктур)|енергетичн\w* (інфраструктур|об)|підприємств\w* (опк|оборон)", re.IGNORECASE)
+_UKRAINE = re.compile(r"ukrain|україн|украин", re.IGNORECASE)
 
 
-def is_nationwide(title: str, cities: frozenset[int], countries: frozenset[str]) -> bool:
-    """A massive attack told of the whole country, not of one city: "ВС РФ нанесли массированный
-    удар по предприятиям ВПК Украины, цели достигнуты" (the country named, no city), "Масована
-    атака по всій країні: удари по Тернополю, Харкову…" (said to be nationwide). "Massive attack on
-    Kyiv" is Kyiv's strike, "Столиця під масованою атакою" names no country, and a report naming a
-    third country is that country's news: none of these is."""
-    if not _MASSIVE.search(title) or not countries <= {"UA", "RU"}:
-        return False  # "Польща підняла літаки через масовану атаку Росії": Poland's news, not the attack
-    return bool(_NATIONWIDE.search(title)) or (not cities and "UA" in countries)
+def is_nationwide(title: str, cities: frozenset[int], regions: frozenset[str], countries: frozenset[str]) -> bool:
+    """An attack told of the whole country, not of a city or a region: a massive strike on Ukraine
+    ("ВС РФ нанесли массированный удар по предприятиям ВПК Украины, цели достигнуты"), one on
+    its energy or defence sites ("Russia attacks Ukraine energy facilities, kills three"), or one
+    said to be nationwide ("Масована атака по всій країні: удари по Тернополю, Харкову…").
+    "Massive attack on Kyiv" is Kyiv's strike, "Столиця під масованою атакою" names no country,
+    a report naming a third country is that country's news ("Польща підняла літаки через
+    масовану атаку Росії"), and a strike on Russia's refineries is the other side's night."""
+    if not countries <= {"UA", "RU"}:
+        return False
+    if _MASSIVE.search(title) and _NATIONWIDE.search(title):
+        return True
+    if cities or regions or _AT_RUSSIA.search(title) or not ("UA" in countries or _UKRAINE.search(title)):
+        return False
+    return bool(_MASSIVE.search(title) or _INFRA.search(title))
 
 
 def one_night(a: Signature, b: Signature) -> bool:

@@ -572,3 +572,16 @@ def test_the_other_sides_night_and_another_night_are_not_ukraines_night(packs):
                   ("Вночі ворог атакував 137 ударними дронами: знешкоджено 118", "uk", 24 * 60))
     assert ids[0] == ids[3]
     assert len({ids[0], ids[1], ids[4]}) == 3 and ids[2] != ids[0]
+
+
+def test_strikes_on_ukraines_energy_sites_are_the_night_and_a_strike_on_russias_is_not(packs):
+    """"Russia attacks Ukraine energy facilities" names no city: the night's attack, which
+    Ukraine's count of that night is too. Ukraine's drones on Russia's energy sites that night,
+    and a massive attack on one region, are other events."""
+    ids = grouped(packs, ("Russia fires 430 drones and 19 missiles at Ukraine overnight", "en", 0),
+                  ("Russia attacks Ukraine energy facilities, kills three people", "en", 60),
+                  ("Російські ракети атакували об'єкти енергетики України: загинули троє", "uk", 90),
+                  ("Ukraine's drones strike Russian energy facilities overnight, fires reported", "en", 30),
+                  ("Масована атака на Одещину: пошкоджено енергетичну інфраструктуру", "uk", 45))
+    assert ids[0] == ids[1] == ids[2]
+    assert ids[3] != ids[0] and ids[4] != ids[0]
