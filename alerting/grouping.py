@@ -435,10 +435,10 @@ def is_nationwide(title: str, cities: frozenset[int], regions: frozenset[str], c
     "Massive attack on Kyiv" is Kyiv's strike, "Столиця під масованою атакою" names no country,
     a report naming a third country is that country's news ("Польща підняла літаки через
     масовану атаку Росії"), and a strike on Russia's refineries is the other side's night."""
+    if _MASSIVE.search(title) and _NATIONWIDE.search(title):
+        return True  # said of the whole country, whatever else it names ("…, Польща піднімала авіацію")
     if not countries <= {"UA", "RU"}:
         return False
-    if _MASSIVE.search(title) and _NATIONWIDE.search(title):
-        return True
     if cities or regions or _AT_RUSSIA.search(title) or not ("UA" in countries or _UKRAINE.search(title)):
         return False
     return bool(_MASSIVE.search(title) or _INFRA.search(title))
