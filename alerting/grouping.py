@@ -324,6 +324,7 @@ class Signature:
     heavy: frozenset[str] = field(init=False, compare=False, repr=False)  # its HEAVY heaviest word stems
     top: frozenset[str] = field(init=False, compare=False, repr=False)  # its TOP heaviest (see `_one_country`)
     numbers: frozenset[str] = field(init=False, compare=False, repr=False)  # its numbers, round ones too, not years
+    response: bool = field(init=False, compare=False, repr=False)  # another party's response (`is_response`)
 
     def __post_init__(self) -> None:
         # a report is compared with many members, each member with many reports: what a
@@ -338,6 +339,7 @@ class Signature:
         object.__setattr__(self, "heavy", frozenset(t for t, _ in words[:HEAVY]))
         object.__setattr__(self, "top", frozenset(t for t, _ in words[:TOP]))
         object.__setattr__(self, "numbers", frozenset(t for t, _ in self.stems if t.startswith("#") and not _YEAR.match(t)))
+        object.__setattr__(self, "response", is_response(self.text))
 
     @property
     def own_cities(self) -> frozenset[int]:
@@ -444,6 +446,30 @@ def is_nationwide(title: str, cities: frozenset[int], regions: frozenset[str], c
     return bool(_MASSIVE.search(title) or _INFRA.search(title))
 
 
+# Denying, dismissing, rejecting, condemning, protesting, threatening retaliation: how another party
+# answers a happening ("Russian embassy dismisses Yantar laser claims as 'fantasies'", "У МЗС Росії
+# пригрозили відповіддю на 20-й пакет санкцій", "МИД назвал задержание танкера актом пиратства").
+_RESPONSE = re.compile(
+    r"\b(den(y|ies|ied)|dismiss(es|ed)?|reject(s|ed)?|condemn(s|ed)?|retaliat\w*|protests?|protested"
+    r"|vows? (a )?(response|retaliation)|piracy|hysteria|fantasies|russophob\w*)\b"
+    r"|відкину|відкида|засуди|засуджу|пригрози|погрожу|відповід\w* на|піратств|протест|заперечи|заперечу|істері|русофоб"
+    r"|отверг|осуди|осужда|пригрози|грозит|ответ\w* на|пиратств|протест|опроверг|истери|русофоб",
+    re.IGNORECASE)
+
+
+@lru_cache(maxsize=8192)
+def is_response(title: str) -> bool:
+    """A party's answer to a happening: a denial, a dismissal, a condemnation, a protest, a threat
+    of retaliation. Another party's response is a happening of its own (tests/data/README.md,
+    "A response by another party is its own event"): Russia's embassy dismissing the Yantar claims
+    is not the claims, and Moscow threatening a response to the EU's sanctions is not the package.
+    So a response and a report that is none are never one event by their words and places (a
+    shared city or name is what ties an answer to what it answers); two responses may be. The
+    comparison by meaning (alerting/meaning.py) does not ask: there, on the tune sets, it cost more
+    right joins than it saved wrong ones (docs/performance.md, "Session 26")."""
+    return bool(_RESPONSE.search(title))
+
+
 def one_night(a: Signature, b: Signature) -> bool:
     """Two reports of the night's attack on Ukraine (each a tally or nationwide, `Signature.tally`)
     within NIGHT of each other: Ukraine's air force counts what was launched, Russia's ministry
@@ -545,6 +571,8 @@ def same_event(report: Signature, member: Signature, wording: bool = True) -> tu
         # to a spy's arrest in Kyiv, not to the strike that killed them)
         return sim >= SAME_PLACE, 1.0 + words
     if member.follow_up or report.categories.isdisjoint(member.categories):
+        return False, 0.0
+    if report.response != member.response:  # another party's answer is its own happening (`is_response`)
         return False, 0.0
     if one_night(report, member):
         return True, word_similarity(report, member)

@@ -587,3 +587,14 @@ def test_strikes_on_ukraines_energy_sites_are_the_night_and_a_strike_on_russias_
                   ("Масована атака на Одещину: пошкоджено енергетичну інфраструктуру", "uk", 45))
     assert ids[0] == ids[1] == ids[2]
     assert ids[3] != ids[0] and ids[4] != ids[0]
+
+
+def test_another_partys_response_is_its_own_event_and_its_tellings_are_one(packs):
+    """Russia's embassy dismissing the Yantar claims is an answer to them, not the claims (the
+    labels' rule: "a response by another party is its own event"), though both name Yantar; the
+    answer told in English and Russian is one event."""
+    ids = grouped(packs, ("Russian spy ship Yantar aimed lasers at RAF pilots, UK says", "en", 0),
+                  ("Британія: шпигунське судно «Янтар» спрямовувало лазери на пілотів", "uk", 30),
+                  ("Russian embassy dismisses Yantar laser claims as 'fantasies'", "en", 240),
+                  ("В посольстве РФ в Лондоне отвергли обвинения в адрес судна «Янтарь»", "ru", 260))
+    assert ids[0] == ids[1] and ids[2] == ids[3] and ids[2] != ids[0]
