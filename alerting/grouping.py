@@ -450,10 +450,10 @@ def is_nationwide(title: str, cities: frozenset[int], regions: frozenset[str], c
 # answers a happening ("Russian embassy dismisses Yantar laser claims as 'fantasies'", "У МЗС Росії
 # пригрозили відповіддю на 20-й пакет санкцій", "МИД назвал задержание танкера актом пиратства").
 _RESPONSE = re.compile(
-    r"\b(den(y|ies|ied)|dismiss(es|ed)?|reject(s|ed)?|condemn(s|ed)?|retaliat\w*|protests?|protested"
+    r"\b(den(y|ies|ied)|dismiss(es|ed)?|reject(s|ed)?|condemn(s|ed)?|retaliat\w*|protests?|protested|react(s|ed|ion)?"
     r"|vows? (a )?(response|retaliation)|piracy|hysteria|fantasies|russophob\w*)\b"
-    r"|відкину|відкида|засуди|засуджу|пригрози|погрожу|відповід\w* на|піратств|протест|заперечи|заперечу|істері|русофоб"
-    r"|отверг|осуди|осужда|пригрози|грозит|ответ\w* на|пиратств|протест|опроверг|истери|русофоб",
+    r"|відкину|відкида|засуди|засуджу|пригрози|погрожу|відповід\w* на|піратств|протест|заперечи|заперечу|істері|русофоб|відреагува|реакці"
+    r"|отверг|осуди|осужда|пригрози|грозит|ответ\w* на|пиратств|протест|опроверг|истери|русофоб|отреагирова|реакци",
     re.IGNORECASE)
 
 
