@@ -19,6 +19,7 @@ from alerting.grouping import (GAP, SPAN, Signature, in_time, index_keys, lookup
 from alerting.meaning import CANDIDATES as MEANING_CANDIDATES
 from alerting.meaning import MEMBERS as MEANING_MEMBERS
 from alerting.meaning import Meanings, language_key, needed
+from rules.places.gazetteer import capital_ids
 
 MAX_MEMBERS = 20  # reports compared with a newcomer: the first 20 (later ones are the same story retold)
 
@@ -138,6 +139,12 @@ class EventBook:
             self._file(event["id"], sig)
         heapq.heappush(self._closing, (closes_at(event), event["id"]))
 
+    def _settled_core(self, eid: str, sig: Signature) -> set[int]:
+        """An event's core cities as a report sees them: a venue report (talks, deals) does not
+        read a capital as a place (`Signature.fixed_cities`), neither its own nor the event's."""
+        core = self._core[eid]
+        return core - capital_ids() if sig.venue and core else core
+
     def candidates(self, sig: Signature, keys: set[str] | None = None) -> list[str]:
         """Open events sharing an index key with the report, newest first."""
         found: dict[str, int] = {}
@@ -158,7 +165,7 @@ class EventBook:
             event = self.events[eid]
             if not in_time(sig, event["first_seen"], event["last_seen"]):
                 continue
-            core, own = self._core[eid], sig.own_cities
+            core, own = self._settled_core(eid, sig), sig.own_cities - sig.soft
             if core and own and core.isdisjoint(own):
                 continue  # a report of one city never joins another city's event through a multi-city one
             # only members sharing a key can be the same happening (a place or an anchor in common);
@@ -200,7 +207,7 @@ class EventBook:
             event = self.events[eid]
             if not in_time(sig, event["first_seen"], event["last_seen"]):
                 continue
-            core, own_cities = self._core[eid], sig.own_cities
+            core, own_cities = self._settled_core(eid, sig), sig.own_cities - sig.soft
             if core and own_cities and core.isdisjoint(own_cities):
                 continue
             members = [m for m in self._members[eid][:MEANING_MEMBERS] if meaning_comparable(sig, m)]

@@ -54,7 +54,7 @@ from alerting.word_weights import idf_table, weight as english_weight
 from alerting.word_weights import stem as english_stem
 from rules.places.forms import tokens_with_case
 from rules.places.city_parts import part_of
-from rules.places.gazetteer import distance_km
+from rules.places.gazetteer import capital_ids, distance_km
 
 GAP = 12 * 3600.0  # a report more than 12 h after an event's last one starts a new event
 SPAN = 36 * 3600.0  # and no event takes reports for more than 36 h after its first
@@ -325,6 +325,7 @@ class Signature:
     top: frozenset[str] = field(init=False, compare=False, repr=False)  # its TOP heaviest (see `_one_country`)
     numbers: frozenset[str] = field(init=False, compare=False, repr=False)  # its numbers, round ones too, not years
     response: bool = field(init=False, compare=False, repr=False)  # another party's response (`is_response`)
+    soft: frozenset[int] = field(init=False, compare=False, repr=False)  # capitals a venue report names (`fixed_cities`)
 
     def __post_init__(self) -> None:
         # a report is compared with many members, each member with many reports: what a
@@ -340,6 +341,15 @@ class Signature:
         object.__setattr__(self, "top", frozenset(t for t, _ in words[:TOP]))
         object.__setattr__(self, "numbers", frozenset(t for t, _ in self.stems if t.startswith("#") and not _YEAR.match(t)))
         object.__setattr__(self, "response", is_response(self.text))
+        object.__setattr__(self, "soft", self.cities & capital_ids() if self.venue and self.cities else frozenset())
+
+    @property
+    def fixed_cities(self) -> frozenset[int]:
+        """The cities that keep it apart from reports of other cities: all it names, but a talks,
+        deal or swap report's capitals (`venue`), which as often name the government as the
+        place ("Киев намерен получить до 100 Rafale", "Лондон ввёл санкции против 20 танкеров",
+        "Moscow dismisses …"); where the talks were is told by a name, a number and words then."""
+        return self.cities - self.soft if self.soft else self.cities
 
     @property
     def own_cities(self) -> frozenset[int]:
@@ -463,10 +473,9 @@ def is_response(title: str) -> bool:
     of retaliation. Another party's response is a happening of its own (tests/data/README.md,
     "A response by another party is its own event"): Russia's embassy dismissing the Yantar claims
     is not the claims, and Moscow threatening a response to the EU's sanctions is not the package.
-    So a response and a report that is none are never one event by their words and places (a
-    shared city or name is what ties an answer to what it answers); two responses may be. The
-    comparison by meaning (alerting/meaning.py) does not ask: there, on the tune sets, it cost more
-    right joins than it saved wrong ones (docs/performance.md, "Session 26")."""
+    So a response and a report that is none are never one event, by words and places or by
+    meaning (a shared city, name or topic is what ties an answer to what it answers); two
+    responses may be."""
     return bool(_RESPONSE.search(title))
 
 
@@ -493,8 +502,10 @@ _LINKS = frozenset("after before in on at as from by of to for with після �
 def places_conflict(a: Signature, b: Signature) -> bool:
     """Both name cities and share none (unless one's city is in a region the other names), or
     both name regions as regions and share none. Countries never conflict: a report names the
-    attacker's and the victim's, and the tagger's rare misreadings are mostly countries away."""
-    if a.cities and b.cities and a.cities.isdisjoint(b.cities):
+    attacker's and the victim's, and the tagger's rare misreadings are mostly countries away. A
+    venue report's capital does not conflict either (`Signature.fixed_cities`)."""
+    ac, bc = a.fixed_cities, b.fixed_cities
+    if ac and bc and ac.isdisjoint(bc):
         return not (a.named_regions & b.regions or b.named_regions & a.regions)
     return bool(a.named_regions and b.named_regions and a.named_regions.isdisjoint(b.named_regions))
 
@@ -624,9 +635,10 @@ def same_event(report: Signature, member: Signature, wording: bool = True) -> tu
 def meaning_comparable(report: Signature, member: Signature) -> bool:
     """Whether two reports may be told one happening by their meaning (alerting/meaning.py): in
     two languages, a category in common, places not in conflict, neither a follow-up,
-    both or neither the night's tally."""
+    both or neither the night's tally, both or neither a response (`is_response`)."""
     return (bool(report.text and member.text) and across(report.language, member.language)
             and not member.follow_up and not report.follow_up and report.tally == member.tally
+            and report.response == member.response
             and not report.categories.isdisjoint(member.categories) and not places_conflict(report, member))
 
 

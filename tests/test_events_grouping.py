@@ -598,3 +598,14 @@ def test_another_partys_response_is_its_own_event_and_its_tellings_are_one(packs
                   ("Russian embassy dismisses Yantar laser claims as 'fantasies'", "en", 240),
                   ("В посольстве РФ в Лондоне отвергли обвинения в адрес судна «Янтарь»", "ru", 260))
     assert ids[0] == ids[1] and ids[2] == ids[3] and ids[2] != ids[0]
+
+
+def test_a_capital_in_a_deals_report_is_the_government_not_the_city(packs):
+    """"Киев намерен получить до 100 истребителей Rafale" is Ukraine signing in Paris, not a story
+    about Kyiv: the deal told from Paris and from "Kyiv" is one event. A strike on Kyiv keeps its
+    city: it never joins a strike on Kharkiv."""
+    ids = grouped(packs, ("Ukraine signs letter of intent for up to 100 Rafale jets in Paris", "en", 0),
+                  ("Киев намерен получить до 100 истребителей Rafale — подписан документ с Францией", "ru", 40),
+                  ("Russian drones attack Kyiv overnight, homes damaged", "en", 10),
+                  ("Russian drones attack Kharkiv overnight, homes damaged", "en", 20))
+    assert ids[0] == ids[1] and ids[2] != ids[3]
