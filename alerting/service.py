@@ -35,6 +35,7 @@ from core.stage import Output, TransactionalStage, Unprocessable
 from core.state import CompactedState
 from core.tasks import background, cancel_all
 from core.topics import Topics
+from rules.places.gazetteer import capital_ids
 from rules.reload import LiveRules, keep_reloading, live_rules
 
 log = logging.getLogger("watchfloor.alert")
@@ -57,6 +58,7 @@ class AlertHandler:
         self.store: CompactedState[bytes] = CompactedState(settings, topics.alerting_state, encode=bytes, decode=bytes)
         if settings.event_meaning:
             shared_meanings().load()  # a missing model stops the stage here, not on its first report
+        capital_ids()  # read once here (0.7 s), not while the first talks report waits (alerting/grouping.py)
         self.states: dict[int, AlertState] = {}
         self._clock: dict[int, tuple[float, float]] = {}  # partition -> (last classified time, monotonic then)
         self._engine: tuple[str, AlertEngine] | None = None
