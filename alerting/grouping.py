@@ -463,12 +463,15 @@ def is_nationwide(title: str, cities: frozenset[int], regions: frozenset[str], c
 
 # Denying, dismissing, rejecting, condemning, protesting, threatening retaliation: how another party
 # answers a happening ("Russian embassy dismisses Yantar laser claims as 'fantasies'", "У МЗС Росії
-# пригрозили відповіддю на 20-й пакет санкцій", "МИД назвал задержание танкера актом пиратства").
+# пригрозили відповіддю на 20-й пакет санкцій", "МИД назвал задержание танкера актом пиратства");
+# and the Russian foreign ministry's spokeswoman, whose briefings answer what others do ("Захарова:
+# новый пакет санкций ЕС ударит по самим европейцам"; the Kremlin's spokesman also reads out
+# Putin's own meetings, so his name is not a response).
 _RESPONSE = re.compile(
     r"\b(den(y|ies|ied)|dismiss(es|ed)?|reject(s|ed)?|condemn(s|ed)?|retaliat\w*|protests?|protested|react(s|ed|ion)?"
     r"|vows? (a )?(response|retaliation)|piracy|hysteria|fantasies|russophob\w*)\b"
     r"|відкину|відкида|засуди|засуджу|пригрози|погрожу|відповід\w* на|піратств|протест|заперечи|заперечу|істері|русофоб|відреагува|реакці"
-    r"|отверг|осуди|осужда|пригрози|грозит|ответ\w* на|пиратств|протест|опроверг|истери|русофоб|отреагирова|реакци",
+    r"|отверг|осуди|осужда|пригрози|грозит|ответ\w* на|пиратств|протест|опроверг|истери|русофоб|отреагирова|реакци|захаров|zakharova",
     re.IGNORECASE)
 
 

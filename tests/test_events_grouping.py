@@ -609,3 +609,14 @@ def test_a_capital_in_a_deals_report_is_the_government_not_the_city(packs):
                   ("Russian drones attack Kyiv overnight, homes damaged", "en", 10),
                   ("Russian drones attack Kharkiv overnight, homes damaged", "en", 20))
     assert ids[0] == ids[1] and ids[2] != ids[3]
+
+
+def test_a_spokeswomans_word_on_a_sanctions_package_is_not_the_package(packs):
+    """The Russian foreign ministry's spokeswoman answers what others do: her word on the EU's
+    package is Moscow's response, with no verb of response to show it, not the package."""
+    ids = grouped(packs, ("Єврокомісія запропонувала 20-й пакет санкцій: під обмеження потрапляють ще 40 танкерів", "uk", 0),
+                  ("EU Commission proposes 20th sanctions package targeting 40 shadow-fleet tankers", "en", 20),
+                  ("В ЕС представили двадцатый пакет санкций против России", "ru", 40),
+                  ("Що увійшло до 20-го пакета санкцій ЄС: танкери, банки, металургія", "uk", 60),
+                  ("Захарова: новый пакет санкций ЕС ударит по самим европейцам", "ru", 180))
+    assert ids[0] == ids[1] != ids[4]
