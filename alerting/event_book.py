@@ -139,11 +139,14 @@ class EventBook:
             self._file(event["id"], sig)
         heapq.heappush(self._closing, (closes_at(event), event["id"]))
 
-    def _settled_core(self, eid: str, sig: Signature) -> set[int]:
-        """An event's core cities as a report sees them: a venue report (talks, deals) does not
-        read a capital as a place (`Signature.fixed_cities`), neither its own nor the event's."""
-        core = self._core[eid]
-        return core - capital_ids() if sig.venue and core else core
+    def _other_city(self, eid: str, sig: Signature) -> bool:
+        """The report is about a city the event is not about (its core cities): it never joins.
+        A venue report (talks, deals) does not read a capital as a place (`Signature.fixed_cities`),
+        neither its own nor the event's."""
+        core, own = self._core[eid], sig.own_cities - sig.soft
+        if sig.venue and core:
+            core = core - capital_ids()
+        return bool(core and own and core.isdisjoint(own))
 
     def candidates(self, sig: Signature, keys: set[str] | None = None) -> list[str]:
         """Open events sharing an index key with the report, newest first."""
@@ -165,8 +168,7 @@ class EventBook:
             event = self.events[eid]
             if not in_time(sig, event["first_seen"], event["last_seen"]):
                 continue
-            core, own = self._settled_core(eid, sig), sig.own_cities - sig.soft
-            if core and own and core.isdisjoint(own):
+            if self._other_city(eid, sig):
                 continue  # a report of one city never joins another city's event through a multi-city one
             # only members sharing a key can be the same happening (a place or an anchor in common);
             # a report naming something specific joins an event whose reports do through those, not
@@ -207,8 +209,7 @@ class EventBook:
             event = self.events[eid]
             if not in_time(sig, event["first_seen"], event["last_seen"]):
                 continue
-            core, own_cities = self._settled_core(eid, sig), sig.own_cities - sig.soft
-            if core and own_cities and core.isdisjoint(own_cities):
+            if self._other_city(eid, sig):
                 continue
             members = [m for m in self._members[eid][:MEANING_MEMBERS] if meaning_comparable(sig, m)]
             if not members:
