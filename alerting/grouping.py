@@ -28,8 +28,9 @@ joins an open event when
   are one event, whatever their words (`one_night`); such a report and a one-city report are
   compared on their words alone; a report naming several cities is about the first
   (alerting/event_book.py keeps a report of one city out of another city's event).
-- Another party's response (a denial, a dismissal, a threat of retaliation: `is_response`) is a
-  happening of its own: it joins only reports that are responses too.
+- Another party's response (a denial, a dismissal, a threat of retaliation: `is_response`; the
+  Kremlin speaking of what Russia is no party to: `kremlin_aside`) is a happening of its own: it
+  joins only reports that are responses too (`apart_as_responses`).
 - In a talks, deal or swap report (`venue`), a capital names the government, not the place
   ("Киев намерен получить Rafale", "Лондон ввёл санкции"): it keeps the report apart from no
   other city (`Signature.fixed_cities`).
@@ -330,6 +331,7 @@ class Signature:
     top: frozenset[str] = field(init=False, compare=False, repr=False)  # its TOP heaviest (see `_one_country`)
     numbers: frozenset[str] = field(init=False, compare=False, repr=False)  # its numbers, round ones too, not years
     response: bool = field(init=False, compare=False, repr=False)  # another party's response (`is_response`)
+    kremlin: bool = field(init=False, compare=False, repr=False)  # the Kremlin on what Russia is no party to (`kremlin_aside`)
     soft: frozenset[int] = field(init=False, compare=False, repr=False)  # capitals a venue report names (`fixed_cities`)
 
     def __post_init__(self) -> None:
@@ -345,7 +347,8 @@ class Signature:
         object.__setattr__(self, "heavy", frozenset(t for t, _ in words[:HEAVY]))
         object.__setattr__(self, "top", frozenset(t for t, _ in words[:TOP]))
         object.__setattr__(self, "numbers", frozenset(t for t, _ in self.stems if t.startswith("#") and not _YEAR.match(t)))
-        object.__setattr__(self, "response", is_response(self.text))
+        object.__setattr__(self, "kremlin", kremlin_aside(self.text))
+        object.__setattr__(self, "response", self.kremlin or is_response(self.text))
         object.__setattr__(self, "soft", self.cities & capital_ids() if self.venue and self.cities else frozenset())
 
     @property
@@ -475,6 +478,43 @@ _RESPONSE = re.compile(
     re.IGNORECASE)
 
 
+# the Kremlin speaking ("Песков: Москва не получала никаких документов по итогам встречи в Женеве",
+# "Kremlin says it has seen no text from Ukraine-US talks"), and what makes Russia a party to a
+# happening: its president, its capital, its officials or its delegation there
+MOSCOW = "RU:48"  # the region of the city of Moscow
+_KREMLIN = re.compile(r"(^|[:;—–]\s*)(the )?kremlin\b|kremlin('s)? (spokes\w*|aide|official)|peskov|песков|^кремль|кремль:"
+                      r"|(в|у) кремл(е|і)\b", re.IGNORECASE)  # the Kremlin speaking, not spoken to ("warning to the Kremlin")
+_RUSSIAN_PARTY = re.compile(
+    r"putin|путін|путин|kremlin (chief|leader)|глав\w* кремля|russian (president|leader|delegation|foreign minist)"
+    r"|президент\w* (росс|рф)|lavrov|лавров|ushakov|ушаков|dmitriev|дмитриев|делегаці\w* росії|делегаци\w* росси"
+    r"|російськ\w* делегаці|российск\w* делегаци", re.IGNORECASE)
+
+
+@lru_cache(maxsize=8192)
+def kremlin_aside(title: str) -> bool:
+    """The Kremlin speaking of a happening Russia is no party to: no Putin, no Moscow, no Russian
+    official or delegation named (the Kremlin's comment on Ukraine-US talks in Geneva is an
+    event of its own; its read-out of Putin's talks with an envoy is that meeting)."""
+    return bool(_KREMLIN.search(title)) and not _RUSSIAN_PARTY.search(title)
+
+
+def russian_side(sig: "Signature") -> bool:
+    """Russia is a party to what the report tells: a Russian official or delegation named, or a
+    place in Russia (the Kremlin speaking of a strike on Russia is the affected side's). Not
+    Moscow: the capital names the government as often as the place ("Москва не получала
+    документов", "text will go to Moscow")."""
+    return bool(_RUSSIAN_PARTY.search(sig.text)) or any(r.startswith("RU:") and r != MOSCOW for r in sig.regions)
+
+
+def apart_as_responses(a: "Signature", b: "Signature") -> bool:
+    """One is another party's response and the other is not (`is_response`), so they are two
+    happenings; but the Kremlin's aside joins a report in which Russia is a party."""
+    if a.response == b.response:
+        return False
+    answer, other = (a, b) if a.response else (b, a)
+    return not (answer.kremlin and not is_response(answer.text) and russian_side(other))
+
+
 @lru_cache(maxsize=8192)
 def is_response(title: str) -> bool:
     """A party's answer to a happening: a denial, a dismissal, a condemnation, a protest, a threat
@@ -591,7 +631,7 @@ def same_event(report: Signature, member: Signature, wording: bool = True) -> tu
         return sim >= SAME_PLACE, 1.0 + words
     if member.follow_up or report.categories.isdisjoint(member.categories):
         return False, 0.0
-    if report.response != member.response:  # another party's answer is its own happening (`is_response`)
+    if apart_as_responses(report, member):  # another party's answer is its own happening (`is_response`)
         return False, 0.0
     if one_night(report, member):
         return True, word_similarity(report, member)
@@ -646,7 +686,7 @@ def meaning_comparable(report: Signature, member: Signature) -> bool:
     both or neither the night's tally, both or neither a response (`is_response`)."""
     return (bool(report.text and member.text) and across(report.language, member.language)
             and not member.follow_up and not report.follow_up and report.tally == member.tally
-            and report.response == member.response
+            and not apart_as_responses(report, member)
             and not report.categories.isdisjoint(member.categories) and not places_conflict(report, member))
 
 

@@ -620,3 +620,20 @@ def test_a_spokeswomans_word_on_a_sanctions_package_is_not_the_package(packs):
                   ("Що увійшло до 20-го пакета санкцій ЄС: танкери, банки, металургія", "uk", 60),
                   ("Захарова: новый пакет санкций ЕС ударит по самим европейцам", "ru", 180))
     assert ids[0] == ids[1] != ids[4]
+
+
+def test_the_kremlins_word_on_talks_it_is_no_party_to_is_its_own_event(packs):
+    """The Kremlin saying it has seen no text from Ukraine-US talks in Geneva is another party's
+    comment (the labels' "the Kremlin's comment on Geneva" is an event of its own), though it
+    names Geneva and the talks' text "goes to Moscow"; told in two languages it is one event. Its
+    read-out of Putin's own talks with the envoy is that meeting."""
+    ids = grouped(packs, ("Ukrainian and US delegations open talks in Geneva on peace framework", "en", 0),
+                  ("В Женеве начались переговоры делегаций Украины и США", "ru", 30),
+                  ("US envoy says Geneva text will go to Moscow after 'productive' talks with Ukraine", "en", 200),
+                  ("Kremlin says it has seen no text from Ukraine-US talks in Geneva", "en", 240),
+                  ("Песков: Москва не получала никаких документов по итогам встречи в Женеве", "ru", 300),
+                  ("Putin hosts US envoy Keane at Kremlin for talks on peace plan", "en", 1440),
+                  ("Kremlin says Putin-Keane talks 'useful' but no compromise yet", "en", 1700))
+    assert ids[0] == ids[1] == ids[2]
+    assert ids[3] == ids[4] != ids[0]
+    assert ids[5] == ids[6]
