@@ -40,7 +40,7 @@ def where(text: str, language: str | None = None) -> list[tuple[str, str, str]]:
     ("IAEA team rotates at Enerhodar", "en", ("Enerhodar", "city", "UA")),
     ("Russia claims capture of Kupiansk", "en", ("Kupyansk", "city", "UA")),
     ("Бої за Часів Яр тривають", "uk", ("Chasiv Yar", "city", "UA")),
-    ("Генштаб підтвердив ураження Саратовського НПЗ", "uk", ("Saratov Oblast", "region", "RU")),
+    ("Генштаб підтвердив ураження Саратовського НПЗ", "uk", ("Saratov", "city", "RU")),
     ("МАГАТЕ: Запорізька АЕС вдесяте втратила зовнішнє живлення", "uk", ("Zaporizhzhia Oblast", "region", "UA")),
     ("Над Саратовской, Воронежской областями сбиты 66 БПЛА", "ru", ("Voronezh Oblast", "region", "RU")),
     ("Вибухи в Донецьку", "uk", ("Donetsk", "city", "UA")),
@@ -242,7 +242,7 @@ def test_a_city_named_by_an_adjective_keeps_its_gender_and_number_when_declined(
     assert ("Primorskyi", "city", "UA") not in where("Судно направлялось в Приморск", "ru")
     # the same names declined in their own gender, and a region's adjective with any noun, still are places
     assert where("У Хмельницькому пролунали вибухи", "uk") == [("Khmelnytskyi", "city", "UA")]
-    assert where("Генштаб підтвердив ураження Волгоградського НПЗ", "uk") == [("Volgograd Oblast", "region", "RU")]
+    assert where("Вибухи над Волгоградською областю", "uk") == [("Volgograd Oblast", "region", "RU")]
 
 
 def test_a_common_word_is_a_place_when_the_text_says_so():
@@ -504,3 +504,17 @@ def test_a_storms_name_is_no_town():
     assert where("Number of dead in Jamaica due to Hurricane Melissa rises to 28") == [("Jamaica", "country", "JM")]
     assert where("Communities in Hurricane-Ravaged Jamaica Still Cut Off") == [("Jamaica", "country", "JM")]
     assert where("What has changed 20 years on from Hurricane Katrina?") == []
+
+
+@pytest.mark.parametrize("text, language, town", [
+    ("Генштаб підтвердив ураження Волгоградського НПЗ", "uk", "Volgograd"),
+    ("Пожар на Туапсинском НПЗ потушен, пострадавших нет", "ru", "Tuapse"),
+    ("Дроны атаковали Рязанский нефтеперерабатывающий завод", "ru", "Ryazan’"),
+    ("Удар по Новокуйбышевскому НПЗ: загорелась установка", "ru", "Novokuybyshevsk"),
+    ("Дрони вразили Кременчуцький нафтопереробний завод", "uk", "Kremenchuk"),
+])
+def test_a_refinery_named_by_its_towns_adjective_is_at_that_town(text, language, town):
+    """Ukrainian and Russian name a refinery by its town's adjective, which is also its oblast's
+    (Волгоградська область) or another town's (Рязанский, a village): the refinery is at its town,
+    as "Volgograd refinery" is in English, so the strike is that town's news in every language."""
+    assert where(text, language) == [(town, "city", "RU" if town != "Kremenchuk" else "UA")]
