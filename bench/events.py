@@ -25,7 +25,8 @@ from watchfloor.event_eval import evaluate, load_real_reports, load_reports  # n
 SET = ROOT / "tests" / "data" / "events.jsonl"
 FRESH = ROOT / "tests" / "data" / "events_fresh.jsonl"  # a second author's set, never tuned on for grouping
 THIRD = ROOT / "tests" / "data" / "events_third.jsonl"  # a third author's, December 2025; the packs were tuned on it
-FOURTH = ROOT / "tests" / "data" / "events_fourth.jsonl"  # a fourth author's, January 2026; nothing tuned on it
+FOURTH = ROOT / "tests" / "data" / "events_fourth.jsonl"  # a fourth author's, January 2026; one rule looked at it (session 27)
+FIFTH = ROOT / "tests" / "data" / "events_fifth.jsonl"  # a fifth author's, February 2026; nothing tuned on it
 SEEDS = 10
 
 
@@ -54,7 +55,8 @@ def main() -> None:
               f"mean of {SEEDS} arrival orders, all polled at once; worst F1 {min(f1s):.3f}")
     for key, path, who in (("fresh", FRESH, "second author, held out"),
                            ("third", THIRD, "third author; packs and grouping tuned on it"),
-                           ("fourth", FOURTH, "fourth author, held out")):
+                           ("fourth", FOURTH, "fourth author, held out to session 26"),
+                           ("fifth", FIFTH, "fifth author, held out")):
         rows = load_reports(path)
         for pipeline in (False, True):
             s = evaluate(rows, ruleset, pipeline=pipeline)
