@@ -261,7 +261,7 @@ class AlertEngine:
         sig = signature(report_time(headline), [c.id for c in headline.categories],
                         [p.model_dump() for p in headline.places], headline.title, language,
                         follow_up=is_follow_up(self.ruleset, headline), venue=is_at_venue(self.ruleset, headline),
-                        follows=follow_up_targets(self.ruleset, headline))
+                        follows=follow_up_targets(self.ruleset, headline), source=headline.source)
         found = find_events(state, sig, self.meanings)
         if not found and sig.follow_up:
             return out  # a follow-up of no open event: nothing to update, and no event of its own

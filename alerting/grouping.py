@@ -9,7 +9,9 @@ joins an open event when
 - they share a category, and the report is at most `GAP` after the event's last report and
   `SPAN` after its first;
 - their places do not conflict: two reports that both name cities must share one (or one's
-  city lies in the other's region), and two that name regions must share one;
+  city lies in the other's region), and two that name regions must share one; a report naming
+  no city or region from a source named for a region ("Telegram: Харківська ОВА") is about
+  that region (`home_regions`);
 - and either they share a specific place (a city, or a region when that is the most specific
   either names), or they share an anchor (a rare word, a name, a number that is not round) and
   their words are `SAME_WORDS` alike (IDF weights of alerting/word_weights.py) or their keys
@@ -61,6 +63,7 @@ from alerting.word_weights import stem as english_stem
 from rules.places.forms import tokens_with_case
 from rules.places.city_parts import part_of
 from rules.places.gazetteer import capital_ids, distance_km
+from rules.places.tagger import tag
 
 GAP = 12 * 3600.0  # a report more than 12 h after an event's last one starts a new event
 SPAN = 36 * 3600.0  # and no event takes reports for more than 36 h after its first
@@ -320,6 +323,7 @@ class Signature:
     latin: frozenset[str] = frozenset()  # its sound keys spelt only in Latin letters (see `shared_anchors`)
     names: frozenset[str] = frozenset()  # its names in Latin letters, whole ("!intermediary"): anchors
     follows: frozenset[str] = frozenset()  # a follow-up's: the categories of the events it may update (empty: any)
+    home: frozenset[str] = frozenset()  # a report naming no city or region: the regions its source's name names (`home_regions`)
     text: str = field(default="", compare=False)  # its title, for its meaning (alerting/meaning.py)
     language: str = field(default="", compare=False)
     norm: float = field(init=False, compare=False)  # squared masses, computed once
@@ -373,7 +377,7 @@ class Signature:
                 "nr": sorted(self.named_regions), "co": sorted(self.countries), "s": [list(x) for x in self.stems],
                 "k": [list(x) for x in self.keys], "t": self.tally, "fc": self.first_city, "nf": sorted(self.near_first),
                 "fu": self.follow_up, "v": self.venue, "l": sorted(self.latin), "nm": sorted(self.names),
-                "fo": sorted(self.follows), "tx": self.text, "lg": self.language}
+                "fo": sorted(self.follows), "h": sorted(self.home), "tx": self.text, "lg": self.language}
 
     @classmethod
     def from_json(cls, d: dict) -> "Signature":
@@ -381,15 +385,38 @@ class Signature:
                    frozenset(d["co"]), tuple((str(t), float(w)) for t, w in d["s"]),
                    tuple((str(t), float(w)) for t, w in d.get("k", ())), bool(d.get("t", False)), int(d.get("fc", 0)),
                    frozenset(int(c) for c in d.get("nf", ())), bool(d.get("fu", False)), bool(d.get("v", False)),
-                   frozenset(d.get("l", ())), frozenset(d.get("nm", ())), frozenset(d.get("fo", ())), str(d.get("tx", "")),
-                   str(d.get("lg", "")))
+                   frozenset(d.get("l", ())), frozenset(d.get("nm", ())), frozenset(d.get("fo", ())),
+                   frozenset(d.get("h", ())), str(d.get("tx", "")), str(d.get("lg", "")))
+
+
+_CYRILLIC_NAME = re.compile(r"[\u0400-\u04ff]{3}")
+# a capital that is a region of its own beside the oblast named after it: "Київська МВА" (the
+# city's administration) reads as Kyiv Oblast, and the oblast's news is often the capital's
+_TWIN_REGIONS = {"UA:13": "UA:12", "UA:12": "UA:13", "RU:47": "RU:48", "RU:48": "RU:47", "RU:42": "RU:66",
+                 "RU:66": "RU:42", "UA:11": "UA:20", "UA:20": "UA:11"}
+
+
+@lru_cache(maxsize=4096)
+def home_regions(source: str) -> frozenset[str]:
+    """The regions a source's name names ("Telegram: Харківська ОВА", "Одесская волна", "Telegram:
+    губернатор Рязанской области"): a region's administration or outlet, whose report naming no
+    place ("Удар по багатоповерхівці: є загиблі") is about its region. Not a city in the name:
+    "Kyiv Independent" is a national paper, and "Суспільне Одеса" cannot be told from it. Only a
+    name in Cyrillic letters: Ukraine's and Russia's regional administrations and outlets are
+    named for their oblast, while in English a national paper may be named for a state (The New
+    York Times, The Washington Post)."""
+    if not _CYRILLIC_NAME.search(source):
+        return frozenset()
+    regions = {f"{p.country}:{p.admin1}" for p in tag(source) if p.kind == "region" and p.admin1}
+    return frozenset(regions | {_TWIN_REGIONS[r] for r in regions if r in _TWIN_REGIONS})
 
 
 def signature(at: float, categories: list[str], places: list[dict], title: str, language: str,
-              follow_up: bool = False, venue: bool = False, follows: frozenset[str] = frozenset()) -> Signature:
+              follow_up: bool = False, venue: bool = False, follows: frozenset[str] = frozenset(),
+              source: str = "") -> Signature:
     """`follow_up`: every category of the report is a follow-up one (rules' `follow_up: true`),
     and `follows` the categories of the events it may update (their `follows`; empty: any);
-    `venue`: every one is a venue one (`venue: true`)."""
+    `venue`: every one is a venue one (`venue: true`); `source`: the publisher's name (`home_regions`)."""
     # a district is its city ("Удар по Салтівці" is Kharkiv's news): rules/places/city_parts.py
     places = [{**p, "id": part_of(p["id"])} if p["kind"] == "city" else p for p in places]
     cities = frozenset(p["id"] for p in places if p["kind"] == "city")
@@ -397,7 +424,8 @@ def signature(at: float, categories: list[str], places: list[dict], title: str, 
     regions = named_regions | {f"{p['country']}:{p['admin1']}" for p in places if p["kind"] == "city" and p.get("admin1")}
     countries = frozenset(p["country"] for p in places)
     stems, keys = word_stems(title, language)
-    place_keys = [(f"@c{c}", CITY_KEY) for c in cities] + [(f"@r{r}", REGION_KEY) for r in regions]
+    home = home_regions(source) if source and not cities and not named_regions else frozenset()
+    place_keys = [(f"@c{c}", CITY_KEY) for c in cities] + [(f"@r{r}", REGION_KEY) for r in regions | home]
     place_keys += [(f"@n{c}", COUNTRY_KEY) for c in countries]
     named = [p for p in places if p["kind"] == "city"]
     first = named[0] if named else {"id": 0}
@@ -406,7 +434,8 @@ def signature(at: float, categories: list[str], places: list[dict], title: str, 
     return Signature(at, frozenset(categories), cities, frozenset(regions), named_regions, countries, stems,
                      tuple(sorted({**dict(keys), **dict(place_keys)}.items())),
                      is_tally(title) or is_nationwide(title, cities, named_regions, countries), first["id"], near,
-                     follow_up, venue, *latin_names(title, language), follows, title, language)
+                     follow_up, venue, *latin_names(title, language), follows,
+                     home, title, language)
 
 
 _WEAPONS = ("drone", "missile", "rocket", "shahed", "uav", "weapon", "дрон", "ракет", "безпілот", "беспилот", "бпла", "шахед",
@@ -552,6 +581,9 @@ def places_conflict(a: Signature, b: Signature) -> bool:
     both name regions as regions and share none. Countries never conflict: a report names the
     attacker's and the victim's, and the tagger's rare misreadings are mostly countries away. A
     venue report's capital does not conflict either (`Signature.fixed_cities`)."""
+    for x, y in ((a, b), (b, a)):  # a regional source's report naming no place is about its region
+        if x.home and (y.regions or y.home) and x.home.isdisjoint(y.regions | y.home):
+            return True
     ac, bc = a.fixed_cities, b.fixed_cities
     if ac and bc and ac.isdisjoint(bc):
         return not (a.named_regions & b.regions or b.named_regions & a.regions)
@@ -569,7 +601,7 @@ def in_region(a: Signature, b: Signature) -> bool:
     """`a` names a region and no city, `b` a city in that region: "drones hit villages in Odesa
     region" beside "... in Bilhorod-Dnistrovskyi". Near, not one place: only their words can say
     (their keys are mostly that region, alike for any two reports of it)."""
-    return not a.cities and bool(b.cities) and bool(a.named_regions & b.regions)
+    return not a.cities and bool(b.cities) and bool((a.named_regions | a.home) & b.regions)
 
 
 def _cosine(a: tuple[tuple[str, float], ...], wb: dict[str, float], na: float, nb: float) -> float:
@@ -616,7 +648,8 @@ def same_event(report: Signature, member: Signature, wording: bool = True) -> tu
         # "Death toll in Ternopil rises to 26": an event of a category its rule `follows`, only at the very place
         # (a city both name, or a region both name when neither names a city, or a region the
         # event's city lies in: "Ternopil region death toll") and alike enough
-        at_place = shared_place(report, member) or (not report.cities and bool(report.named_regions & member.regions))
+        at_place = (shared_place(report, member) or (not report.cities and bool(report.named_regions & member.regions))
+                    or bool(report.home & member.regions))  # a regional source's report naming no place: its region
         if not at_place and not report.regions and not report.countries:
             # one that names no place at all ("Рятувальники завершили роботи: 5 загиблих, 17
             # постраждалих"): a count it shares with the event's report (17), not a round one
@@ -793,7 +826,7 @@ def index_keys(sig: Signature) -> set[str]:
     anchor: a report with anchors files them under "wa:", one without under "w:", and a report
     with anchors looks up only "w:". A common word ("target", "overnight") among a flood of
     reports that each name their own place then lists none of them for the next."""
-    keys = {f"c:{c}" for c in sig.cities} | {f"r:{r}" for r in sig.named_regions}
+    keys = {f"c:{c}" for c in sig.cities} | {f"r:{r}" for r in sig.named_regions | sig.home}
     if sig.cities:  # found by a region-only report of that region (`in_region`)
         keys.update(f"rc:{r}" for r in sig.regions)
     keys.update(f"l:{t}" if t in sig.latin else f"a:{t}" for t in anchors(sig))
@@ -814,7 +847,7 @@ def lookup_keys(sig: Signature) -> set[str]:
     keys = index_keys(sig)
     keys.update(f"r:{r}" for r in sig.regions)
     if not sig.cities:
-        keys.update(f"rc:{r}" for r in sig.named_regions)
+        keys.update(f"rc:{r}" for r in sig.named_regions | sig.home)
     if sig.anchors:  # it meets only reports without anchors through a heavy word
         keys.difference_update(f"wa:{t}" for t in sig.heavy)
     else:  # it meets any

@@ -24,13 +24,14 @@ def packs():
     return load_rules(ROOT / "rules" / "packs")
 
 
-def grouped(packs, *reports: tuple[str, str, float], meanings=shared_meanings()) -> list[str]:
-    """Event ids of (title, language, minutes after T0) reports, classified by the shipped packs
-    (`meanings=None`: compared by words and places only)."""
+def grouped(packs, *reports: tuple, meanings=shared_meanings()) -> list[str]:
+    """Event ids of (title, language, minutes after T0[, source]) reports, classified by the
+    shipped packs (`meanings=None`: compared by words and places only)."""
     heads = []
-    for i, (title, lang, minutes) in enumerate(reports):
+    for i, (title, lang, minutes, *source) in enumerate(reports):
         at = T0 + timedelta(minutes=minutes)
-        raw = RawHeadline(id=f"r{i}", feed_id=f"f{i}", source=f"S{i}", title=title, published=at, fetched=at, language=lang)
+        raw = RawHeadline(id=f"r{i}", feed_id=f"f{i}", source=source[0] if source else f"S{i}", title=title,
+                          published=at, fetched=at, language=lang)
         heads.append(classify_headline(raw, packs, now=at))
     assert all(h.categories for h in heads), [h.title for h in heads if not h.categories]
     ids = group(heads, packs, meanings=meanings)
@@ -644,3 +645,24 @@ def test_the_kremlins_word_on_talks_it_is_no_party_to_is_its_own_event(packs):
     assert ids[0] == ids[1] == ids[2]
     assert ids[3] == ids[4] != ids[0]
     assert ids[5] == ids[6]
+
+
+def test_a_regional_sources_report_naming_no_place_is_about_its_region(packs):
+    """"Удар по багатоповерхівці: є загиблі" from the Kharkiv oblast administration's channel names
+    no place; it is Kharkiv's strike, not the strike on Kryvyi Rih an hour before, though the
+    words are alike. The same from a national wire still may join either (nothing tells)."""
+    ids = grouped(packs, ("Кривий Ріг: двоє загиблих, 11 поранених після ракетного удару", "uk", 0, "Суспільне"),
+                  ("Удар по Харкову: троє загиблих, серед поранених дитина", "uk", 30, "Суспільне"),
+                  ("Удар по багатоповерхівці: є загиблі та поранені", "uk", 60, "Telegram: Харківська ОВА"),
+                  ("Атака дронів на енергетичну інфраструктуру: є постраждалі", "uk", 70, "Telegram: Одеська ОВА"),
+                  ("Чернігів без світла після атаки дронів на енергетичну інфраструктуру", "uk", 80, "Суспільне"))
+    assert ids[2] == ids[1] != ids[0]
+    assert ids[3] != ids[4]
+
+
+def test_a_source_named_for_a_state_in_english_is_no_home(packs):
+    """The New York Times is a national paper: its name places none of its reports in New York."""
+    from alerting.grouping import home_regions
+    assert home_regions("The New York Times") == frozenset()
+    assert home_regions("Telegram: Харківська ОВА") == frozenset({"UA:07"})
+    assert home_regions("Київська МВА") == frozenset({"UA:12", "UA:13"})  # the capital's own administration

@@ -123,7 +123,8 @@ def group(headlines: list[ClassifiedHeadline], ruleset: RuleSet, polled_at: floa
             continue
         at = (h.published or h.classified).timestamp()
         sig = signature(at, cats, [p.model_dump() for p in h.places], h.title, guess_language(h.title, h.language),
-                        follow_up=is_follow_up(ruleset, h), venue=is_at_venue(ruleset, h), follows=follow_up_targets(ruleset, h))
+                        follow_up=is_follow_up(ruleset, h), venue=is_at_venue(ruleset, h), follows=follow_up_targets(ruleset, h),
+                        source=h.source)
         now = at if polled_at is None else polled_at
         book.expire(now)
         found = find_events(state, sig, meanings)
