@@ -31,7 +31,7 @@ joins an open event when
   compared on their words alone; a report naming several cities is about the first
   (alerting/event_book.py keeps a report of one city out of another city's event).
 - Another party's response (a denial, a dismissal, a threat of retaliation: `is_response`; the
-  Kremlin speaking of what Russia is no party to: `kremlin_aside`) is a happening of its own: it
+  Kremlin or Russia's diplomats speaking of what Russia is no party to: `moscow_aside`) is a happening of its own: it
   joins only reports that are responses too (`apart_as_responses`).
 - In a talks, deal or swap report (`venue`), a capital names the government, not the place
   ("Киев намерен получить Rafale", "Лондон ввёл санкции"): it keeps the report apart from no
@@ -335,7 +335,7 @@ class Signature:
     top: frozenset[str] = field(init=False, compare=False, repr=False)  # its TOP heaviest (see `_one_country`)
     numbers: frozenset[str] = field(init=False, compare=False, repr=False)  # its numbers, round ones too, not years
     response: bool = field(init=False, compare=False, repr=False)  # another party's response (`is_response`)
-    kremlin: bool = field(init=False, compare=False, repr=False)  # the Kremlin on what Russia is no party to (`kremlin_aside`)
+    aside: bool = field(init=False, compare=False, repr=False)  # Moscow on what Russia is no party to (`moscow_aside`)
     soft: frozenset[int] = field(init=False, compare=False, repr=False)  # capitals a venue report names (`fixed_cities`)
 
     def __post_init__(self) -> None:
@@ -351,8 +351,8 @@ class Signature:
         object.__setattr__(self, "heavy", frozenset(t for t, _ in words[:HEAVY]))
         object.__setattr__(self, "top", frozenset(t for t, _ in words[:TOP]))
         object.__setattr__(self, "numbers", frozenset(t for t, _ in self.stems if t.startswith("#") and not _YEAR.match(t)))
-        object.__setattr__(self, "kremlin", kremlin_aside(self.text))
-        object.__setattr__(self, "response", self.kremlin or is_response(self.text))
+        object.__setattr__(self, "aside", moscow_aside(self.text))
+        object.__setattr__(self, "response", self.aside or is_response(self.text))
         object.__setattr__(self, "soft", self.cities & capital_ids() if self.venue and self.cities else frozenset())
 
     @property
@@ -501,30 +501,38 @@ def is_nationwide(title: str, cities: frozenset[int], regions: frozenset[str], c
 # Putin's own meetings, so his name is not a response).
 _RESPONSE = re.compile(
     r"\b(den(y|ies|ied)|dismiss(es|ed)?|reject(s|ed)?|condemn(s|ed)?|retaliat\w*|protests?|protested|react(s|ed|ion)?"
-    r"|vows? (a )?(response|retaliation)|piracy|hysteria|fantasies|russophob\w*)\b"
+    r"|vows? (a )?(response|retaliation)|piracy|hysteria|fantasies|russophob\w*|backfire)\b"
     r"|відкину|відкида|засуди|засуджу|погрожу|відповід\w* на|піратств|заперечи|заперечу|істері|відреагува|реакці"
-    r"|отверг|осуди|осужда|пригрози|грозит|ответ\w* на|пиратств|протест|опроверг|истери|русофоб|отреагирова|реакци|захаров|zakharova",
+    r"|отверг|осуди|осужда|пригрози|грозит|ответ\w* на|ответ последует|без ответа|без відповіді|пиратств|протест|опроверг|истери"
+    r"|русофоб|отреагирова|реакци|захаров|zakharova",
     re.IGNORECASE)
 
 
-# the Kremlin speaking ("Песков: Москва не получала никаких документов по итогам встречи в Женеве",
-# "Kremlin says it has seen no text from Ukraine-US talks"), and what makes Russia a party to a
-# happening: its president, its capital, its officials or its delegation there
+# Moscow speaking: the Kremlin ("Песков: Москва не получала никаких документов по итогам встречи
+# в Женеве", "Kremlin says it has seen no text from Ukraine-US talks") and its diplomats ("Russian
+# embassy in London says UK tanker sanctions will backfire", "МИД России: 20-й пакет санкций ЕС
+# нелегитимен"); and what makes Russia a party to a happening: its president, its officials or
+# its delegation there
 MOSCOW = "RU:48"  # the region of the city of Moscow
-_KREMLIN = re.compile(r"(^|[:;—–]\s*)(the )?kremlin\b|kremlin('s)? (spokes\w*|aide|official)|peskov|песков|^кремль|кремль:"
-                      r"|(в|у) кремл(е|і)\b", re.IGNORECASE)  # the Kremlin speaking, not spoken to ("warning to the Kremlin")
+_MOSCOW_VOICE = re.compile(
+    r"(^|[:;—–]\s*)(the )?kremlin\b|kremlin('s)? (spokes\w*|aide|official)|peskov|песков|^кремль|кремль:"
+    r"|(в|у) кремл(е|і)\b"  # the Kremlin speaking, not spoken to ("warning to the Kremlin")
+    r"|russian (foreign ministry|embassy)|russia's (foreign ministry|embassy)|мид (россии|рф)|мзс (росії|рф)"
+    r"|посольств\w* (россии|рф|росії)|(российск|російськ)\w* посольств", re.IGNORECASE)
+_OWN_MFA = re.compile(r"\bМИД\b(?! [А-ЯЁ])")  # "В МИД пообещали …": Russia's own, in Russian media (not "МИД Эстонии")
 _RUSSIAN_PARTY = re.compile(
-    r"putin|путін|путин|kremlin (chief|leader)|глав\w* кремля|russian (president|leader|delegation|foreign minist)"
+    r"putin|путін|путин|kremlin (chief|leader)|глав\w* кремля|russian (president|leader|delegation|foreign minister\b)"
     r"|президент\w* (росс|рф)|lavrov|лавров|ushakov|ушаков|dmitriev|дмитриев|делегаці\w* росії|делегаци\w* росси"
     r"|російськ\w* делегаці|российск\w* делегаци", re.IGNORECASE)
 
 
 @lru_cache(maxsize=8192)
-def kremlin_aside(title: str) -> bool:
-    """The Kremlin speaking of a happening Russia is no party to: no Putin, no Moscow, no Russian
-    official or delegation named (the Kremlin's comment on Ukraine-US talks in Geneva is an
-    event of its own; its read-out of Putin's talks with an envoy is that meeting)."""
-    return bool(_KREMLIN.search(title)) and not _RUSSIAN_PARTY.search(title)
+def moscow_aside(title: str) -> bool:
+    """Moscow (the Kremlin, the foreign ministry, an embassy) speaking of a happening Russia is no
+    party to: no Putin, no Russian official or delegation named. The Kremlin's comment on
+    Ukraine-US talks in Geneva and the embassy's word on Britain's sanctions are events of their
+    own, whatever their verb; the Kremlin's read-out of Putin's talks with an envoy is that meeting."""
+    return bool(_MOSCOW_VOICE.search(title) or _OWN_MFA.search(title)) and not _RUSSIAN_PARTY.search(title)
 
 
 def russian_side(sig: "Signature") -> bool:
@@ -537,11 +545,11 @@ def russian_side(sig: "Signature") -> bool:
 
 def apart_as_responses(a: "Signature", b: "Signature") -> bool:
     """One is another party's response and the other is not (`is_response`), so they are two
-    happenings; but the Kremlin's aside joins a report in which Russia is a party."""
+    happenings; but Moscow's aside (`moscow_aside`) joins a report in which Russia is a party."""
     if a.response == b.response:
         return False
     answer, other = (a, b) if a.response else (b, a)
-    return not (answer.kremlin and not is_response(answer.text) and russian_side(other))
+    return not (answer.aside and not is_response(answer.text) and russian_side(other))
 
 
 @lru_cache(maxsize=8192)

@@ -666,3 +666,16 @@ def test_a_source_named_for_a_state_in_english_is_no_home(packs):
     assert home_regions("The New York Times") == frozenset()
     assert home_regions("Telegram: Харківська ОВА") == frozenset({"UA:07"})
     assert home_regions("Київська МВА") == frozenset({"UA:12", "UA:13"})  # the capital's own administration
+
+
+def test_russias_diplomats_on_anothers_sanctions_are_a_response_whatever_their_verb(packs):
+    """"Russian embassy in London says UK tanker sanctions will backfire" and "МИД России: … ответ
+    последует" answer the sanctions; neither is the sanctions, though they name London and the
+    tankers. Told in two languages each answer is one event."""
+    ids = grouped(packs, ("Велика Британія запровадила санкції проти 135 танкерів тіньового флоту РФ", "uk", 0),
+                  ("Лондон ввёл санкции против 135 танкеров «теневого флота»", "ru", 40),
+                  ("UK sanctions 135 shadow fleet tankers", "en", 20),
+                  ("Russian embassy in London says UK tanker sanctions will backfire", "en", 190),
+                  ("Посольство России в Лондоне: санкции против танкеров ударят по мировому рынку нефти", "ru", 320))
+    assert ids[0] == ids[1] == ids[2]
+    assert ids[3] == ids[4] != ids[0]
