@@ -518,3 +518,12 @@ def test_a_refinery_named_by_its_towns_adjective_is_at_that_town(text, language,
     (Волгоградська область) or another town's (Рязанский, a village): the refinery is at its town,
     as "Volgograd refinery" is in English, so the strike is that town's news in every language."""
     assert where(text, language) == [(town, "city", "RU" if town != "Kremenchuk" else "UA")]
+
+
+def test_a_name_written_with_its_own_letters_is_the_place_it_names_first():
+    """"Jarosław" with its ł is the Polish town: Polish also calls Yaroslavl so (an alternate name
+    of the Russian city, ten times larger), but a headline that writes the Polish letters writes
+    the town's own name. Without them the larger city still wins on size alone."""
+    assert where("Blast damages rail line near Jarosław on key route to Ukrainian border", "en") == [
+        ("Jarosław", "city", "PL")]
+    assert where("Drone attack on Yaroslavl refinery", "en") == [("Yaroslavl", "city", "RU")]

@@ -334,9 +334,13 @@ def _choose(gaz: Gazetteer, span: Span, language: str | None, context: set[str],
     alone, which choose among cities."""
     adjectival = _adjectival(gaz, span)
     # a Cyrillic word that is a name as written beats one read through a case ending: "в Майами"
-    # is Miami, not Майя (Mayya) in the instrumental plural
+    # is Miami, not Майя (Mayya) in the instrumental plural; a Latin name written with its own
+    # letters (ł, ś, ü) is the place whose own name that is, not one it is another language's
+    # name for: "Jarosław" is the Polish town, though Polish also calls Yaroslavl so
+    accented = not span.word.isascii() and not is_cyrillic(span.word)
     best = max(span.forms, key=lambda f: (_score(gaz.places[f.place], f, language, context, regions, inside, named,
-                                                 adjectival) + (EXACT if f.cyrillic and f.word0 == span.word else 0.0),
+                                                 adjectival)
+                                          + (EXACT if (f.cyrillic and f.word0 == span.word) or (accented and f.main) else 0.0),
                                           -gaz.places[f.place].id))
     return gaz.places[best.place]
 
