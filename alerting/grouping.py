@@ -33,6 +33,7 @@ joins an open event when
 - Another party's response (a denial, a dismissal, a threat of retaliation: `is_response`; the
   Kremlin or Russia's diplomats speaking of what Russia is no party to: `moscow_aside`) is a happening of its own: it
   joins only reports that are responses too (`apart_as_responses`).
+- A capital that speaks ("Moscow says …", "В Москве заявили …") is its country (`speaking_capitals`).
 - In a talks, deal or swap report (`venue`), a capital names the government, not the place
   ("Киев намерен получить Rafale", "Лондон ввёл санкции"): it keeps the report apart from no
   other city (`Signature.fixed_cities`).
@@ -411,6 +412,32 @@ def home_regions(source: str) -> frozenset[str]:
     return frozenset(regions | {_TWIN_REGIONS[r] for r in regions if r in _TWIN_REGIONS})
 
 
+# A capital that speaks is its government ("Moscow says overnight strike hit Ukrainian energy sites",
+# "…, Kyiv says", "В Москве заявили …", "Київ вимагає …"): the report happened in no city there.
+_SPEAKS_EN = re.compile(
+    r"\b([A-Z][\w'’-]+) (says|said|claims|claimed|warns|warned|accuses|accused|denies|denied|demands|demanded|rejects"
+    r"|rejected|dismisses|dismissed|vows|vowed|threatens|threatened|urges|urged|insists|insisted|responds|responded"
+    r"|confirms|confirmed|condemns|condemned|blames|blamed|slams|slammed|summons|summoned|refuses|refused)\b")
+_SPEAKS_CYRILLIC = re.compile(
+    r"(?:\b[вуВУ] )?\b([А-ЯІЇЄҐ][а-яіїєґё'’-]+) (?:\w+ )?(заяв|назва|пригроз|погроз|потребова|требу|вимага|відповів|ответил"
+    r"|отверг|відкину|обвин|звинув|призва|призыва|заклика|настаива|наполяга|подтверд|підтверд|опроверг|спростува"
+    r"|осуди|осужда|засуди|засуджу|предупред|попереди|попереджа)")
+
+
+@lru_cache(maxsize=8192)
+def speaking_capitals(title: str) -> frozenset[int]:
+    """The capitals a title has speak (`_SPEAKS_EN`, `_SPEAKS_CYRILLIC`): GeoNames ids of the
+    cities, which grouping reads as their countries. The tagger keeps them as written (a
+    headline's places are what it names); only grouping needs to know that "Kyiv says …" is no
+    news of Kyiv's."""
+    words = [m.group(1) for m in _SPEAKS_EN.finditer(title)]
+    words += ["в " + m.group(1) for m in _SPEAKS_CYRILLIC.finditer(title)]  # "в" lets a declined name be read
+    if not words:
+        return frozenset()
+    capitals = capital_ids()
+    return frozenset(p.id for w in words for p in tag(w) if p.kind == "city" and p.id in capitals)
+
+
 def signature(at: float, categories: list[str], places: list[dict], title: str, language: str,
               follow_up: bool = False, venue: bool = False, follows: frozenset[str] = frozenset(),
               source: str = "") -> Signature:
@@ -419,6 +446,9 @@ def signature(at: float, categories: list[str], places: list[dict], title: str, 
     `venue`: every one is a venue one (`venue: true`); `source`: the publisher's name (`home_regions`)."""
     # a district is its city ("Удар по Салтівці" is Kharkiv's news): rules/places/city_parts.py
     places = [{**p, "id": part_of(p["id"])} if p["kind"] == "city" else p for p in places]
+    speaking = speaking_capitals(title) if any(p["kind"] == "city" for p in places) else frozenset()
+    if speaking:  # a capital that speaks is its country ("Moscow says …")
+        places = [{**p, "kind": "country"} if p["kind"] == "city" and p["id"] in speaking else p for p in places]
     cities = frozenset(p["id"] for p in places if p["kind"] == "city")
     named_regions = frozenset(f"{p['country']}:{p['admin1']}" for p in places if p["kind"] == "region" and p.get("admin1"))
     regions = named_regions | {f"{p['country']}:{p['admin1']}" for p in places if p["kind"] == "city" and p.get("admin1")}

@@ -679,3 +679,18 @@ def test_russias_diplomats_on_anothers_sanctions_are_a_response_whatever_their_v
                   ("Посольство России в Лондоне: санкции против танкеров ударят по мировому рынку нефти", "ru", 320))
     assert ids[0] == ids[1] == ids[2]
     assert ids[3] == ids[4] != ids[0]
+
+
+def test_a_capital_that_speaks_is_its_government_not_its_city(packs):
+    """"Moscow says overnight strike hit Ukrainian energy and defence sites" is Russia's word on
+    the night's attack on Ukraine, like "ВС РФ нанесли массированный удар…", not news of Moscow;
+    "Explosions heard in Kyiv" is Kyiv's."""
+    from alerting.grouping import speaking_capitals
+    assert speaking_capitals("Russia hits Ukraine with 'massive' drone attack, Kyiv says") == {703448}
+    assert speaking_capitals("В Москве заявили о готовности к переговорам") == {524901}
+    assert speaking_capitals("Explosions heard in Kyiv") == frozenset()
+    assert speaking_capitals("Indonesian women join Jakarta protests") == frozenset()
+    ids = grouped(packs, ("Russia launched 238 drones and missiles overnight, Ukraine's air force says", "en", 0),
+                  ("Нанесён массированный удар по объектам энергетики и ОПК Украины, все назначенные цели поражены", "ru", 90),
+                  ("Moscow says overnight strike hit Ukrainian energy and defence sites", "en", 200))
+    assert ids[0] == ids[1] == ids[2]
