@@ -127,7 +127,7 @@ def stem(word: str) -> str:
     return word[:STEM]
 
 
-_SOUNDS = (("shch", "sh"), ("kh", "h"), ("ck", "k"), ("ch", "4"), ("sh", "5"), ("zh", "6"), ("ts", "7"),
+_SOUNDS = (("shch", "sh"), ("sht", "st"), ("shp", "sp"), ("kh", "h"), ("ck", "k"), ("ch", "4"), ("sh", "5"), ("zh", "6"), ("ts", "7"),
            ("c", "k"), ("q", "k"), ("x", "ks"), ("w", "v"), ("ph", "f"), ("h", "g"), ("y", "i"), ("o", "a"), ("e", "i"))
 _DOUBLE = re.compile(r"(.)\1+")
 
@@ -137,7 +137,8 @@ def sound_key(word: str) -> str:
     Дрисколлом are "~drisk"; Erdogan and Ердоганом "~irdag"; Witkoff and Віткофф "~vitka". Letters
     that spell one sound are one letter, unstressed vowels (o/a, e/i/y) one vowel, doubles single;
     h and g one (English spells Ukrainian Г as h: Hrytsenko and Гриценко "~gri7i", Yevhen and
-    Евгений "~ivgin"); the first five, like `stem`."""
+    Евгений "~ivgin"); Cyrillic's "шт" and "шп" are German's "st" and "sp" (Рамштайн is Ramstein,
+    Штутгарт Stuttgart); the first five, like `stem`."""
     for a, b in _SOUNDS:
         word = word.replace(a, b)
     return "~" + _DOUBLE.sub(r"\1", word)[:STEM]

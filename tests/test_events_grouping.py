@@ -694,3 +694,15 @@ def test_a_capital_that_speaks_is_its_government_not_its_city(packs):
                   ("Нанесён массированный удар по объектам энергетики и ОПК Украины, все назначенные цели поражены", "ru", 90),
                   ("Moscow says overnight strike hit Ukrainian energy and defence sites", "en", 200))
     assert ids[0] == ids[1] == ids[2]
+
+
+def test_a_german_st_is_the_sht_cyrillic_spells_it_with(packs):
+    """Ramstein is «Рамштайн», Stuttgart Штутгарт: Cyrillic spells the German "st" as it sounds,
+    so the Ramstein meeting told in English and in Ukrainian shares its name."""
+    from alerting.grouping import sound_key, transliterate
+    assert sound_key(transliterate("рамштайн", "uk")) == sound_key("ramstein")
+    assert sound_key(transliterate("штутгарт", "ru")) == sound_key("stuttgart")
+    ids = grouped(packs, ("Germany pledges two IRIS-T systems at Ramstein-format meeting", "en", 0),
+                  ("Засідання у форматі «Рамштайн»: партнери виділили понад 2 млрд доларів на ППО", "uk", 60),
+                  ("Germany pledges two IRIS-T systems at Ramstein-format meeting in Brussels", "en", 30))
+    assert ids[0] == ids[1]
