@@ -472,6 +472,7 @@ def signature(at: float, categories: list[str], places: list[dict], title: str, 
 _WEAPONS = ("drone", "missile", "rocket", "shahed", "uav", "weapon", "дрон", "ракет", "безпілот", "беспилот", "бпла", "шахед",
             "засоб", "цілей", "целей")  # "704 aerial weapons", "80 воздушных целей", "засобів повітряного нападу"
 _DIGITS = re.compile(r"^\d{2,4}$")
+_OVERNIGHT = frozenset(("ніч", "ночь", "добу", "сутки"))  # "за ніч", "за сутки": said between a count and its weapons
 
 
 @lru_cache(maxsize=8192)
@@ -480,6 +481,8 @@ def is_tally(title: str) -> bool:
     a count of weapons (20 or more) launched. Such a report is about the night's attack as a
     whole; naming the worst-hit city does not make it that city's strike."""
     ws = [w for _, w in tokens_with_case(title)]
+    ws = [w for i, w in enumerate(ws) if not (w == "за" and i + 1 < len(ws) and ws[i + 1] in _OVERNIGHT)
+          and not (w in _OVERNIGHT and i and ws[i - 1] == "за")]  # "120 збитих за ніч безпілотників"
     for i, w in enumerate(ws):
         if not (_DIGITS.match(w) and int(w) >= 20):
             continue

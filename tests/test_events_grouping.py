@@ -706,3 +706,15 @@ def test_a_german_st_is_the_sht_cyrillic_spells_it_with(packs):
                   ("Засідання у форматі «Рамштайн»: партнери виділили понад 2 млрд доларів на ППО", "uk", 60),
                   ("Germany pledges two IRIS-T systems at Ramstein-format meeting in Brussels", "en", 30))
     assert ids[0] == ids[1]
+
+
+def test_a_tally_with_overnight_between_count_and_weapons_is_a_tally(packs):
+    """"120 збитих за ніч безпілотників": "за ніч" (overnight) between the count and the drones;
+    the Russian ministry's night told in three languages is one event."""
+    from alerting.grouping import is_tally
+    assert is_tally("У Міноборони РФ заявили про 120 збитих за ніч безпілотників")
+    assert not is_tally("20 killed in drone attack on Kharkiv")
+    ids = grouped(packs, ("Russia reports 120 drones shot down, 44 of them over Krasnodar region and Black Sea", "en", 0),
+                  ("За ночь сбиты 120 украинских БПЛА, в том числе 44 над Краснодарским краем", "ru", 15),
+                  ("У Міноборони РФ заявили про 120 збитих за ніч безпілотників", "uk", 150))
+    assert ids[0] == ids[1] == ids[2]
