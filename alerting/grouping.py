@@ -63,7 +63,7 @@ from alerting.word_weights import idf_table, weight as english_weight
 from alerting.word_weights import stem as english_stem
 from rules.places.forms import tokens_with_case
 from rules.places.city_parts import part_of
-from rules.places.gazetteer import capital_ids, distance_km
+from rules.places.gazetteer import Place, capital_ids, centre_of, distance_km
 from rules.places.tagger import tag
 
 GAP = 12 * 3600.0  # a report more than 12 h after an event's last one starts a new event
@@ -439,6 +439,24 @@ def speaking_capitals(title: str) -> frozenset[int]:
     return frozenset(p.id for w in words for p in tag(w) if p.kind == "city" and p.id in capitals)
 
 
+_REGION_CENTRE = re.compile(r"обласн\w* центр|областн\w* центр|regional (centre|center|capital)", re.IGNORECASE)
+_CAPITAL = re.compile(r"\bстолиц|\bthe capital\b", re.IGNORECASE)
+
+
+def home_centres(source: str, title: str) -> list[Place]:
+    """The city a regional source means by "обласний центр" (its region's centre) or "столиця"
+    (its country's capital) in a report that names no place: "6 грудня в обласному центрі
+    оголошено днем жалоби" from the Zaporizhzhia oblast's administration is Zaporizhzhia's
+    mourning; "Столиця під масованою атакою" from Kyiv's is Kyiv's."""
+    centre, capital = _REGION_CENTRE.search(title), _CAPITAL.search(title)
+    if not (centre or capital):
+        return []
+    home = home_regions(source)
+    keys = set(home) if centre else {r.split(":")[0] for r in home}
+    found = {p.id: p for p in map(centre_of, sorted(keys)) if p is not None}
+    return list(found.values()) if len(found) == 1 else []  # two centres: which one is not said
+
+
 def signature(at: float, categories: list[str], places: list[dict], title: str, language: str,
               follow_up: bool = False, venue: bool = False, follows: frozenset[str] = frozenset(),
               source: str = "") -> Signature:
@@ -447,6 +465,8 @@ def signature(at: float, categories: list[str], places: list[dict], title: str, 
     `venue`: every one is a venue one (`venue: true`); `source`: the publisher's name (`home_regions`)."""
     # a district is its city ("Удар по Салтівці" is Kharkiv's news): rules/places/city_parts.py
     places = [{**p, "id": part_of(p["id"])} if p["kind"] == "city" else p for p in places]
+    if source and not any(p["kind"] in ("city", "region") for p in places):
+        places = places + [c.as_dict() for c in home_centres(source, title)]
     speaking = speaking_capitals(title) if any(p["kind"] == "city" for p in places) else frozenset()
     if speaking:  # a capital that speaks is its country ("Moscow says …")
         places = [{**p, "kind": "country"} if p["kind"] == "city" and p["id"] in speaking else p for p in places]

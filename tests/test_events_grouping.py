@@ -718,3 +718,17 @@ def test_a_tally_with_overnight_between_count_and_weapons_is_a_tally(packs):
                   ("За ночь сбиты 120 украинских БПЛА, в том числе 44 над Краснодарским краем", "ru", 15),
                   ("У Міноборони РФ заявили про 120 збитих за ніч безпілотників", "uk", 150))
     assert ids[0] == ids[1] == ids[2]
+
+
+def test_a_regional_sources_regional_centre_or_capital_is_its_city(packs):
+    """"Атака на промислове підприємство обласного центру" from the Zaporizhzhia oblast's
+    administration is Zaporizhzhia's strike; "Столиця під масованою атакою" from Kyiv's is Kyiv's.
+    From a national wire "the capital" says no more than before."""
+    from alerting.grouping import home_centres
+    assert [p.name for p in home_centres("Київська МВА", "Столиця під масованою атакою: працює ППО")] == ["Kyiv"]
+    assert home_centres("Kyiv Wire", "The capital under attack") == []
+    ids = grouped(packs, ("Атака на промислове підприємство обласного центру: троє поранених", "uk", 0, "Telegram: Запорізька ОВА"),
+                  ("В Запорожье после взрывов горит промышленное предприятие", "ru", 65, "Вестник РФ"),
+                  ("Russian strike on Dnipro industrial facility injures three", "en", 20, "Meridian Wire"),
+                  meanings=None)  # by words and places alone: the centre is the place they share
+    assert ids[0] == ids[1] != ids[2]

@@ -341,6 +341,37 @@ def capital_ids() -> frozenset[int]:
 
 
 @lru_cache(maxsize=1)
+def _centres() -> dict[str, Place]:
+    gaz = gazetteer()
+    capitals = capital_ids()
+    out: dict[str, Place] = {}
+    for place in gaz.places:
+        if place.kind != "city":
+            continue
+        if place.id in capitals:
+            out.setdefault(place.country, place)
+        if place.admin1:
+            key = f"{place.country}:{place.admin1}"
+            if key not in out or place.population > out[key].population:
+                out[key] = place
+    for oblast, city in _CAPITAL_OBLASTS.items():  # Kyiv Oblast's centre is Kyiv, a region of its own
+        if city in out:
+            out[oblast] = out[city]
+    return out
+
+
+_CAPITAL_OBLASTS = {"UA:13": "UA:12", "RU:47": "RU:48"}  # an oblast whose centre is the capital beside it
+
+
+def centre_of(region_or_country: str) -> Place | None:
+    """The city a region's or a country's news means by "the regional centre" or "the capital":
+    for "UA:26" (Zaporizhzhia Oblast) its largest city, Zaporizhzhia; for "UA" its capital, Kyiv.
+    (An oblast's centre is its largest city in Ukraine and Russia, or the capital beside it for
+    Kyiv and Moscow oblasts, whose capitals are regions of their own; GeoNames has no flag for it.)"""
+    return _centres().get(region_or_country)
+
+
+@lru_cache(maxsize=1)
 def _country_names() -> dict[str, str]:
     data = json.loads((DATA / "admin.json").read_text(encoding="utf-8"))
     return {c["iso"]: c["name"] for c in data["countries"]}
