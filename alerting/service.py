@@ -35,7 +35,7 @@ from core.stage import Output, TransactionalStage, Unprocessable
 from core.state import CompactedState
 from core.tasks import background, cancel_all
 from core.topics import Topics
-from rules.places.gazetteer import capital_ids
+from rules.places.gazetteer import capital_ids, gazetteer
 from rules.reload import LiveRules, keep_reloading, live_rules
 
 log = logging.getLogger("watchfloor.alert")
@@ -73,6 +73,9 @@ class AlertHandler:
         return self._engine[1]
 
     async def assigned(self, partitions: Sequence[int]) -> None:
+        # grouping reads sources' regions and speaking capitals with the places gazetteer
+        # (alerting/grouping.py): ready before the first report (loading since the process started)
+        await asyncio.to_thread(gazetteer)
         await self.store.load(partitions)
         wanted = set(partitions)
         for p in partitions:
@@ -167,10 +170,11 @@ async def run_alerting(settings: Settings, live: LiveRules, stop: asyncio.Event)
 
 async def run_alert_stage(settings: Settings, stop: asyncio.Event, rules: Path | None = None) -> None:
     """`watchfloor alert`: rules checked, topics ensured, the loop run with hot rule reloads."""
+    places = background(asyncio.to_thread(gazetteer), "places gazetteer")  # loads while Kafka connects
     live = live_rules(settings, rules, stage="alert")
     await prepare(settings, live)
     reloading = background(keep_reloading(live, stop), "rule reloads")
     try:
         await run_alerting(settings, live, stop)
     finally:
-        await cancel_all([reloading])
+        await cancel_all([reloading, places])
