@@ -75,6 +75,7 @@ TALLY_WORDS = 0.45  # the night's tally and one city's strike: only their words 
 SAME_KEYS = 0.4
 REGION_WORDS = 0.3  # words of a region-only report and a report of a city in that region (`in_region`)
 COUNTRY_WORDS = 0.45  # one country, no shared anchor, each with an anchor of its own (`same_event`)
+VERBATIM = 0.7  # two reports this alike in words are one story retold, whatever each names (the same on tune sets from 0.6 to 0.8)
 NEAR_WORDS = 0.45  # two reports this alike in words, sharing one of their HEAVY heaviest, need no place or anchor
 HEAVY = 3  # heaviest words indexed for `_one_wording` (2 before session 24, with NEAR_WORDS 0.5)
 TOP = 4  # heaviest words indexed with a country for `_one_country`
@@ -734,18 +735,18 @@ def same_event(report: Signature, member: Signature, wording: bool = True) -> tu
         words = word_similarity(report, member)
         shared = {a for a in shared_anchors(report, member) if not a.startswith("@")}
         return bool(shared) and words >= TALLY_WORDS, words
-    if len(report.numbers & member.numbers) >= 2:
+    words = word_similarity(report, member)
+    if words >= VERBATIM:  # one wire story retold nearly word for word, whatever else each names
+        return True, 1.0 + words
+    if len(report.numbers & member.numbers) >= 2 and words >= SAME_WORDS:
         # two numbers in common, round ones too ("20th sanctions package … 40 tankers", "20-й пакет
         # санкцій … ще 40 танкерів"): one story in two languages, if their words agree
-        words = word_similarity(report, member)
-        if words >= SAME_WORDS:
-            return True, words
+        return True, words
     if report.venue and member.venue:  # two talks in Kyiv need more than Kyiv: a name or number, and words
         keys = _cosine(*_unplaced(report.keys, member.keys))
-        sim = max(word_similarity(report, member), keys * SAME_WORDS / SAME_KEYS)
+        sim = max(words, keys * SAME_WORDS / SAME_KEYS)
         named = {a for a in shared_anchors(report, member) if not a.startswith("@")}
         return (bool(named) and sim >= SAME_WORDS) or (wording and _one_wording(report, member, sim)), sim
-    words = word_similarity(report, member)
     sim = max(words, key_similarity(report, member) * SAME_WORDS / SAME_KEYS)
     if shared_place(report, member):
         return sim >= SAME_PLACE, 1.0 + sim
