@@ -83,7 +83,7 @@ def test_held_out_grouping_does_not_fall_below_what_was_measured(packs):
 
 
 def test_a_fourth_authors_held_out_events_do_not_fall_below_what_was_measured(packs):
-    """The same guard on tests/data/events_fourth.jsonl, which nothing was tuned on."""
+    """The same guard on tests/data/events_fourth.jsonl (held out to session 26, a tuning set since)."""
     s = evaluate(load_reports(ROOT / "tests" / "data" / "events_fourth.jsonl"), packs)
     assert s.reports >= 250 and s.gold_events >= 60
     assert s.precision >= 0.89 and s.f1 >= 0.81, s  # measured 0.934 and 0.858 (session 24)
