@@ -75,7 +75,6 @@ TALLY_WORDS = 0.45  # the night's tally and one city's strike: only their words 
 SAME_KEYS = 0.4
 REGION_WORDS = 0.3  # words of a region-only report and a report of a city in that region (`in_region`)
 COUNTRY_WORDS = 0.45  # one country, no shared anchor, each with an anchor of its own (`same_event`)
-VERBATIM = 0.7  # two reports this alike in words are one story retold, whatever each names (the same on tune sets from 0.6 to 0.8)
 NEAR_WORDS = 0.45  # two reports this alike in words, sharing one of their HEAVY heaviest, need no place or anchor
 HEAVY = 3  # heaviest words indexed for `_one_wording` (2 before session 24, with NEAR_WORDS 0.5)
 TOP = 4  # heaviest words indexed with a country for `_one_country`
@@ -736,8 +735,6 @@ def same_event(report: Signature, member: Signature, wording: bool = True) -> tu
         shared = {a for a in shared_anchors(report, member) if not a.startswith("@")}
         return bool(shared) and words >= TALLY_WORDS, words
     words = word_similarity(report, member)
-    if words >= VERBATIM:  # one wire story retold nearly word for word, whatever else each names
-        return True, 1.0 + words
     if len(report.numbers & member.numbers) >= 2 and words >= SAME_WORDS:
         # two numbers in common, round ones too ("20th sanctions package … 40 tankers", "20-й пакет
         # санкцій … ще 40 танкерів"): one story in two languages, if their words agree
