@@ -527,3 +527,12 @@ def test_a_name_written_with_its_own_letters_is_the_place_it_names_first():
     assert where("Blast damages rail line near Jarosław on key route to Ukrainian border", "en") == [
         ("Jarosław", "city", "PL")]
     assert where("Drone attack on Yaroslavl refinery", "en") == [("Yaroslavl", "city", "RU")]
+
+
+def test_a_name_after_a_military_rank_is_a_surname_not_a_town():
+    """"сержанта Бекова" is a sergeant named Bekov, not the town Bekovo; so with his first name
+    between ("сержанта Руслана Бекова"), and "Sergeant … Radford" is no Radford, Virginia."""
+    assert where("Российского сержанта Бекова на Украине заочно приговорили к пожизненному", "ru") == [
+        ("Ukraine", "country", "UA")]
+    assert where("Суд заочно засудив до довічного російського сержанта Руслана Бекова", "uk") == []
+    assert where("Shooting victim was Sergeant Quornelius Radford's partner", "en") == []

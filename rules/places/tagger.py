@@ -51,6 +51,12 @@ SHIP_KINDS = frozenset(
     "tanker vessel ship freighter trawler submarine icebreaker frigate destroyer corvette "
     "танкер танкера танкеру судно судна сухогруз сухогруза корабель корабля корабль подлодка подводная "
     "підводний фрегат фрегата эсминец есмінець".split())
+# A name after a military rank is a surname: "сержанта Бекова" is no town Bekovo, "полковника
+# Суровикина" no Surovikino. Not English "major" or "general", which are adjectives as often
+# ("a major Kyiv hospital") and capitalised in title-case headlines.
+RANKS = ("сержант", "полковник", "підполковник", "подполковник", "генерал", "капитан", "капітан", "майор",
+         "лейтенант", "рядов", "єфрейтор", "ефрейтор", "прапорщик", "старшин", "sergeant", "colonel",
+         "lieutenant", "corporal")
 # A storm's name after its kind ("Hurricane Melissa", "Hurricane-Ravaged Jamaica") is no town of
 # Utah; like a given name before a capitalised word.
 STORMS = frozenset("hurricane typhoon cyclone storm".split())
@@ -243,6 +249,10 @@ def _guarded(span: Span, written: list[str], folded: list[str], mentioned_countr
         return True  # вулиця Гагаріна, Киевский вокзал
     if before in SHIP_KINDS and not any(gaz.places[f.place].kind == "country" for f in span.forms):
         return True  # the tanker Arcadia Wind, the submarine Novorossiysk
+    ranked = before.startswith(RANKS) or (span.start > 1 and folded[span.start - 2].startswith(RANKS)
+                                          and capitalised(written[span.start - 1]))
+    if ranked and not any(gaz.places[f.place].kind == "country" for f in span.forms):
+        return True  # сержанта Бекова, сержанта Руслана Бекова, colonel Ivanov
     if (name in WATERS and after == "of") or (name == "gulf" and after != "province"):
         return True  # the Gulf of Finland is a sea and "Gulf states" the Persian Gulf's, not Gulf Province
     if after in FUEL and span.end + 1 < len(folded) and folded[span.end + 1] in NOT_PLACE_AFTER:
