@@ -63,7 +63,7 @@ from alerting.word_weights import idf_table, weight as english_weight
 from alerting.word_weights import stem as english_stem
 from rules.places.forms import tokens_with_case
 from rules.places.city_parts import part_of
-from rules.places.gazetteer import Place, capital_ids, centre_of, distance_km
+from rules.places.gazetteer import CITY_REGIONS, Place, capital_ids, centre_of, distance_km
 from rules.places.tagger import tag
 
 GAP = 12 * 3600.0  # a report more than 12 h after an event's last one starts a new event
@@ -392,10 +392,7 @@ class Signature:
 
 
 _CYRILLIC_NAME = re.compile(r"[\u0400-\u04ff]{3}")
-# a capital that is a region of its own beside the oblast named after it: "Київська МВА" (the
-# city's administration) reads as Kyiv Oblast, and the oblast's news is often the capital's
-_TWIN_REGIONS = {"UA:13": "UA:12", "UA:12": "UA:13", "RU:47": "RU:48", "RU:48": "RU:47", "RU:42": "RU:66",
-                 "RU:66": "RU:42", "UA:11": "UA:20", "UA:20": "UA:11"}
+_TWIN_REGIONS = {**CITY_REGIONS, **{city: oblast for oblast, city in CITY_REGIONS.items()}}  # either way round
 
 
 @lru_cache(maxsize=4096)
@@ -551,8 +548,8 @@ def is_nationwide(title: str, cities: frozenset[int], regions: frozenset[str], c
 # answers a happening ("Russian embassy dismisses Yantar laser claims as 'fantasies'", "У МЗС Росії
 # пригрозили відповіддю на 20-й пакет санкцій", "МИД назвал задержание танкера актом пиратства");
 # and the Russian foreign ministry's spokeswoman, whose briefings answer what others do ("Захарова:
-# новый пакет санкций ЕС ударит по самим европейцам"; the Kremlin's spokesman also reads out
-# Putin's own meetings, so his name is not a response).
+# новый пакет санкций ЕС ударит по самим европейцам"). The Kremlin's spokesman also reads out
+# Putin's own meetings, so his name is a response only where Russia is no party (`moscow_aside`).
 _RESPONSE = re.compile(
     r"\b(den(y|ies|ied)|dismiss(es|ed)?|reject(s|ed)?|condemn(s|ed)?|retaliat\w*|protests?|protested|react(s|ed|ion)?"
     r"|vows? (a )?(response|retaliation)|piracy|hysteria|fantasies|russophob\w*|backfire)\b"

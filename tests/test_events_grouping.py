@@ -727,6 +727,10 @@ def test_a_regional_sources_regional_centre_or_capital_is_its_city(packs):
     from alerting.grouping import home_centres
     assert [p.name for p in home_centres("Київська МВА", "Столиця під масованою атакою: працює ППО")] == ["Kyiv"]
     assert home_centres("Kyiv Wire", "The capital under attack") == []
+    from rules.places.gazetteer import centre_of
+    # a region's centre: its largest city, not a district GeoNames lists as a town (Akademicheskoe
+    # of St Petersburg in Leningrad Oblast); the capital beside Kyiv and Moscow oblasts
+    assert [centre_of(r).name for r in ("UA:25", "UA:13", "RU:42", "UA:11")] == ["Uzhhorod", "Kyiv", "Gatchina", "Simferopol"]
     ids = grouped(packs, ("Атака на промислове підприємство обласного центру: троє поранених", "uk", 0, "Telegram: Запорізька ОВА"),
                   ("В Запорожье после взрывов горит промышленное предприятие", "ru", 65, "Вестник РФ"),
                   ("Russian strike on Dnipro industrial facility injures three", "en", 20, "Meridian Wire"),

@@ -7,9 +7,9 @@ the same country (13 km for a city of a million or more, 8 km for one of 300,000
 districts (Obolon, Pechersk, Darnytsia, Holosiiv) are Kyiv, Saltivka and Pisochyn Kharkiv;
 Vyshhorod and Vyshneve, 13–15 km from Kyiv's centre, stay towns of their own.
 
-The alert stage does not load the gazetteer (1.6 s and a quarter of a million forms), so the
-pairs are built once into `data/city_parts.json` by `python -m rules.places.city_parts` and read
-from there; tests/test_places.py checks that the file matches the gazetteer.
+Building the pairs walks every city against every big one, so they are built once into
+`data/city_parts.json` by `python -m rules.places.city_parts` and read from there;
+tests/test_places.py checks that the file matches the gazetteer.
 """
 
 from __future__ import annotations

@@ -342,25 +342,29 @@ def capital_ids() -> frozenset[int]:
 
 @lru_cache(maxsize=1)
 def _centres() -> dict[str, Place]:
+    from rules.places.city_parts import part_of  # it reads this module
+
     gaz = gazetteer()
     capitals = capital_ids()
     out: dict[str, Place] = {}
     for place in gaz.places:
-        if place.kind != "city":
-            continue
+        if place.kind != "city" or part_of(place.id) != place.id:
+            continue  # a city's district listed as a town (Akademicheskoe, St Petersburg's) is no centre
         if place.id in capitals:
             out.setdefault(place.country, place)
         if place.admin1:
             key = f"{place.country}:{place.admin1}"
             if key not in out or place.population > out[key].population:
                 out[key] = place
-    for oblast, city in _CAPITAL_OBLASTS.items():  # Kyiv Oblast's centre is Kyiv, a region of its own
-        if city in out:
+    for oblast, city in CITY_REGIONS.items():  # Kyiv Oblast's centre is Kyiv, a region of its own
+        if city in out and out[city].id in capitals:  # not Crimea's: Simferopol, not Sevastopol
             out[oblast] = out[city]
     return out
 
 
-_CAPITAL_OBLASTS = {"UA:13": "UA:12", "RU:47": "RU:48"}  # an oblast whose centre is the capital beside it
+# An oblast and the city beside it that GeoNames makes a region of its own (admin1 codes): "Київська
+# МВА", the city's administration, reads as Kyiv Oblast; much of either's news is the other's.
+CITY_REGIONS = {"UA:13": "UA:12", "RU:47": "RU:48", "RU:42": "RU:66", "UA:11": "UA:20"}
 
 
 def centre_of(region_or_country: str) -> Place | None:
