@@ -553,10 +553,16 @@ def is_nationwide(title: str, cities: frozenset[int], regions: frozenset[str], c
 _RESPONSE = re.compile(
     r"\b(den(y|ies|ied)|dismiss(es|ed)?|reject(s|ed)?|condemn(s|ed)?|retaliat\w*|protests?|protested|react(s|ed|ion)?"
     r"|vows? (a )?(response|retaliation)|piracy|hysteria|fantasies|russophob\w*|backfire)\b"
-    r"|відкину|відкида|засуди|засуджу|погрожу|відповід\w* на|піратств|заперечи|заперечу|істері|відреагува|реакці"
-    r"|отверг|осуди|осужда|пригрози|грозит|ответ\w* на|ответ последует|без ответа|без відповіді|пиратств|протест|опроверг|истери"
+    r"|відкину|відкида|засуджу|погрожу|відповід\w* на|піратств|заперечи|заперечу|істері|відреагува|реакці"
+    r"|отверг|осужда|пригрози|грозит|ответ\w* на|ответ последует|без ответа|без відповіді|пиратств|протест|опроверг|истери"
     r"|русофоб|отреагирова|реакци|захаров|zakharova",
     re.IGNORECASE)
+# Ukrainian and Russian condemn and sentence with one verb in the past ("Доха засудила удар", "суд
+# заочно засудив сержанта"): a court's sentence is the trial itself, not another party's answer.
+# The present ("засуджує", "осуждает") is only ever a condemnation.
+_CONDEMN = re.compile(r"засуди|осуди", re.IGNORECASE)
+_COURT = re.compile(r"\bсуд(а|у|ом|ів|ов|и|ы)?\b|заочно|вирок|приговор|трибунал|засуджен|осужд[её]н|довічн|пожизненн"
+                    r"|\d+ (рок\w*|рік|лет|года?)\b", re.IGNORECASE)
 
 
 # Moscow speaking: the Kremlin ("Песков: Москва не получала никаких документов по итогам встречи
@@ -612,7 +618,7 @@ def is_response(title: str) -> bool:
     So a response and a report that is none are never one event, by words and places or by
     meaning (a shared city, name or topic is what ties an answer to what it answers); two
     responses may be."""
-    return bool(_RESPONSE.search(title))
+    return bool(_RESPONSE.search(title)) or bool(_CONDEMN.search(title) and not _COURT.search(title))
 
 
 def one_night(a: Signature, b: Signature) -> bool:

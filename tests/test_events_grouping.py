@@ -736,3 +736,18 @@ def test_a_regional_sources_regional_centre_or_capital_is_its_city(packs):
                   ("Russian strike on Dnipro industrial facility injures three", "en", 20, "Meridian Wire"),
                   meanings=None)  # by words and places alone: the centre is the place they share
     assert ids[0] == ids[1] != ids[2]
+
+
+def test_a_courts_sentence_is_the_trial_not_a_condemnation(packs):
+    """Ukrainian and Russian condemn and sentence with one verb: "Доха засудила удар" is an answer,
+    "суд засудив до 12 років" is the trial itself. The sentence told in three languages is one
+    event; a government condemning the same man's crimes is still its own."""
+    from alerting.grouping import is_response
+    assert not is_response("Суд у Львові засудив до 12 років агента ФСБ Олега Коваля")
+    assert not is_response("Заочно осудил российского командира Игоря Сомова к пожизненному")
+    assert is_response("Катар засудив удар по Досі")
+    assert is_response("МИД осуждает приговор")
+    ids = grouped(packs, ("Lviv court jails FSB agent Oleh Koval for 12 years over sabotage plot", "en", 0),
+                  ("Суд у Львові засудив до 12 років агента ФСБ Олега Коваля", "uk", 30),
+                  ("Во Львове агента ФСБ Олега Коваля осудили на 12 лет", "ru", 60))
+    assert ids[0] == ids[1] == ids[2]
