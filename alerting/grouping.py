@@ -85,6 +85,7 @@ CITY_KEY, REGION_KEY, COUNTRY_KEY = 9.0, 4.0, 2.0
 NAME_WEIGHT = 8.0  # a capitalised Cyrillic word not at the start: a name, as rare as an English one
 CYRILLIC_WEIGHT = 4.0  # any other Cyrillic word: no Ukrainian or Russian corpus to weigh it by
 NUMBER_WEIGHT = 7.0
+SWAP = 6 * 3600.0  # two reports of a swap of prisoners or bodies this close in time are that one swap (`one_swap`)
 NIGHT = 6 * 3600.0  # two reports of the night's attack on Ukraine this close in time are that one night (`one_night`)
 NEAR_KM = 25.0  # cities this close to a report's first city are that city (its districts, its suburbs)
 
@@ -638,6 +639,35 @@ def one_night(a: Signature, b: Signature) -> bool:
     return (ca or cb) <= {"UA"}
 
 
+_NOT_SWAP = ("=talks", "=meeting")  # talks about swaps are talks
+
+
+def _swap(sig: Signature) -> bool:
+    """The title tells a swap, in any language (the lexicon's concepts): an exchange, a return of
+    bodies, or prisoners or soldiers returned or freed; not talks about one."""
+    has = sig.stem_map
+    if any(c in has for c in _NOT_SWAP):
+        return False
+    return ("=exchange" in has or "=bodies" in has
+            or (("=return" in has or "=release" in has) and ("=prisoner" in has or "=troops" in has)))
+
+
+def one_swap(a: Signature, b: Signature) -> bool:
+    """Two reports of a swap of prisoners or bodies within SWAP of each other: one swap. Sides
+    swap at most every few days, and each side tells its own half: "С подконтрольной киевскому
+    режиму территории возвращены 150 российских военнослужащих", "Серед звільнених — захисники
+    Маріуполя", "UAE mediates 210-for-210 swap", sharing no place or name. Both about bodies or
+    neither (a return of bodies is not a swap of the living), and a count each names is one
+    they share; talks where swaps were discussed are talks."""
+    if abs(a.at - b.at) > SWAP:
+        return False
+    if not (_swap(a) and _swap(b)):
+        return False
+    if ("=bodies" in a.stem_map) != ("=bodies" in b.stem_map):
+        return False
+    return not (a.numbers and b.numbers) or bool(a.numbers & b.numbers)
+
+
 _LINKS = frozenset("after before in on at as from by of to for with після до від через в у на по при после от для с".split())
 
 
@@ -731,7 +761,7 @@ def same_event(report: Signature, member: Signature, wording: bool = True) -> tu
         return False, 0.0
     if apart_as_responses(report, member):  # another party's answer is its own happening (`is_response`)
         return False, 0.0
-    if one_night(report, member):
+    if one_night(report, member) or one_swap(report, member):
         return True, word_similarity(report, member)
     if report.tally != member.tally:  # the night's tally and one city's strike: only their words can say
         words = word_similarity(report, member)
@@ -899,6 +929,8 @@ def index_keys(sig: Signature) -> set[str]:
         keys.update(f"n:{c}:{t}" for c in sig.countries for t in sig.top)
     if sig.tally:  # the night's attack: each night's few such reports find each other (`one_night`)
         keys.add("t:night")
+    if _swap(sig):  # and a swap's (`one_swap`): a few days apart, few are open at once
+        keys.add("s:swap")
     numbers = sorted(sig.numbers)  # two numbers in common join (`same_event`), round ones too
     keys.update(f"nn:{a}{b}" for i, a in enumerate(numbers) for b in numbers[i + 1:])
     return keys

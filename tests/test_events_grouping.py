@@ -751,3 +751,23 @@ def test_a_courts_sentence_is_the_trial_not_a_condemnation(packs):
                   ("Суд у Львові засудив до 12 років агента ФСБ Олега Коваля", "uk", 30),
                   ("Во Львове агента ФСБ Олега Коваля осудили на 12 лет", "ru", 60))
     assert ids[0] == ids[1] == ids[2]
+
+
+def test_each_sides_word_on_one_swap_is_that_swap(packs):
+    """A swap is told by each side about its own half, sharing no place, name or count: Kyiv's
+    defenders from Kherson, Moscow's servicemen flown home, the wire's UAE-brokered exchange. One
+    swap. A return of bodies that day, talks where swaps were discussed, a charge over POWs
+    executed, and the next swap two days on are other events."""
+    from alerting.grouping import one_swap, signature
+    ids = grouped(packs, ("Russia and Ukraine exchange prisoners in UAE-brokered swap", "en", 0),
+                  ("Серед звільнених з полону — оборонці Херсона та моряки", "uk", 60),
+                  ("Освобождённых из плена военных доставят в Подмосковье для реабилитации", "ru", 150),
+                  ("Україні повернули тіла 909 загиблих воїнів", "uk", 90),
+                  ("Переговори у Женеві: сторони обговорили новий обмін полоненими", "uk", 30),
+                  ("Ukraine charges Russian major over execution of POWs near Huliaipole", "en", 45),
+                  ("Russia and Ukraine swap prisoners again in UAE-brokered exchange", "en", 2 * 24 * 60))
+    assert ids[0] == ids[1] == ids[2]
+    assert len({ids[0], ids[3], ids[4], ids[5], ids[6]}) == 5
+    swap = signature(0.0, ["prisoner_exchange"], [], "Обмін полоненими відбувся", "uk")
+    later = signature(7 * 3600.0, ["prisoner_exchange"], [], "Russia and Ukraine swap prisoners", "en")
+    assert not one_swap(swap, later)  # more than SWAP (6 h) apart: the next swap's, as likely
