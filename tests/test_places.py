@@ -44,6 +44,8 @@ def where(text: str, language: str | None = None) -> list[tuple[str, str, str]]:
     ("МАГАТЕ: Запорізька АЕС вдесяте втратила зовнішнє живлення", "uk", ("Zaporizhzhia Oblast", "region", "UA")),
     ("Над Саратовской, Воронежской областями сбиты 66 БПЛА", "ru", ("Voronezh Oblast", "region", "RU")),
     ("Вибухи в Донецьку", "uk", ("Donetsk", "city", "UA")),
+    ("Генпрокуратура ФРН: Євген Б. фотографував завод Rheinmetall", "uk", ("Germany", "country", "DE")),
+    ("Генпрокуратура ФРГ предъявила обвинение в шпионаже", "ru", ("Germany", "country", "DE")),
 ])
 def test_inflected_and_multilingual_names_find_their_place(text, language, expected):
     assert expected in where(text, language)

@@ -61,6 +61,7 @@ COUNTRY_EXTRA = {
     "LA": {"en": ["Laos"], "uk": ["Лаос"], "ru": ["Лаос"]},
     "VN": {"en": ["Vietnam"], "uk": ["В'єтнам"], "ru": ["Вьетнам"]},
     "SA": {"en": ["Saudi Arabia"], "uk": ["Саудівська Аравія"], "ru": ["Саудовская Аравия"]},
+    "DE": {"uk": ["ФРН"], "ru": ["ФРГ"]},  # "Генпрокуратура ФРН", as English says FRG
 }
 # Forms too common as words to stand for a country on their own (the tagger still takes the
 # country's other names): "Chad" and "Jordan" are given names, "Guinea" a coin, "Niger" a river.
