@@ -27,6 +27,7 @@ FRESH = ROOT / "tests" / "data" / "events_fresh.jsonl"  # a second author's set,
 THIRD = ROOT / "tests" / "data" / "events_third.jsonl"  # a third author's, December 2025; the packs were tuned on it
 FOURTH = ROOT / "tests" / "data" / "events_fourth.jsonl"  # a fourth author's, January 2026; one rule looked at it (session 27)
 FIFTH = ROOT / "tests" / "data" / "events_fifth.jsonl"  # a fifth author's, February 2026; nothing tuned on it
+SIXTH = ROOT / "tests" / "data" / "events_sixth.jsonl"  # a sixth author's, March 2026; a tune set from session 28
 SEEDS = 10
 
 
@@ -56,7 +57,8 @@ def main() -> None:
     for key, path, who in (("fresh", FRESH, "second author, held out"),
                            ("third", THIRD, "third author; packs and grouping tuned on it"),
                            ("fourth", FOURTH, "fourth author, held out to session 26"),
-                           ("fifth", FIFTH, "fifth author, held out")):
+                           ("fifth", FIFTH, "fifth author, held out"),
+                           ("sixth", SIXTH, "sixth author, tuned on from session 28")):
         rows = load_reports(path)
         for pipeline in (False, True):
             s = evaluate(rows, ruleset, pipeline=pipeline)
