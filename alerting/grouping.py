@@ -673,7 +673,8 @@ _LINKS = frozenset("after before in on at as from by of to for with після �
 
 def places_conflict(a: Signature, b: Signature) -> bool:
     """Both name cities and share none (unless one's city is in a region the other names), or
-    both name regions as regions and share none. Countries never conflict: a report names the
+    both name regions as regions and share none, or one names only regions and the other only
+    cities outside them (the Poltava region's gas field and Kharkiv's industrial district). Countries never conflict: a report names the
     attacker's and the victim's, and the tagger's rare misreadings are mostly countries away. A
     venue report's capital does not conflict either (`Signature.fixed_cities`)."""
     for x, y in ((a, b), (b, a)):  # a regional source's report naming no place is about its region
@@ -682,6 +683,10 @@ def places_conflict(a: Signature, b: Signature) -> bool:
     ac, bc = a.fixed_cities, b.fixed_cities
     if ac and bc and ac.isdisjoint(bc):
         return not (a.named_regions & b.regions or b.named_regions & a.regions)
+    for x, y in ((a, b), (b, a)):  # a region and a city elsewhere: "Полтавщина: …" and "… Харкова"
+        if (x.named_regions and not x.cities and y.fixed_cities and not y.named_regions and y.regions
+                and x.named_regions.isdisjoint(y.regions)):
+            return True
     return bool(a.named_regions and b.named_regions and a.named_regions.isdisjoint(b.named_regions))
 
 

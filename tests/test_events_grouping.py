@@ -778,3 +778,15 @@ def test_each_sides_word_on_one_swap_is_that_swap(packs):
     swap = signature(0.0, ["prisoner_exchange"], [], "Обмін полоненими відбувся", "uk")
     later = signature(7 * 3600.0, ["prisoner_exchange"], [], "Russia and Ukraine swap prisoners", "en")
     assert not one_swap(swap, later)  # more than SWAP (6 h) apart: the next swap's, as likely
+
+
+def test_a_region_and_a_city_in_another_region_are_two_places(packs):
+    """"Полтавщина: ворог атакував газовидобувну інфраструктуру, травмовано двох" and a glide bomb
+    on Kharkiv's industrial district the same day share only common words (поранені, район): a
+    region and a city outside it are two places, as two cities are. A city inside the region may
+    still be its report."""
+    ids = grouped(packs, ("Удар по газовидобувному об'єкту в Полтавському районі: двоє поранених", "uk", 0),
+                  ("Окупанти скинули КАБ на Індустріальний район Харкова, троє поранених", "uk", 60),
+                  ("Полтавщина: ворог атакував газовидобувну інфраструктуру, травмовано двох працівників", "uk", 30),
+                  ("Удар по Полтаві: пошкоджено газовидобувну інфраструктуру, двоє поранених", "uk", 90))
+    assert ids[0] == ids[2] and ids[1] != ids[0]

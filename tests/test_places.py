@@ -46,6 +46,8 @@ def where(text: str, language: str | None = None) -> list[tuple[str, str, str]]:
     ("Вибухи в Донецьку", "uk", ("Donetsk", "city", "UA")),
     ("Генпрокуратура ФРН: Євген Б. фотографував завод Rheinmetall", "uk", ("Germany", "country", "DE")),
     ("Генпрокуратура ФРГ предъявила обвинение в шпионаже", "ru", ("Germany", "country", "DE")),
+    ("IAEA team at Chornobyl reports drones near the site", "en", ("Kyiv Oblast", "region", "UA")),  # not Lazurnyi
+    ("Пожежа в Чорнобильській зоні відчуження", "uk", ("Kyiv Oblast", "region", "UA")),
 ])
 def test_inflected_and_multilingual_names_find_their_place(text, language, expected):
     assert expected in where(text, language)
