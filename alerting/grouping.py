@@ -396,18 +396,28 @@ _CYRILLIC_NAME = re.compile(r"[\u0400-\u04ff]{3}")
 _TWIN_REGIONS = {**CITY_REGIONS, **{city: oblast for oblast, city in CITY_REGIONS.items()}}  # either way round
 
 
+# A city's own administration or council ("Telegram: Рада оборони Кривого Рогу", "Криворізька МВА",
+# "Мэрия Белгорода"): unlike an outlet named for its city, it speaks only of its city
+_CITY_ADMIN = re.compile(r"\b[КK]?(МВА|МДА|ГВА|ГГА)\b|міськ\w* рад|міськрад|міськ\w* голов|рад\w* оборони|мэри|городск\w* (администрац|дум|глав)"
+                         r"|\bмэр\b|\bмер\b", re.IGNORECASE)
+
+
 @lru_cache(maxsize=4096)
 def home_regions(source: str) -> frozenset[str]:
     """The regions a source's name names ("Telegram: Харківська ОВА", "Одесская волна", "Telegram:
     губернатор Рязанской области"): a region's administration or outlet, whose report naming no
     place ("Удар по багатоповерхівці: є загиблі") is about its region. Not a city in the name:
-    "Kyiv Independent" is a national paper, and "Суспільне Одеса" cannot be told from it. Only a
+    "Kyiv Independent" is a national paper, and "Суспільне Одеса" cannot be told from it; but a
+    city's own administration (`_CITY_ADMIN`) is its city's, so its region's. Only a
     name in Cyrillic letters: Ukraine's and Russia's regional administrations and outlets are
     named for their oblast, while in English a national paper may be named for a state (The New
     York Times, The Washington Post)."""
     if not _CYRILLIC_NAME.search(source):
         return frozenset()
-    regions = {f"{p.country}:{p.admin1}" for p in tag(source) if p.kind == "region" and p.admin1}
+    places = tag(source)
+    regions = {f"{p.country}:{p.admin1}" for p in places if p.kind == "region" and p.admin1}
+    if _CITY_ADMIN.search(source):  # a city's own administration: its city's region
+        regions |= {f"{p.country}:{p.admin1}" for p in places if p.kind == "city" and p.admin1}
     return frozenset(regions | {_TWIN_REGIONS[r] for r in regions if r in _TWIN_REGIONS})
 
 

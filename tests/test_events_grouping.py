@@ -673,6 +673,19 @@ def test_a_source_named_for_a_state_in_english_is_no_home(packs):
     assert home_regions("The New York Times") == frozenset()
     assert home_regions("Telegram: Харківська ОВА") == frozenset({"UA:07"})
     assert home_regions("Київська МВА") == frozenset({"UA:12", "UA:13"})  # the capital's own administration
+    # a city's own administration speaks of its city; an outlet named for a city may be national
+    assert home_regions("Telegram: Криворізька МВА") == home_regions("Telegram: Рада оборони Кривого Рогу") == {"UA:04"}
+    assert home_regions("Мэрия Белгорода") == {"RU:09"}
+    assert home_regions("Суспільне Одеса") == frozenset()
+
+
+def test_a_city_administrations_report_naming_no_place_is_its_citys(packs):
+    """"Балістика по місту. Влучання в районі житлової забудови" from Kryvyi Rih's military
+    administration names no place: it is not the drone strike on Sumy reported that morning."""
+    ids = grouped(packs, ("Дрон влучив у житловий будинок у Сумах: двоє загиблих, семеро поранених", "uk", 0, "Суспільне"),
+                  ("Ракетний удар по житловому будинку: є загиблі", "uk", 40, "Telegram: Криворізька МВА"),
+                  ("Ракетний удар по Кривому Рогу: є загиблі", "uk", 60, "Суспільне"))
+    assert ids[1] == ids[2] != ids[0]
 
 
 def test_russias_diplomats_on_anothers_sanctions_are_a_response_whatever_their_verb(packs):
