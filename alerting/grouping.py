@@ -572,6 +572,12 @@ _RESPONSE = re.compile(
 # заочно засудив сержанта"): a court's sentence is the trial itself, not another party's answer.
 # The present ("засуджує", "осуждает") is only ever a condemnation.
 _CONDEMN = re.compile(r"засуди|осуди", re.IGNORECASE)
+# A neighbour scrambling its jets over an attack next door, said first ("Poland scrambles jets as
+# Russia strikes western Ukraine", "Румунія піднімала F-16 через атаку дронів на Ізмаїльщину"): the
+# neighbour's answer, not the strike (the labels: Izmail's port and Romania's jets are two events).
+# Said after a colon or comma, it is in passing ("Масована атака…: удари по…, Польща піднімала авіацію").
+_SCRAMBLE = re.compile(r"^[^:;,—–]*?\b(scrambl\w*|підн[яі]\w*\s+(в небо |в повітря )?(літак|авіаці|винищувач|f-?16)"
+                       r"|подн[яи]\w*\s+(в воздух |в небо )?(истребит|самол|авиаци|f-?16))", re.IGNORECASE)
 _COURT = re.compile(r"\bсуд(а|у|ом|ів|ов|и|ы)?\b|заочно|вирок|приговор|трибунал|засуджен|осужд[её]н|довічн|пожизненн"
                     r"|\d+ (рок\w*|рік|лет|года?)\b", re.IGNORECASE)
 
@@ -629,7 +635,8 @@ def is_response(title: str) -> bool:
     So a response and a report that is none are never one event, by words and places or by
     meaning (a shared city, name or topic is what ties an answer to what it answers); two
     responses may be."""
-    return bool(_RESPONSE.search(title)) or bool(_CONDEMN.search(title) and not _COURT.search(title))
+    return (bool(_RESPONSE.search(title)) or bool(_CONDEMN.search(title) and not _COURT.search(title))
+            or bool(_SCRAMBLE.search(title)))
 
 
 def one_night(a: Signature, b: Signature) -> bool:

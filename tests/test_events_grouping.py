@@ -803,3 +803,17 @@ def test_a_region_and_a_city_in_another_region_are_two_places(packs):
                   ("Полтавщина: ворог атакував газовидобувну інфраструктуру, травмовано двох працівників", "uk", 30),
                   ("Удар по Полтаві: пошкоджено газовидобувну інфраструктуру, двоє поранених", "uk", 90))
     assert ids[0] == ids[2] and ids[1] != ids[0]
+
+
+def test_a_neighbour_scrambling_its_jets_is_its_own_event(packs):
+    """"Румунія піднімала F-16 через атаку дронів на Ізмаїльщину" names the region struck, yet it
+    is Romania's answer, not the strike (the labels: Izmail's port and Romania's jets are two
+    events); told in two languages it is one. Said in passing after a colon it is the strike's."""
+    from alerting.grouping import is_response
+    assert is_response("Poland scrambles fighter jets as Russia strikes western Ukraine")
+    assert not is_response("Масована атака по всій країні: удари по Львівщині, Польща піднімала авіацію")
+    ids = grouped(packs, ("На Ізмаїльщині уламки дронів пошкодили будинки у двох селах", "uk", 0),
+                  ("Румунія піднімала F-16 через атаку дронів на Ізмаїльщину", "uk", 30),
+                  ("Romania scrambles F-16s as Russian drones strike Izmail district", "en", 50),
+                  ("Дроны атаковали Измаильский район: повреждены дома в двух сёлах", "ru", 70))
+    assert ids[1] == ids[2] != ids[0] == ids[3]
