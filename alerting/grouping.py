@@ -773,6 +773,10 @@ def same_event(report: Signature, member: Signature, wording: bool = True) -> tu
             at_place = any(a.startswith("#") for a in shared_anchors(report, member))
         if member.follow_up or not at_place or (report.follows and report.follows.isdisjoint(member.categories)):
             return False, 0.0
+        if member.tally and not report.tally:
+            # a toll at a place is that place's strike, not the night's tally that names it among others
+            # ("Dnipropetrovsk region toll rises to eight" beside "Russia launched 112 drones…")
+            return False, 0.0
         words = word_similarity(report, member)
         sim = max(words, key_similarity(report, member) * SAME_WORDS / SAME_KEYS)
         # ranked by words: at a place both name, their keys are mostly that place, and the event

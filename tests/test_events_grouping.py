@@ -817,3 +817,14 @@ def test_a_neighbour_scrambling_its_jets_is_its_own_event(packs):
                   ("Romania scrambles F-16s as Russian drones strike Izmail district", "en", 50),
                   ("Дроны атаковали Измаильский район: повреждены дома в двух сёлах", "ru", 70))
     assert ids[1] == ids[2] != ids[0] == ids[3]
+
+
+def test_a_toll_at_a_place_is_that_places_strike_not_the_nights_tally(packs):
+    """The air force's count names Kryvyi Rih and Pavlohrad among the night's targets; "the
+    Dnipropetrovsk region's toll rises to eight after overnight ballistic strike" updates Kryvyi
+    Rih's strike, not the night's tally, however alike their words."""
+    ids = grouped(packs, ("Russia fires 112 drones and a ballistic missile at Ukraine overnight, Kryvyi Rih and Pavlohrad hit",
+                          "en", 0),
+                  ("Ракета влучила в багатоповерхівку у Кривому Розі, п'ятеро загиблих", "uk", 30),
+                  ("Dnipropetrovsk region toll rises to eight after overnight ballistic strike", "en", 400))
+    assert ids[1] != ids[0] and ids[2] != ids[0]
