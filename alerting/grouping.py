@@ -524,6 +524,10 @@ _MASSIVE = re.compile(r"\b(massive|large-scale|combined) (russian )?(strike|atta
                       r"|комбінован\w* (атак|удар)|массирован|комбинирован\w* (атак|удар)|цел[иь] (достигнут|поражен)"
                       r"|достиг(ли)? цел|досягли? цілей",
                       re.IGNORECASE)
+# Russia's ministry claiming its strikes hit their targets ("Минобороны: удары по объектам в Киеве и
+# Львовской области достигли целей"): the night's attack told by the attacker, though it names cities
+_CLAIM = re.compile(r"цел[иь] (были )?(достигнут|поражен)|достиг(ли|ла)? (всех |своих |назначенных )?цел|досягл?и? цілей"
+                    r"|ціл[іь] (уражен|досягнут)|\ball (designated |intended )?targets (were )?(hit|struck)", re.IGNORECASE)
 _NATIONWIDE = re.compile(r"\bпо всій країні|\bпо всей (стране|украине)|across ukraine|nationwide|all over ukraine", re.IGNORECASE)
 # the other side's night: "66 украинских беспилотников сбиты над регионами России"
 _AT_RUSSIA = re.compile(r"(украинск|українськ)\w* (беспилот|безпілот|бпла|дрон|ракет)|ukrainian (drone|uav|missile)"
@@ -543,6 +547,7 @@ def is_nationwide(title: str, cities: frozenset[int], regions: frozenset[str], c
     ("ВС РФ нанесли массированный удар по предприятиям ВПК Украины, цели достигнуты"), one on
     its energy or defence sites ("Russia attacks Ukraine energy facilities, kills three"), or one
     said to be nationwide ("Масована атака по всій країні: удари по Тернополю, Харкову…").
+    Russia's ministry saying its strikes hit their targets is the night's too, whatever it names.
     "Massive attack on Kyiv" is Kyiv's strike, "Столиця під масованою атакою" names no country,
     a report naming a third country is that country's news ("Польща підняла літаки через
     масовану атаку Росії"), and a strike on Russia's refineries is the other side's night."""
@@ -550,6 +555,8 @@ def is_nationwide(title: str, cities: frozenset[int], regions: frozenset[str], c
         return True  # said of the whole country, whatever else it names ("…, Польща піднімала авіацію")
     if not countries <= {"UA", "RU"}:
         return False
+    if _CLAIM.search(title) and not _AT_RUSSIA.search(title):
+        return True  # the attacker's "targets hit", whatever it names: the night's, as the labels have it
     if cities or regions or _AT_RUSSIA.search(title) or not ("UA" in countries or _UKRAINE.search(title)):
         return False
     return bool(_MASSIVE.search(title) or _INFRA.search(title))

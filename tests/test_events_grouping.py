@@ -828,3 +828,15 @@ def test_a_toll_at_a_place_is_that_places_strike_not_the_nights_tally(packs):
                   ("Ракета влучила в багатоповерхівку у Кривому Розі, п'ятеро загиблих", "uk", 30),
                   ("Dnipropetrovsk region toll rises to eight after overnight ballistic strike", "en", 400))
     assert ids[1] != ids[0] and ids[2] != ids[0]
+
+
+def test_the_attackers_targets_hit_is_the_nights_though_it_names_cities(packs):
+    """Russia's ministry saying its strikes on Odesa and the Mykolaiv region "hit their targets"
+    is the night's attack told by the attacker (the labels' wave-tally), not Odesa's strike."""
+    from alerting.grouping import is_nationwide
+    assert is_nationwide("Минобороны: удары по объектам в Одессе и Николаевской области достигли целей",
+                         frozenset({698740}), frozenset({"UA:17"}), frozenset({"UA"}))
+    ids = grouped(packs, ("Вночі ворог атакував 140 ударними БпЛА та 6 ракетами: знешкоджено 118 цілей", "uk", 0),
+                  ("Удар по Одесі: двоє загиблих, пошкоджено порт", "uk", 20),
+                  ("Минобороны: удары по объектам в Одессе и Николаевской области достигли целей", "ru", 200))
+    assert ids[2] == ids[0] != ids[1]
