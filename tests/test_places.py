@@ -48,6 +48,9 @@ def where(text: str, language: str | None = None) -> list[tuple[str, str, str]]:
     ("Генпрокуратура ФРГ предъявила обвинение в шпионаже", "ru", ("Germany", "country", "DE")),
     ("IAEA team at Chornobyl reports drones near the site", "en", ("Kyiv Oblast", "region", "UA")),  # not Lazurnyi
     ("Пожежа в Чорнобильській зоні відчуження", "uk", ("Kyiv Oblast", "region", "UA")),
+    ("Bulk carrier damaged in drone attack on Odessa port", "en", ("Odesa", "city", "UA")),  # not Odessa, Texas
+    ("Moscow police release documents of University of Idaho murders", "en", ("Moscow", "city", "US")),
+    ("Zaporizhzhia plant reconnected after IAEA-brokered repair truce", "en", ("Zaporizhzhia Oblast", "region", "UA")),
 ])
 def test_inflected_and_multilingual_names_find_their_place(text, language, expected):
     assert expected in where(text, language)

@@ -307,6 +307,8 @@ def _score(place: Place, form: Form, language: str | None, context: set[str], re
         s += 1.0
     elif language == "ru" and place.country in ("RU", "UA"):
         s += 0.5
+    elif language not in ("uk", "ru") and place.kind == "city" and place.country in FOCUS and not named:
+        s += WATCHED  # "drone attack on Odessa port" is Odesa, not Odessa, Texas (a main name, +1)
     if place.country in (named if place.kind == "city" else context):
         s += 3.0
     elif place.kind != "country" and named and not named.isdisjoint(neighbours(place.country)):
@@ -336,6 +338,8 @@ def _adjectival(gaz: Gazetteer, span: Span) -> bool:
 
 
 EXACT = 3.0
+WATCHED = 0.5  # a city of the countries watched, in a text not in Ukrainian or Russian (those have their own)
+# that names no other country
 
 
 def _choose(gaz: Gazetteer, span: Span, language: str | None, context: set[str], regions: set[str],
