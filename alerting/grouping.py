@@ -451,15 +451,44 @@ _REGION_CENTRE = re.compile(r"обласн\w* центр|областн\w* це�
 _CAPITAL = re.compile(r"\bстолиц|\bthe capital\b", re.IGNORECASE)
 
 
-def home_centres(source: str, title: str) -> list[Place]:
+@lru_cache(maxsize=4096)
+def home_city(source: str) -> Place | None:
+    """The city whose own administration the source is (`_CITY_ADMIN`): the city its name names
+    ("Telegram: Рада оборони Кривого Рогу", "Криворізька МВА"), or, named by its oblast's
+    adjective, that oblast's centre ("Харківська МВА" is Kharkiv's, "Київська МВА" Kyiv's). A
+    report of it naming no place is its city's: "Внаслідок атаки загинули четверо людей, 27
+    постраждалих" from Kyiv's is the strike on Kyiv."""
+    if not _CYRILLIC_NAME.search(source) or not _CITY_ADMIN.search(source):
+        return None
+    places = tag(source)
+    cities = {p.id: p for p in places if p.kind == "city"}
+    if not cities:
+        centres = (centre_of(f"{p.country}:{p.admin1}") for p in places if p.kind == "region" and p.admin1)
+        cities = {c.id: c for c in centres if c is not None}
+    return next(iter(cities.values())) if len(cities) == 1 else None
+
+
+_KYIV_WORD = re.compile(r"\bстолиц(я|і|ю|ею)\b", re.IGNORECASE)  # Ukrainian's own forms: Kyiv, in its news
+
+
+def home_centres(source: str, title: str, countries: frozenset[str] = frozenset()) -> list[Place]:
     """The city a regional source means by "обласний центр" (its region's centre) or "столиця"
     (its country's capital) in a report that names no place: "6 грудня в обласному центрі
     оголошено днем жалоби" from the Zaporizhzhia oblast's administration is Zaporizhzhia's
-    mourning; "Столиця під масованою атакою" from Kyiv's is Kyiv's."""
+    mourning; "Столиця під масованою атакою" from Kyiv's is Kyiv's. A city's own administration's
+    report is its city's (`home_city`); and "столиця", in Ukrainian's own forms, is Kyiv from any
+    source when the report names no country but Ukraine (`countries`: "у столиці Литви" is
+    Vilnius; Russian «столица» may be Moscow)."""
+    city = home_city(source)
+    if city is not None:
+        return [city]
     centre, capital = _REGION_CENTRE.search(title), _CAPITAL.search(title)
     if not (centre or capital):
         return []
     home = home_regions(source)
+    if capital and not centre and not home and countries <= {"UA"} and _KYIV_WORD.search(title):
+        kyiv = centre_of("UA")
+        return [kyiv] if kyiv is not None else []
     keys = set(home) if centre else {r.split(":")[0] for r in home}
     found = {p.id: p for p in map(centre_of, sorted(keys)) if p is not None}
     return list(found.values()) if len(found) == 1 else []  # two centres: which one is not said
@@ -474,7 +503,7 @@ def signature(at: float, categories: list[str], places: list[dict], title: str, 
     # a district is its city ("Удар по Салтівці" is Kharkiv's news): rules/places/city_parts.py
     places = [{**p, "id": part_of(p["id"])} if p["kind"] == "city" else p for p in places]
     if source and not any(p["kind"] in ("city", "region") for p in places):
-        places = places + [c.as_dict() for c in home_centres(source, title)]
+        places = places + [c.as_dict() for c in home_centres(source, title, frozenset(p["country"] for p in places))]
     speaking = speaking_capitals(title) if any(p["kind"] == "city" for p in places) else frozenset()
     if speaking:  # a capital that speaks is its country ("Moscow says …")
         places = [{**p, "kind": "country"} if p["kind"] == "city" and p["id"] in speaking else p for p in places]

@@ -840,3 +840,20 @@ def test_the_attackers_targets_hit_is_the_nights_though_it_names_cities(packs):
                   ("Удар по Одесі: двоє загиблих, пошкоджено порт", "uk", 20),
                   ("Минобороны: удары по объектам в Одессе и Николаевской области достигли целей", "ru", 200))
     assert ids[2] == ids[0] != ids[1]
+
+
+def test_a_city_administrations_report_and_ukrainian_stolytsia_are_kyivs(packs):
+    """Kyiv's administration's "Внаслідок атаки загинули четверо людей, 27 постраждалих" names no
+    place: it is Kyiv's strike, found before any report that names Kyiv with those counts. The
+    rescuers' "Столиця: …" is Kyiv's in Ukrainian from any source; "у столиці Литви" is not."""
+    from alerting.grouping import home_centres, home_city
+    assert home_city("Telegram: Харківська МВА").name == "Kharkiv"  # its oblast's adjective: the centre
+    assert home_city("Telegram: Харківська ОВА") is None  # the oblast's, not the city's
+    assert [p.name for p in home_centres("ДСНС України", "Столиця: рятувальники деблокували 11 людей")] == ["Kyiv"]
+    assert home_centres("ДСНС України", "Вибух у столиці Литви", frozenset({"LT"})) == []
+    assert home_centres("Коммерсантъ", "Атака на столицу: сбиты 20 беспилотников") == []  # Russian: maybe Moscow
+    ids = grouped(packs, ("Столиця під масованою атакою ракет і дронів", "uk", 0, "Telegram: Київська МВА"),
+                  ("Внаслідок ракетної атаки загинули четверо людей, 27 постраждалих", "uk", 90, "Telegram: Київська МВА"),
+                  ("Удар по Харкову: загинули четверо людей, 27 постраждалих", "uk", 100, "Суспільне"),
+                  ("Столиця: рятувальники деблокували з-під завалів 11 людей", "uk", 200, "ДСНС України"))
+    assert ids[0] == ids[1] == ids[3] != ids[2]
