@@ -51,6 +51,7 @@ def where(text: str, language: str | None = None) -> list[tuple[str, str, str]]:
     ("Bulk carrier damaged in drone attack on Odessa port", "en", ("Odesa", "city", "UA")),  # not Odessa, Texas
     ("Moscow police release documents of University of Idaho murders", "en", ("Moscow", "city", "US")),
     ("Zaporizhzhia plant reconnected after IAEA-brokered repair truce", "en", ("Zaporizhzhia Oblast", "region", "UA")),
+    ("IAEA: drones flew within a kilometre of Khmelnytskyi plant", "en", ("Khmelnytskyi Oblast", "region", "UA")),
 ])
 def test_inflected_and_multilingual_names_find_their_place(text, language, expected):
     assert expected in where(text, language)
