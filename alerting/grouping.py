@@ -398,8 +398,8 @@ _TWIN_REGIONS = {**CITY_REGIONS, **{city: oblast for oblast, city in CITY_REGION
 
 # A city's own administration or council ("Telegram: Рада оборони Кривого Рогу", "Криворізька МВА",
 # "Мэрия Белгорода"): unlike an outlet named for its city, it speaks only of its city
-_CITY_ADMIN = re.compile(r"\b[КK]?(МВА|МДА|ГВА|ГГА)\b|міськ\w* рад|міськрад|міськ\w* голов|рад\w* оборони|мэри|городск\w* (администрац|дум|глав)"
-                         r"|\bмэр\b|\bмер\b", re.IGNORECASE)
+_CITY_ADMIN = re.compile(r"\b[КK]?(МВА|МДА|ГВА|ГГА)\b|міськ\w* рад|міськрад|міськ\w* голов|рад\w* оборони|мэри"
+                         r"|городск\w* (администрац|дум|глав)|\bмэр\b|\bмер\b", re.IGNORECASE)
 
 
 @lru_cache(maxsize=4096)
@@ -549,14 +549,13 @@ def is_tally(title: str) -> bool:
     return False
 
 
-_MASSIVE = re.compile(r"\b(massive|large-scale|combined) (russian )?(strike|attack|barrage|missile)|масован|масштабн\w* (атак|удар)"
-                      r"|комбінован\w* (атак|удар)|массирован|комбинирован\w* (атак|удар)|цел[иь] (достигнут|поражен)"
-                      r"|достиг(ли)? цел|досягли? цілей",
-                      re.IGNORECASE)
 # Russia's ministry claiming its strikes hit their targets ("Минобороны: удары по объектам в Киеве и
 # Львовской области достигли целей"): the night's attack told by the attacker, though it names cities
 _CLAIM = re.compile(r"цел[иь] (были )?(достигнут|поражен)|достиг(ли|ла)? (всех |своих |назначенных )?цел|досягл?и? цілей"
                     r"|ціл[іь] (уражен|досягнут)|\ball (designated |intended )?targets (were )?(hit|struck)", re.IGNORECASE)
+_MASSIVE = re.compile(r"\b(massive|large-scale|combined) (russian )?(strike|attack|barrage|missile)|масован|масштабн\w* (атак|удар)"
+                      r"|комбінован\w* (атак|удар)|массирован|комбинирован\w* (атак|удар)|" + _CLAIM.pattern,
+                      re.IGNORECASE)
 _NATIONWIDE = re.compile(r"\bпо всій країні|\bпо всей (стране|украине)|across ukraine|nationwide|all over ukraine", re.IGNORECASE)
 # the other side's night: "66 украинских беспилотников сбиты над регионами России"
 _AT_RUSSIA = re.compile(r"(украинск|українськ)\w* (беспилот|безпілот|бпла|дрон|ракет)|ukrainian (drone|uav|missile)"
@@ -727,8 +726,9 @@ _LINKS = frozenset("after before in on at as from by of to for with після �
 def places_conflict(a: Signature, b: Signature) -> bool:
     """Both name cities and share none (unless one's city is in a region the other names), or
     both name regions as regions and share none, or one names only regions and the other only
-    cities outside them (the Poltava region's gas field and Kharkiv's industrial district). Countries never conflict: a report names the
-    attacker's and the victim's, and the tagger's rare misreadings are mostly countries away. A
+    cities outside them (the Poltava region's gas field and Kharkiv's industrial district).
+    Countries never conflict: a report names the attacker's and the victim's, and the tagger's
+    rare misreadings are mostly countries away. A
     venue report's capital does not conflict either (`Signature.fixed_cities`)."""
     for x, y in ((a, b), (b, a)):  # a regional source's report naming no place is about its region
         if x.home and (y.regions or y.home) and x.home.isdisjoint(y.regions | y.home):
