@@ -546,7 +546,14 @@ def is_tally(title: str) -> bool:
         nxt = ws[i + 1:i + 3]  # "476 drones", "476 ударних БпЛА", "48 ballistic missiles"
         if nxt and (nxt[0].startswith(_WEAPONS) or (len(nxt) == 2 and nxt[0] not in _LINKS and nxt[1].startswith(_WEAPONS))):
             return True
+        out_of = ws[i + 1:i + 4]  # "down 121 of 152 targets", "збито 121 з 152 цілей"
+        if (len(out_of) == 3 and out_of[0] in _OUT_OF and _DIGITS.match(out_of[1])
+                and out_of[2].startswith(_WEAPONS + ("target",))):
+            return True
     return False
+
+
+_OUT_OF = frozenset(("of", "з", "із", "из"))
 
 
 # Russia's ministry claiming its strikes hit their targets ("Минобороны: удары по объектам в Киеве и
@@ -828,7 +835,9 @@ def same_event(report: Signature, member: Signature, wording: bool = True) -> tu
     if report.tally != member.tally:  # the night's tally and one city's strike: only their words can say
         words = word_similarity(report, member)
         shared = {a for a in shared_anchors(report, member) if not a.startswith("@")}
-        return bool(shared) and words >= TALLY_WORDS, words
+        # ranked below any event of its own kind it also fits: "Overnight barrage on Kharkiv, Odesa:
+        # air defences down 121 of 152 targets" is the night's count, beside Kharkiv's strike
+        return bool(shared) and words >= TALLY_WORDS, words - 1.0
     words = word_similarity(report, member)
     if len(report.numbers & member.numbers) >= 2 and words >= SAME_WORDS:
         # two numbers in common, round ones too ("20th sanctions package … 40 tankers", "20-й пакет

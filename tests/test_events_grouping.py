@@ -857,3 +857,16 @@ def test_a_city_administrations_report_and_ukrainian_stolytsia_are_kyivs(packs):
                   ("Удар по Харкову: загинули четверо людей, 27 постраждалих", "uk", 100, "Суспільне"),
                   ("Столиця: рятувальники деблокували з-під завалів 11 людей", "uk", 200, "ДСНС України"))
     assert ids[0] == ids[1] == ids[3] != ids[2]
+
+
+def test_a_count_naming_cities_goes_to_the_nights_tally_before_a_citys_strike(packs):
+    """"Overnight barrage on Kharkiv, Odesa: air defences down 121 of 152 targets" is the air
+    force's count ("121 з 152"), though its words are as alike to Kharkiv's strike told in
+    English: a report fitting an event of its own kind joins that one."""
+    from alerting.grouping import is_tally
+    assert is_tally("Overnight barrage on Kharkiv, Odesa: air defences down 121 of 152 targets")
+    assert not is_tally("20 of 30 wounded in Kharkiv are children")
+    ids = grouped(packs, ("Kharkiv and Odesa hit overnight; apartment block partly collapses in Kharkiv", "en", 0),
+                  ("Повітряні сили: вночі збито 121 з 152 повітряних цілей", "uk", 60),
+                  ("Overnight barrage on Kharkiv, Odesa: air defences down 121 of 152 targets", "en", 120))
+    assert ids[2] == ids[1] != ids[0]
