@@ -633,8 +633,11 @@ MOSCOW = "RU:48"  # the region of the city of Moscow
 _MOSCOW_VOICE = re.compile(
     r"(^|[:;—–]\s*)(the )?kremlin\b|kremlin('s)? (spokes\w*|aide|official)|peskov|песков|^кремль|кремль:"
     r"|(в|у) кремл(е|і)\b"  # the Kremlin speaking, not spoken to ("warning to the Kremlin")
-    r"|russian (foreign ministry|embassy)|russia's (foreign ministry|embassy)|мид (россии|рф)|мзс (росії|рф)"
-    r"|посольств\w* (россии|рф|росії)|(российск|російськ)\w* посольств", re.IGNORECASE)
+    r"|russian foreign ministry|russia's foreign ministry|мид (россии|рф)|мзс (росії|рф)"
+    # an embassy that speaks opens the title ("Посольство России в Лондоне: …", "В посольстве РФ
+    # заявили …"), not one whose staffer is expelled ("Молдова объявила сотрудника посольства России …")
+    r"|(^|[:;—–]\s*)((the )?russian|russia's) embassy|(^|[:;—–]\s*)((в|у) )?посольств\w* (россии|рф|росії)"
+    r"|(^|[:;—–]\s*)((в|у) )?(российск|російськ)\w* посольств", re.IGNORECASE)
 _OWN_MFA = re.compile(r"\bМИД\b(?! [А-ЯЁ])")  # "В МИД пообещали …": Russia's own, in Russian media (not "МИД Эстонии")
 _RUSSIAN_PARTY = re.compile(
     r"putin|путін|путин|kremlin (chief|leader)|глав\w* кремля|russian (president|leader|delegation|foreign minister\b)"

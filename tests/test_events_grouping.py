@@ -870,3 +870,17 @@ def test_a_count_naming_cities_goes_to_the_nights_tally_before_a_citys_strike(pa
                   ("Повітряні сили: вночі збито 121 з 152 повітряних цілей", "uk", 60),
                   ("Overnight barrage on Kharkiv, Odesa: air defences down 121 of 152 targets", "en", 120))
     assert ids[2] == ids[1] != ids[0]
+
+
+def test_an_embassy_whose_staffer_is_expelled_is_not_moscow_speaking(packs):
+    """"Молдова объявила сотрудника посольства России персоной нон грата" is Moldova's act; Russia's
+    embassy there is its object, not its voice. Moscow's answer ("provocation", "vows response")
+    is its own event."""
+    from alerting.grouping import moscow_aside
+    assert not moscow_aside("Молдова объявила сотрудника посольства России персоной нон грата")
+    assert not moscow_aside("Moldova expels Russian embassy staffer over arson plot")
+    assert moscow_aside("Посольство России в Кишиневе: высылка дипломата — недружественный шаг")
+    ids = grouped(packs, ("Moldova expels Russian embassy staffer over arson plot", "en", 0),
+                  ("Moldova declares Russian embassy staffer persona non grata over arson plot", "en", 40),
+                  ("Russia vows response after Moldova expels embassy staffer", "en", 200))
+    assert ids[0] == ids[1] != ids[2]
