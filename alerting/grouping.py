@@ -447,6 +447,23 @@ def speaking_capitals(title: str) -> frozenset[int]:
     return frozenset(p.id for w in words for p in tag(w) if p.kind == "city" and p.id in capitals)
 
 
+# A court's seat ("Суд в Харькове приговорил оккупанта за расстрел жителя Изюма", "Lublin court
+# jails …", "court in Rzeszów"): where a trial sits, not where the crime was; reports of the
+# verdict name the crime's town as often
+_COURT_SEAT = re.compile(r"\b(?i:суд)\w{0,2} (?:у|в|во) ([А-ЯІЇЄҐ][\w'’-]+)"
+                         r"|\b([A-Z][\w'’-]+) (?:district |regional |military )?court\b|\bcourt in ([A-Z][\w'’-]+)")
+
+
+@lru_cache(maxsize=8192)
+def court_cities(title: str) -> frozenset[int]:
+    """The cities a title names as a court's seat (`_COURT_SEAT`): GeoNames ids, which grouping
+    reads as their countries, as it does a capital that speaks."""
+    words = [next(g for g in m.groups() if g) for m in _COURT_SEAT.finditer(title)]
+    if not words:
+        return frozenset()
+    return frozenset(p.id for w in words for p in tag(w if w.isascii() else "в " + w) if p.kind == "city")
+
+
 _REGION_CENTRE = re.compile(r"обласн\w* центр|областн\w* центр|regional (centre|center|capital)", re.IGNORECASE)
 _CAPITAL = re.compile(r"\bстолиц|\bthe capital\b", re.IGNORECASE)
 
@@ -504,8 +521,9 @@ def signature(at: float, categories: list[str], places: list[dict], title: str, 
     places = [{**p, "id": part_of(p["id"])} if p["kind"] == "city" else p for p in places]
     if source and not any(p["kind"] in ("city", "region") for p in places):
         places = places + [c.as_dict() for c in home_centres(source, title, frozenset(p["country"] for p in places))]
-    speaking = speaking_capitals(title) if any(p["kind"] == "city" for p in places) else frozenset()
-    if speaking:  # a capital that speaks is its country ("Moscow says …")
+    named_city = any(p["kind"] == "city" for p in places)
+    speaking = (speaking_capitals(title) | court_cities(title)) if named_city else frozenset()
+    if speaking:  # a capital that speaks is its country ("Moscow says …"), and so is a court's seat
         places = [{**p, "kind": "country"} if p["kind"] == "city" and p["id"] in speaking else p for p in places]
     cities = frozenset(p["id"] for p in places if p["kind"] == "city")
     named_regions = frozenset(f"{p['country']}:{p['admin1']}" for p in places if p["kind"] == "region" and p.get("admin1"))

@@ -884,3 +884,16 @@ def test_an_embassy_whose_staffer_is_expelled_is_not_moscow_speaking(packs):
                   ("Moldova declares Russian embassy staffer persona non grata over arson plot", "en", 40),
                   ("Russia vows response after Moldova expels embassy staffer", "en", 200))
     assert ids[0] == ids[1] != ids[2]
+
+
+def test_a_courts_seat_is_where_the_trial_sits_not_the_crime(packs):
+    """"Суд в Харькове приговорил оккупанта за расстрел жителя Изюма" names Kharkiv first, but as
+    the court's seat: the verdict told from Izium is the same trial."""
+    from alerting.grouping import court_cities
+    assert court_cities("Суд в Харькове приговорил оккупанта за расстрел жителя Изюма") == {706483}
+    assert court_cities("Lublin court jails Belarusian spy for eight years") == {765876}
+    assert court_cities("Drone hits court building in Kharkiv") == frozenset()
+    ids = grouped(packs, ("Вбивство цивільного в Ізюмі: російського військового засуджено до 13 років", "uk", 0),
+                  ("Суд в Харькове приговорил оккупанта к 13 годам за расстрел жителя Изюма", "ru", 60),
+                  ("Удар по Харкову: загинули двоє людей", "uk", 30))
+    assert ids[0] == ids[1] != ids[2]
