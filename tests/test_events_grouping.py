@@ -897,3 +897,14 @@ def test_a_courts_seat_is_where_the_trial_sits_not_the_crime(packs):
                   ("Суд в Харькове приговорил оккупанта к 13 годам за расстрел жителя Изюма", "ru", 60),
                   ("Удар по Харкову: загинули двоє людей", "uk", 30))
     assert ids[0] == ids[1] != ids[2]
+
+
+def test_a_regional_centres_district_is_that_centres_not_a_namesakes(packs):
+    """"Російський дрон атакував маршрутку в Дніпровському районі обласного центру" from Kherson's
+    administration is Kherson's Dniprovskyi district, not Kyiv's namesake the tagger finds: it is
+    the minibus strike in Kherson, not Kyiv's news."""
+    ids = grouped(packs, ("Російський дрон атакував маршрутку в Дніпровському районі обласного центру, загинув водій", "uk", 0,
+                          "Telegram: Херсонська ОВА"),
+                  ("Russian drone strikes minibus in Kherson, killing driver", "en", 60),
+                  ("Дрон атакував маршрутку в Києві, загинув водій", "uk", 30, "Суспільне"))
+    assert ids[0] == ids[1] != ids[2]
