@@ -746,14 +746,18 @@ def one_swap(a: Signature, b: Signature) -> bool:
     режиму территории возвращены 150 российских военнослужащих", "Серед звільнених — захисники
     Маріуполя", "UAE mediates 210-for-210 swap", sharing no place or name. Both about bodies or
     neither (a return of bodies is not a swap of the living), and a count each names is one
-    they share; talks where swaps were discussed are talks."""
+    they share or twice it (202 each way, 404 freed); talks where swaps were discussed are talks."""
     if abs(a.at - b.at) > SWAP:
         return False
     if not (_swap(a) and _swap(b)):
         return False
     if ("=bodies" in a.stem_map) != ("=bodies" in b.stem_map):
         return False
-    return not (a.numbers and b.numbers) or bool(a.numbers & b.numbers)
+    if not (a.numbers and b.numbers) or a.numbers & b.numbers:
+        return True
+    # "202 на 202" is 404 freed: a swap's count each way and its total are one swap's
+    each = {int(n[1:]) for n in a.numbers}, {int(n[1:]) for n in b.numbers}
+    return any(2 * x in each[1] for x in each[0]) or any(2 * y in each[0] for y in each[1])
 
 
 _LINKS = frozenset("after before in on at as from by of to for with після до від через в у на по при после от для с".split())

@@ -908,3 +908,15 @@ def test_a_regional_centres_district_is_that_centres_not_a_namesakes(packs):
                   ("Russian drone strikes minibus in Kherson, killing driver", "en", 60),
                   ("Дрон атакував маршрутку в Києві, загинув водій", "uk", 30, "Суспільне"))
     assert ids[0] == ids[1] != ids[2]
+
+
+def test_a_swaps_total_is_twice_its_count_each_way(packs):
+    """"Відбувся обмін полоненими 216 на 216" and "UAE mediation secures release of 432 prisoners
+    of war" are one swap (432 freed); "Вернувшиеся из плена военные проходят медобследование"
+    (returned from captivity) tells it too. A swap of 150 is not a swap of 432 told again."""
+    from alerting.grouping import one_swap, signature
+    a = signature(0.0, ["prisoner_exchange"], [], "Відбувся обмін полоненими 216 на 216", "uk")
+    b = signature(3600.0, ["prisoner_exchange"], [], "UAE mediation secures release of 432 prisoners of war", "en")
+    c = signature(3600.0, ["prisoner_exchange"], [], "Вернувшиеся из плена военные проходят медобследование", "ru")
+    d = signature(3600.0, ["prisoner_exchange"], [], "Russia and Ukraine swap 150 prisoners each", "en")
+    assert one_swap(a, b) and one_swap(a, c) and not one_swap(b, d)
