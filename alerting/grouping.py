@@ -426,7 +426,9 @@ def home_regions(source: str) -> frozenset[str]:
 _SPEAKS_EN = re.compile(
     r"\b([A-Z][\w'’-]+) (says|said|claims|claimed|warns|warned|accuses|accused|denies|denied|demands|demanded|rejects"
     r"|rejected|dismisses|dismissed|vows|vowed|threatens|threatened|urges|urged|insists|insisted|responds|responded"
-    r"|confirms|confirmed|condemns|condemned|blames|blamed|slams|slammed|summons|summoned|refuses|refused)\b")
+    r"|confirms|confirmed|condemns|condemned|blames|blamed|slams|slammed|summons|summoned|refuses|refused|calls|called)\b")
+# a capital spoken to, as its government: "МИД России потребовал от Таллина освободить танкер"
+_ADDRESSED = re.compile(r"(?:потребова|требу|вимага|закликал|призвал|призыва)\w* (?:від|от) ([А-ЯІЇЄҐ][а-яіїєґё'’-]+)")
 _SPEAKS_CYRILLIC = re.compile(
     r"(?:\b[вуВУ] )?\b([А-ЯІЇЄҐ][а-яіїєґё'’-]+) (?:\w+ )?(заяв|назва|пригроз|погроз|потребова|требу|вимага|відповів|ответил"
     r"|отверг|відкину|обвин|звинув|призва|призыва|заклика|настаива|наполяга|подтверд|підтверд|опроверг|спростува"
@@ -435,12 +437,14 @@ _SPEAKS_CYRILLIC = re.compile(
 
 @lru_cache(maxsize=8192)
 def speaking_capitals(title: str) -> frozenset[int]:
-    """The capitals a title has speak (`_SPEAKS_EN`, `_SPEAKS_CYRILLIC`): GeoNames ids of the
+    """The capitals a title has speak (`_SPEAKS_EN`, `_SPEAKS_CYRILLIC`), or be spoken to
+    (`_ADDRESSED`: "потребовал от Таллина"): GeoNames ids of the
     cities, which grouping reads as their countries. The tagger keeps them as written (a
     headline's places are what it names); only grouping needs to know that "Kyiv says …" is no
     news of Kyiv's."""
     words = [m.group(1) for m in _SPEAKS_EN.finditer(title)]
     words += ["в " + m.group(1) for m in _SPEAKS_CYRILLIC.finditer(title)]  # "в" lets a declined name be read
+    words += ["з " + m.group(1) for m in _ADDRESSED.finditer(title)]
     if not words:
         return frozenset()
     capitals = capital_ids()

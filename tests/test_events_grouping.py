@@ -920,3 +920,12 @@ def test_a_swaps_total_is_twice_its_count_each_way(packs):
     c = signature(3600.0, ["prisoner_exchange"], [], "Вернувшиеся из плена военные проходят медобследование", "ru")
     d = signature(3600.0, ["prisoner_exchange"], [], "Russia and Ukraine swap 150 prisoners each", "en")
     assert one_swap(a, b) and one_swap(a, c) and not one_swap(b, d)
+
+
+def test_a_capital_called_on_or_calling_is_its_government(packs):
+    """"МИД России потребовал от Таллина освободить танкер" and "Moscow calls Estonian tanker
+    seizure 'piracy'" are one answer: Tallinn is spoken to and Moscow calls, neither is a place."""
+    from alerting.grouping import speaking_capitals
+    assert speaking_capitals("МИД России потребовал от Таллина немедленно освободить танкер") == {588409}
+    assert speaking_capitals("Moscow calls Estonian tanker seizure 'piracy'") == {524901}
+    assert speaking_capitals("Drone attack on Tallinn port") == frozenset()
