@@ -523,13 +523,13 @@ def signature(at: float, categories: list[str], places: list[dict], title: str, 
     `venue`: every one is a venue one (`venue: true`); `source`: the publisher's name (`home_regions`)."""
     # a district is its city ("Удар по Салтівці" is Kharkiv's news): rules/places/city_parts.py
     places = [{**p, "id": part_of(p["id"])} if p["kind"] == "city" else p for p in places]
-    home = home_regions(source) if source and _REGION_CENTRE.search(title) else frozenset()
-    if home:
+    centre_of_home = home_regions(source) if source and _REGION_CENTRE.search(title) else frozenset()
+    if centre_of_home:
         # "в Дніпровському районі обласного центру" from Kherson's administration: its centre's
         # district, not the namesake the tagger found in Kyiv; a city outside its region is such a misreading
         centres = home_centres(source, title)
         if centres:
-            places = [p for p in places if p["kind"] != "city" or f"{p['country']}:{p.get('admin1')}" in home]
+            places = [p for p in places if p["kind"] != "city" or f"{p['country']}:{p.get('admin1')}" in centre_of_home]
             places += [c.as_dict() for c in centres if c.id not in {p["id"] for p in places}]
     if source and not any(p["kind"] in ("city", "region") for p in places):
         places = places + [c.as_dict() for c in home_centres(source, title, frozenset(p["country"] for p in places))]
